@@ -1,0 +1,27 @@
+//! aimock: a record/replay gateway for AI provider APIs.
+//!
+//! # Layout
+//! A request flows down through these modules, and dependencies point the same way:
+//!
+//! ```text
+//! main -> app -> server (router -> pipeline -> pacing/body)
+//!                   |-> providers (parse wire request, render reply)   -> codec
+//!                   |-> fixtures  (load, match, live store)            -> request
+//! ```
+//!
+//! - [`request`]: the provider-neutral request every surface is parsed into.
+//! - [`fixtures`]: the cassette format, loading, matching and the live store.
+//! - [`providers`]: each provider's wire format: parse requests, render replies.
+//! - [`server`]: hyper service, lifecycle pipeline, streaming physics.
+//! - [`config`] / [`cli`]: raw arguments and the resolved configuration.
+//! - [`app`]: wiring and start-up.
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod fixtures;
+pub mod providers;
+pub mod request;
+pub mod server;
+pub mod shutdown;

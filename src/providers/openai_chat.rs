@@ -1,0 +1,455 @@
+//! OpenAI Chat Completions (`POST /v1/chat/completions`, and Azure's
+//! `/openai/deployments/{id}/chat/completions`): JSON, or SSE ending in `data: [DONE]`.
+//!
+//! Field order and the always-present nulls (`refusal`, `logprobs`,
+//! `system_fingerprint`, `usage: null` on every chunk under `include_usage`) follow real
+//! captures of the API, so strict clients and byte-level diffs see what the API sends.
+
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+
+use super::{
+    chunk_text, estimate_tokens, json_body, prompt_chars, Frame, ParseError, RenderContext,
+    RenderPlan, RequestParts,
+};
+use crate::fixtures::model::{Block, ChatReply, ToolCall};
+use crate::fixtures::{Fixture, Reply};
+use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
+
+/// Text of an OpenAI `content` value: a string, or the text parts of an array joined
+/// with "". `None` when there is no text at all (null, or only image parts).
+pub fn content_text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => {
+            let texts: Vec<&str> = parts
+                .iter()
+                .filter_map(|p| match p {
+                    Value::String(s) => Some(s.as_str()),
+                    Value::Object(o) => o.get("text").and_then(|t| t.as_str()),
+                    _ => None,
+                })
+                .collect();
+            (!texts.is_empty()).then(|| texts.concat())
+        }
+        _ => None,
+    }
+}
+
+/// Parse an OpenAI-chat-shaped message list (also used by Ollama-like surfaces).
+pub fn parse_messages(list: &[Value]) -> Vec<Message> {
+    let mut out = Vec::with_capacity(list.len());
+    for m in list {
+        let Some(o) = m.as_object() else { continue };
+        let role = match o.get("role").and_then(|r| r.as_str()) {
+            Some("system") | Some("developer") => Role::System,
+            Some("assistant") => Role::Assistant,
+            Some("tool") | Some("function") => Role::Tool,
+            _ => Role::User,
+        };
+        let tool_calls = o
+            .get("tool_calls")
+            .and_then(|t| t.as_array())
+            .map(|calls| {
+                calls
+                    .iter()
+                    .map(|c| ToolCallRef {
+                        id: c.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+                        name: c
+                            .pointer("/function/name")
+                            .and_then(|v| v.as_str())
+                            .unwrap_or_default()
+                            .to_string(),
+                        arguments: match c.pointer("/function/arguments") {
+                            Some(Value::String(s)) => s.clone(),
+                            Some(v) => v.to_string(),
+                            None => "{}".to_string(),
+                        },
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(Message {
+            role,
+            text: content_text(o.get("content")),
+            tool_calls,
+            tool_call_id: o
+                .get("tool_call_id")
+                .and_then(|v| v.as_str())
+                .map(String::from),
+        });
+    }
+    out
+}
+
+/// Names of OpenAI-shaped tools (`tools[].function.name`, or legacy `functions[].name`).
+pub fn tool_names(body: &Map<String, Value>) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Some(tools) = body.get("tools").and_then(|t| t.as_array()) {
+        for t in tools {
+            if let Some(n) = t
+                .pointer("/function/name")
+                .or_else(|| t.get("name"))
+                .and_then(|n| n.as_str())
+            {
+                names.push(n.to_string());
+            }
+        }
+    }
+    if let Some(fns) = body.get("functions").and_then(|t| t.as_array()) {
+        names.extend(
+            fns.iter()
+                .filter_map(|f| f.get("name").and_then(|n| n.as_str()).map(String::from)),
+        );
+    }
+    names
+}
+
+/// Parse a chat completions request.
+pub fn parse_request(
+    _parts: &RequestParts,
+    body: &[u8],
+    azure_deployment: Option<&str>,
+) -> Result<ChatRequest, ParseError> {
+    let o = json_body(body)?;
+    let Some(messages) = o.get("messages").and_then(|m| m.as_array()) else {
+        return Err(ParseError::bad(
+            "missing_required_parameter",
+            "Missing required parameter: 'messages'.",
+        ));
+    };
+    let mut req = ChatRequest::new(Endpoint::Chat, body);
+    req.messages = parse_messages(messages);
+    req.model = o
+        .get("model")
+        .and_then(|m| m.as_str())
+        .map(String::from)
+        .or_else(|| azure_deployment.map(String::from));
+    req.tools = tool_names(&o);
+    req.response_format = o
+        .get("response_format")
+        .and_then(|f| f.get("type"))
+        .and_then(|t| t.as_str())
+        .map(String::from);
+    req.stream = o.get("stream").and_then(|s| s.as_bool()).unwrap_or(false);
+    req.hints.include_usage = o
+        .get("stream_options")
+        .and_then(|s| s.get("include_usage"))
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    Ok(req)
+}
+
+/// OpenAI finish reason for a fixture.
+fn finish_reason(reply: &ChatReply, has_tools: bool) -> String {
+    match reply.overrides.finish_reason.as_deref() {
+        Some(f) => f.to_string(),
+        None if has_tools => "tool_calls".to_string(),
+        None => "stop".to_string(),
+    }
+}
+
+struct Envelope {
+    id: String,
+    created: i64,
+    model: String,
+    fingerprint: Value,
+}
+
+fn envelope(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> Envelope {
+    Envelope {
+        id: reply
+            .overrides
+            .id
+            .clone()
+            .unwrap_or_else(|| ctx.id("chatcmpl-", "id", 29)),
+        created: reply.overrides.created.unwrap_or_else(|| ctx.created()),
+        model: reply
+            .overrides
+            .model
+            .clone()
+            .or_else(|| req.model.clone())
+            .unwrap_or_else(|| "gpt-4o".to_string()),
+        fingerprint: reply
+            .overrides
+            .system_fingerprint
+            .clone()
+            .map(Value::String)
+            .unwrap_or(Value::Null),
+    }
+}
+
+/// The id a tool call is sent with: pinned, or derived from the seed and its position.
+pub fn call_id(call: &ToolCall, i: usize, ctx: &RenderContext) -> String {
+    call.id
+        .clone()
+        .unwrap_or_else(|| ctx.id("call_", &format!("call{i}"), 24))
+}
+
+fn usage(reply: &ChatReply, req: &ChatRequest, calls: &[&ToolCall], text: &str) -> Value {
+    let completion_chars = text.chars().count()
+        + calls
+            .iter()
+            .map(|c| c.name.len() + c.arguments.len())
+            .sum::<usize>();
+    let o = reply.overrides.usage.as_ref();
+    let prompt = o
+        .and_then(|u| u.input())
+        .unwrap_or_else(|| estimate_tokens(prompt_chars(req)));
+    let completion = o
+        .and_then(|u| u.output())
+        .unwrap_or_else(|| estimate_tokens(completion_chars));
+    let total = o
+        .and_then(|u| u.total_tokens.or(u.total_token_count))
+        .unwrap_or(prompt + completion);
+    let mut m = Map::new();
+    m.insert("prompt_tokens".into(), prompt.into());
+    m.insert("completion_tokens".into(), completion.into());
+    m.insert("total_tokens".into(), total.into());
+    if let Some(u) = o {
+        for (k, v) in &u.extra {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(m)
+}
+
+/// Render a fixture as a chat completion (JSON or SSE).
+pub fn render(fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
+    let reply = match &fx.reply {
+        Reply::Chat(c) => c,
+        other => {
+            return super::Surface::OpenAiChat {
+                azure_deployment: None,
+            }
+            .error_plan(
+                500,
+                &format!(
+                    "Fixture response of kind {} cannot answer a chat completion ({})",
+                    other.kind_name(),
+                    fx.origin
+                ),
+                super::ErrorKind::Internal,
+            )
+        }
+    };
+    if req.stream {
+        render_stream(reply, req, ctx)
+    } else {
+        render_json(reply, req, ctx)
+    }
+}
+
+fn render_json(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
+    let env = envelope(reply, req, ctx);
+    let calls = reply.calls();
+    let text = reply.text();
+    let mut message = Map::new();
+    message.insert(
+        "role".into(),
+        reply.overrides.role.clone().unwrap_or_else(|| "assistant".into()).into(),
+    );
+    message.insert(
+        "content".into(),
+        text.clone().map(Value::String).unwrap_or(Value::Null),
+    );
+    if let Some(r) = &reply.reasoning {
+        message.insert("reasoning_content".into(), r.clone().into());
+    }
+    if !calls.is_empty() {
+        let tc: Vec<Value> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                json!({"id": call_id(c, i, ctx), "type": "function",
+                       "function": {"name": c.name, "arguments": c.arguments}})
+            })
+            .collect();
+        message.insert("tool_calls".into(), Value::Array(tc));
+    }
+    message.insert("refusal".into(), Value::Null);
+    message.insert("annotations".into(), json!([]));
+    let body = json!({
+        "id": env.id,
+        "object": "chat.completion",
+        "created": env.created,
+        "model": env.model,
+        "choices": [{
+            "index": 0,
+            "message": Value::Object(message),
+            "logprobs": null,
+            "finish_reason": finish_reason(reply, !calls.is_empty()),
+        }],
+        "usage": usage(reply, req, &calls, text.as_deref().unwrap_or("")),
+        "system_fingerprint": env.fingerprint,
+    });
+    RenderPlan::json(200, &body)
+}
+
+fn render_stream(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
+    let env = envelope(reply, req, ctx);
+    let include_usage = req.hints.include_usage;
+    let chunk = |delta: Value, finish: Value| -> Bytes {
+        let mut c = Map::new();
+        c.insert("id".into(), env.id.clone().into());
+        c.insert("object".into(), "chat.completion.chunk".into());
+        c.insert("created".into(), env.created.into());
+        c.insert("model".into(), env.model.clone().into());
+        c.insert("system_fingerprint".into(), env.fingerprint.clone());
+        c.insert(
+            "choices".into(),
+            json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]),
+        );
+        if include_usage {
+            c.insert("usage".into(), Value::Null);
+        }
+        sse_data(&Value::Object(c))
+    };
+    let blocks = reply.ordered_blocks();
+    let calls = reply.calls();
+    let text = reply.text();
+    let tool_only = text.is_none();
+    let role = reply.overrides.role.clone().unwrap_or_else(|| "assistant".into());
+    let mut frames = Vec::new();
+    let mut push = |b: Bytes| frames.push(Frame { bytes: b, paced: true });
+
+    push(chunk(
+        json!({"role": role, "content": if tool_only { Value::Null } else { json!("") }, "refusal": null}),
+        Value::Null,
+    ));
+    if let Some(r) = &reply.reasoning {
+        for s in chunk_text(r, ctx.chunk_size) {
+            push(chunk(json!({"reasoning_content": s}), Value::Null));
+        }
+    }
+    let mut tool_index = 0usize;
+    for b in &blocks {
+        match b {
+            Block::Text(t) => {
+                for s in chunk_text(t, ctx.chunk_size) {
+                    push(chunk(json!({"content": s}), Value::Null));
+                }
+            }
+            Block::ToolCall(c) => {
+                let i = tool_index;
+                tool_index += 1;
+                push(chunk(
+                    json!({"tool_calls": [{"index": i, "id": call_id(c, i, ctx), "type": "function",
+                        "function": {"name": c.name, "arguments": ""}}]}),
+                    Value::Null,
+                ));
+                for s in chunk_text(&c.arguments, ctx.chunk_size) {
+                    push(chunk(
+                        json!({"tool_calls": [{"index": i, "function": {"arguments": s}}]}),
+                        Value::Null,
+                    ));
+                }
+            }
+        }
+    }
+    push(chunk(json!({}), Value::String(finish_reason(reply, !calls.is_empty()))));
+    if include_usage {
+        let mut c = Map::new();
+        c.insert("id".into(), env.id.clone().into());
+        c.insert("object".into(), "chat.completion.chunk".into());
+        c.insert("created".into(), env.created.into());
+        c.insert("model".into(), env.model.clone().into());
+        c.insert("system_fingerprint".into(), env.fingerprint.clone());
+        c.insert("choices".into(), json!([]));
+        c.insert(
+            "usage".into(),
+            usage(reply, req, &calls, text.as_deref().unwrap_or("")),
+        );
+        frames.push(Frame {
+            bytes: sse_data(&Value::Object(c)),
+            paced: false,
+        });
+    }
+    frames.push(Frame {
+        bytes: Bytes::from_static(b"data: [DONE]\n\n"),
+        paced: false,
+    });
+    RenderPlan::sse(frames)
+}
+
+/// `data: <json>\n\n`.
+pub fn sse_data(v: &Value) -> Bytes {
+    let mut s = String::with_capacity(256);
+    s.push_str("data: ");
+    s.push_str(&v.to_string());
+    s.push_str("\n\n");
+    Bytes::from(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::model::parse_entry;
+    use crate::providers::PlanBody;
+    use std::sync::Arc;
+
+    fn fixture(v: Value) -> Fixture {
+        let mut f = Vec::new();
+        parse_entry(&v, &Arc::from("t.json"), 0, &mut f).unwrap()
+    }
+
+    fn request(body: &str) -> ChatRequest {
+        let headers = http::HeaderMap::new();
+        let parts = RequestParts { path: "/v1/chat/completions", query: None, headers: &headers };
+        parse_request(&parts, body.as_bytes(), None).unwrap()
+    }
+
+    fn frames(plan: &RenderPlan) -> Vec<String> {
+        match &plan.body {
+            PlanBody::Stream(f) => f.iter().map(|f| String::from_utf8(f.bytes.to_vec()).unwrap()).collect(),
+            _ => panic!("not a stream"),
+        }
+    }
+
+    #[test]
+    fn content_arrays_join_text_parts_and_image_only_messages_have_no_text() {
+        let r = request(r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]},{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}"#);
+        assert_eq!(r.messages[0].text.as_deref(), Some("ab"));
+        assert_eq!(r.messages[1].text, None);
+        assert_eq!(r.last_user_text(), Some("ab"));
+    }
+
+    #[test]
+    fn missing_messages_is_a_400() {
+        let headers = http::HeaderMap::new();
+        let parts = RequestParts { path: "/", query: None, headers: &headers };
+        let e = parse_request(&parts, br#"{"model":"m"}"#, None).unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(parse_request(&parts, b"{nope", None).is_err());
+    }
+
+    #[test]
+    fn stream_ends_with_usage_then_done_when_include_usage_is_set() {
+        let fx = fixture(json!({"match":{},"response":{"content":"Hello there, world","usage":{"prompt_tokens":5,"completion_tokens":3}}}));
+        let req = request(r#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#);
+        let ctx = RenderContext::new(&fx, &req, 5);
+        let f = frames(&render(&fx, &req, &ctx));
+        assert_eq!(f.last().unwrap(), "data: [DONE]\n\n");
+        let usage: Value = serde_json::from_str(f[f.len() - 2].trim_start_matches("data: ").trim()).unwrap();
+        assert_eq!(usage["choices"], json!([]));
+        assert_eq!(usage["usage"]["total_tokens"], 8);
+        let text: String = f[1..f.len() - 3]
+            .iter()
+            .map(|s| serde_json::from_str::<Value>(s.trim_start_matches("data: ").trim()).unwrap())
+            .map(|v| v["choices"][0]["delta"]["content"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(text, "Hello there, world");
+        assert!(f[1].contains("\"usage\":null"));
+    }
+
+    #[test]
+    fn same_fixture_and_request_render_identical_bytes() {
+        let fx = fixture(json!({"match":{},"response":{"toolCalls":[{"name":"f","arguments":{"a":1}}]}}));
+        let req = request(r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#);
+        let a = render(&fx, &req, &RenderContext::new(&fx, &req, 20));
+        let b = render(&fx, &req, &RenderContext::new(&fx, &req, 20));
+        assert_eq!(a, b);
+        let other = request(r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello"}]}"#);
+        assert_ne!(a, render(&fx, &other, &RenderContext::new(&fx, &other, 20)));
+    }
+}

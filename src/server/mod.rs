@@ -1,0 +1,86 @@
+//! The HTTP server: accept loop, per-connection hyper service, graceful shutdown.
+//!
+//! - `router`: pure (method, path) to a route.
+//! - `pipeline`: the request lifecycle in one function.
+//! - `pacing`: streaming physics for replayed streams.
+//! - `body`: the one response body type.
+//!
+//! [`serve`] takes a bound listener and a shutdown future, so tests and the binary run
+//! the same code: tests bind 127.0.0.1:0, the binary binds the configured address.
+
+pub mod body;
+pub mod pacing;
+pub mod pipeline;
+pub mod router;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::fixtures::FixtureStore;
+
+/// How long in-flight requests get to finish after shutdown starts.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// Everything a request handler can reach. Shared by `Arc`.
+pub struct AppState {
+    /// Resolved configuration.
+    pub config: Config,
+    /// The live fixture set and sequence counts.
+    pub store: FixtureStore,
+}
+
+/// Serve connections from `listener` until `shutdown` completes, then stop accepting
+/// and give open connections [`GRACE`] to finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(Duration::from_secs(30));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // EMFILE and friends: back off briefly instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let svc = service_fn(move |req| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(pipeline::handle(state, req).await) }
+                });
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                let conn = graceful.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::trace!(%peer, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(GRACE, graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after the {GRACE:?} grace period; closing them");
+    }
+    Ok(())
+}
