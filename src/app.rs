@@ -89,11 +89,24 @@ pub async fn run(
     };
     let fail_on_unused = config.fail_on_unused;
     let state = Arc::new(AppState { config, store });
+    // Poll the shutdown future once before announcing readiness: signal handlers are
+    // installed on first poll, and a harness that reads the ready line and then sends
+    // SIGTERM must get a graceful shutdown (with the unused report), not a killed process.
+    let mut shutdown = std::pin::pin!(shutdown);
+    let stop_at_once = tokio::select! {
+        biased;
+        () = &mut shutdown => true,
+        () = std::future::ready(()) => false,
+    };
     on_ready(&Running {
         addr,
         state: state.clone(),
     });
-    let served = serve(listener, state.clone(), shutdown).await;
+    let served = if stop_at_once {
+        serve(listener, state.clone(), std::future::ready(())).await
+    } else {
+        serve(listener, state.clone(), shutdown).await
+    };
     if let Some(w) = watcher {
         // Joining waits at most for one file's reload; keep it off the async workers.
         let _ = tokio::task::spawn_blocking(move || w.stop()).await;
