@@ -19,9 +19,10 @@
 //! Comparing every pair is quadratic: 50 million substring tests for 10,000 fixtures.
 //! Instead each earlier fixture is found through one of its own values: its
 //! `userMessage` or `inputText` through an Aho-Corasick automaton run over the later
-//! fixture's value (every earlier value that is a substring of it), its `toolCallId`
-//! through a hash map; only fixtures with none of these are compared with every later
-//! one, and those are few in real cassettes (catch-alls, model-only fixtures).
+//! fixture's value (every earlier value that is a substring of it); its `toolCallId`,
+//! `model` (by the prefixes the model rule accepts) or `toolName` through a hash map.
+//! Only fixtures with none of these are compared with every later one, and those are
+//! few in real cassettes (catch-alls, system-prompt-only fixtures).
 
 use std::collections::HashMap;
 
@@ -183,6 +184,15 @@ impl TextIndex {
     }
 }
 
+/// Every model value that [`model_matches`] accepts for a request model of `got`:
+/// `got` itself and each prefix of it followed by `-<digit>`.
+fn model_ancestors(got: &str) -> impl Iterator<Item = &str> {
+    let b = got.as_bytes();
+    let cuts =
+        (1..b.len()).filter(move |&k| b[k] == b'-' && b.get(k + 1).is_some_and(u8::is_ascii_digit));
+    std::iter::once(got).chain(cuts.map(move |k| &got[..k]))
+}
+
 /// For each fixture that can never match, `(its position, the position of the earliest
 /// fixture that catches its requests)`, positions being indices into `fixtures`, which
 /// is the whole set in load order.
@@ -198,6 +208,8 @@ pub fn find(fixtures: &[&Fixture]) -> Vec<(usize, usize)> {
     let mut by_user = Vec::new();
     let mut by_input = Vec::new();
     let mut by_call: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_model: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_tool: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut loose = Vec::new();
     for (i, f) in facts.iter().enumerate() {
         let c = &f.fx.criteria;
@@ -209,7 +221,11 @@ pub fn find(fixtures: &[&Fixture]) -> Vec<(usize, usize)> {
             (Some(u), _, _) if !u.is_empty() => by_user.push((i, u.as_str())),
             (_, Some(t), _) if !t.is_empty() => by_input.push((i, t.as_str())),
             (_, _, Some(id)) => by_call.entry(id.as_str()).or_default().push(i),
-            _ => loose.push(i),
+            _ => match (&c.model, &c.tool_name) {
+                (Some(m), _) => by_model.entry(m.as_str()).or_default().push(i),
+                (_, Some(t)) => by_tool.entry(t.as_str()).or_default().push(i),
+                _ => loose.push(i),
+            },
         }
     }
     let mut users = TextIndex::build(&by_user);
@@ -225,8 +241,21 @@ pub fn find(fixtures: &[&Fixture]) -> Vec<(usize, usize)> {
         if let Some(t) = &c.input_text {
             inputs.candidates(j, t, &mut cands);
         }
-        if let Some(list) = c.tool_call_id.as_deref().and_then(|id| by_call.get(id)) {
-            cands.extend(list.iter().copied().take_while(|&i| i < j));
+        let mut take = |map: &HashMap<&str, Vec<usize>>, key: &str| {
+            if let Some(list) = map.get(key) {
+                cands.extend(list.iter().copied().take_while(|&i| i < j));
+            }
+        };
+        if let Some(id) = &c.tool_call_id {
+            take(&by_call, id);
+        }
+        if let Some(m) = &c.model {
+            for want in model_ancestors(m) {
+                take(&by_model, want);
+            }
+        }
+        if let Some(t) = &c.tool_name {
+            take(&by_tool, t);
         }
         cands.extend(loose.iter().copied().take_while(|&i| i < j));
         let first = cands
@@ -296,7 +325,14 @@ mod tests {
     }
 
     #[test]
-    fn model_prefixes_tool_call_ids_and_equal_turns_shadow() {
+    fn model_ancestors_are_the_prefixes_the_model_rule_accepts() {
+        let got: Vec<&str> = model_ancestors("gpt-4-0613-2").collect();
+        assert_eq!(got, ["gpt-4-0613-2", "gpt", "gpt-4", "gpt-4-0613"]);
+        assert_eq!(model_ancestors("o1-mini").count(), 1);
+    }
+
+    #[test]
+    fn model_prefixes_tool_names_tool_call_ids_and_equal_turns_shadow() {
         let got = shadows(json!([
             {"match":{"model":"gpt-4"},"response":{"content":"a"}},
             {"match":{"model":"gpt-4-0613"},"response":{"content":"b"}},
@@ -304,7 +340,9 @@ mod tests {
             {"match":{"toolCallId":"call_1","toolName":"f"},"response":{"content":"d"}},
             {"match":{"userMessage":"q","turnIndex":2},"response":{"content":"e"}},
             {"match":{"userMessage":"q?","turnIndex":2,"model":"o1"},"response":{"content":"f"}},
+            {"match":{"toolName":"g"},"response":{"content":"g"}},
+            {"match":{"toolName":"g","responseFormat":"json_object"},"response":{"content":"h"}},
         ]));
-        assert_eq!(got, vec![(1, 0), (3, 2), (5, 4)]);
+        assert_eq!(got, vec![(1, 0), (3, 2), (5, 4), (7, 6)]);
     }
 }
