@@ -22,7 +22,10 @@ pub fn load_store(config: &Config) -> anyhow::Result<FixtureStore> {
                     src.display()
                 );
             }
-            tracing::warn!("cassette source {} does not exist; serving nothing from it", src.display());
+            tracing::warn!(
+                "cassette source {} does not exist; serving nothing from it",
+                src.display()
+            );
         }
     }
     let files = load_sources(&config.cassettes);

@@ -27,7 +27,12 @@ pub enum Command {
 #[derive(Debug, Args, Clone)]
 pub struct ServeArgs {
     /// A cassette file or directory (repeatable; directories are walked recursively).
-    #[arg(long = "cassettes", short = 'f', visible_alias = "fixtures", value_name = "DIR|FILE")]
+    #[arg(
+        long = "cassettes",
+        short = 'f',
+        visible_alias = "fixtures",
+        value_name = "DIR|FILE"
+    )]
     pub cassettes: Vec<PathBuf>,
 
     /// Address to listen on.

@@ -309,7 +309,10 @@ mod tests {
     fn last_user_text_skips_attachment_only_messages_but_keeps_empty_text() {
         let mut att = Message::text(Role::User, "");
         att.text = None;
-        let r = req(vec![Message::text(Role::User, "describe this"), att.clone()]);
+        let r = req(vec![
+            Message::text(Role::User, "describe this"),
+            att.clone(),
+        ]);
         assert_eq!(r.last_user_text(), Some("describe this"));
         assert_eq!(r.literal_last_user_text(), None);
         let r = req(vec![

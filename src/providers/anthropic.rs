@@ -23,7 +23,12 @@ pub fn parse_request(
 }
 
 /// Render a fixture.
-pub fn render(surface: &Surface, _fx: &Fixture, _req: &ChatRequest, _ctx: &RenderContext) -> RenderPlan {
+pub fn render(
+    surface: &Surface,
+    _fx: &Fixture,
+    _req: &ChatRequest,
+    _ctx: &RenderContext,
+) -> RenderPlan {
     error_plan(surface, 501, "not served yet", &ErrorKind::Internal)
 }
 

@@ -57,7 +57,8 @@ pub fn parse_openai(
         .or_else(|| azure_deployment.map(String::from));
     req.hints.embedding_count = inputs.len();
     req.embedding_inputs = Some(inputs);
-    req.hints.embedding_base64 = o.get("encoding_format").and_then(|e| e.as_str()) == Some("base64");
+    req.hints.embedding_base64 =
+        o.get("encoding_format").and_then(|e| e.as_str()) == Some("base64");
     req.hints.dimensions = o
         .get("dimensions")
         .and_then(|d| d.as_u64())
@@ -110,7 +111,11 @@ fn openai_body(vectors: &[Vec<f64>], req: &ChatRequest) -> Value {
     let tokens: usize = req
         .embedding_inputs
         .as_ref()
-        .map(|v| v.iter().map(|s| super::estimate_tokens(s.chars().count()) as usize).sum())
+        .map(|v| {
+            v.iter()
+                .map(|s| super::estimate_tokens(s.chars().count()) as usize)
+                .sum()
+        })
         .unwrap_or(0);
     json!({
         "object": "list",

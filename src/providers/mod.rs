@@ -122,7 +122,8 @@ impl Surface {
     /// The provider key used for recording files and upstream lookup.
     pub fn provider(&self) -> &'static str {
         match self {
-            Surface::OpenAiChat { azure_deployment } | Surface::OpenAiEmbeddings { azure_deployment } => {
+            Surface::OpenAiChat { azure_deployment }
+            | Surface::OpenAiEmbeddings { azure_deployment } => {
                 if azure_deployment.is_some() {
                     "azure"
                 } else {
@@ -156,7 +157,11 @@ impl Surface {
     }
 
     /// Parse the provider request into the neutral form.
-    pub fn parse_request(&self, parts: &RequestParts, body: &[u8]) -> Result<ChatRequest, ParseError> {
+    pub fn parse_request(
+        &self,
+        parts: &RequestParts,
+        body: &[u8],
+    ) -> Result<ChatRequest, ParseError> {
         match self {
             Surface::OpenAiChat { azure_deployment } => {
                 openai_chat::parse_request(parts, body, azure_deployment.as_deref())
@@ -216,7 +221,9 @@ impl Surface {
     /// An error reply in this provider's shape, so its SDK raises its typed error.
     pub fn error_plan(&self, status: u16, message: &str, kind: ErrorKind) -> RenderPlan {
         match self {
-            Surface::OpenAiChat { .. } | Surface::OpenAiEmbeddings { .. } | Surface::OpenAiResponses => {
+            Surface::OpenAiChat { .. }
+            | Surface::OpenAiEmbeddings { .. }
+            | Surface::OpenAiResponses => {
                 let mut plan = RenderPlan::json(status, &openai_error_body(status, message, &kind));
                 if status == 429 {
                     let retry = match kind {
@@ -235,7 +242,9 @@ impl Surface {
             Surface::BedrockInvoke { .. } | Surface::BedrockConverse { .. } => {
                 bedrock::error_plan(self, status, message, &kind)
             }
-            Surface::CohereChat | Surface::CohereEmbed => cohere::error_plan(self, status, message, &kind),
+            Surface::CohereChat | Surface::CohereEmbed => {
+                cohere::error_plan(self, status, message, &kind)
+            }
             Surface::OllamaChat | Surface::OllamaGenerate | Surface::OllamaEmbed { .. } => {
                 ollama::error_plan(self, status, message, &kind)
             }
@@ -262,8 +271,12 @@ pub enum ErrorKind<'a> {
 /// OpenAI's error envelope: `{"error":{"message","type","param","code"}}`.
 pub fn openai_error_body(status: u16, message: &str, kind: &ErrorKind) -> Value {
     match kind {
-        ErrorKind::NoMatch => json!({"error":{"message":message,"type":"invalid_request_error","param":null,"code":"no_fixture_match"}}),
-        ErrorKind::InvalidRequest { code } => json!({"error":{"message":message,"type":"invalid_request_error","param":null,"code":code}}),
+        ErrorKind::NoMatch => {
+            json!({"error":{"message":message,"type":"invalid_request_error","param":null,"code":"no_fixture_match"}})
+        }
+        ErrorKind::InvalidRequest { code } => {
+            json!({"error":{"message":message,"type":"invalid_request_error","param":null,"code":code}})
+        }
         ErrorKind::Fixture(e) => {
             let default_type = match status {
                 400 | 404 | 409 | 413 | 422 => "invalid_request_error",
@@ -279,7 +292,9 @@ pub fn openai_error_body(status: u16, message: &str, kind: &ErrorKind) -> Value 
                 "code": e.code.clone().unwrap_or(Value::Null),
             }})
         }
-        ErrorKind::Internal => json!({"error":{"message":message,"type":"server_error","param":null,"code":null}}),
+        ErrorKind::Internal => {
+            json!({"error":{"message":message,"type":"server_error","param":null,"code":null}})
+        }
     }
 }
 
@@ -329,7 +344,10 @@ impl ParseError {
 /// Parse a request body as a JSON object, with the errors every provider shares.
 pub fn json_body(body: &[u8]) -> Result<serde_json::Map<String, Value>, ParseError> {
     if std::str::from_utf8(body).is_err() {
-        return Err(ParseError::bad("invalid_json", "Request body is not valid UTF-8"));
+        return Err(ParseError::bad(
+            "invalid_json",
+            "Request body is not valid UTF-8",
+        ));
     }
     match serde_json::from_slice::<Value>(body).map_err(ParseError::from_json)? {
         Value::Object(m) => Ok(m),
@@ -508,14 +526,20 @@ mod tests {
 
     #[test]
     fn chunks_respect_character_boundaries() {
-        assert_eq!(chunk_text("héllo wörld", 3), vec!["hél", "lo ", "wör", "ld"]);
+        assert_eq!(
+            chunk_text("héllo wörld", 3),
+            vec!["hél", "lo ", "wör", "ld"]
+        );
         assert_eq!(chunk_text("", 3), Vec::<&str>::new());
         assert_eq!(chunk_text("ab", 0), vec!["a", "b"]);
     }
 
     #[test]
     fn ids_are_deterministic_and_differ_by_label() {
-        let ctx = RenderContext { seed: [7; 32], chunk_size: 20 };
+        let ctx = RenderContext {
+            seed: [7; 32],
+            chunk_size: 20,
+        };
         assert_eq!(ctx.id("chatcmpl-", "c", 24), ctx.id("chatcmpl-", "c", 24));
         assert_ne!(ctx.id("call_", "0", 24), ctx.id("call_", "1", 24));
         assert_eq!(ctx.id("x", "y", 40).len(), 41);

@@ -23,7 +23,12 @@ pub fn parse_request(
 }
 
 /// Render a fixture.
-pub fn render(surface: &Surface, _fx: &Fixture, _req: &ChatRequest, _ctx: &RenderContext) -> RenderPlan {
+pub fn render(
+    surface: &Surface,
+    _fx: &Fixture,
+    _req: &ChatRequest,
+    _ctx: &RenderContext,
+) -> RenderPlan {
     error_plan(surface, 501, "not served yet", &ErrorKind::Internal)
 }
 
@@ -33,6 +38,10 @@ pub fn error_plan(_surface: &Surface, status: u16, message: &str, _kind: &ErrorK
 }
 
 /// The deterministic vector for an unmatched embedding request.
-pub fn fallback_embedding(_surface: &Surface, _req: &ChatRequest, _ctx: &RenderContext) -> Option<RenderPlan> {
+pub fn fallback_embedding(
+    _surface: &Surface,
+    _req: &ChatRequest,
+    _ctx: &RenderContext,
+) -> Option<RenderPlan> {
     None
 }

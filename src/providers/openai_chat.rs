@@ -54,7 +54,11 @@ pub fn parse_messages(list: &[Value]) -> Vec<Message> {
                 calls
                     .iter()
                     .map(|c| ToolCallRef {
-                        id: c.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+                        id: c
+                            .get("id")
+                            .and_then(|v| v.as_str())
+                            .unwrap_or_default()
+                            .to_string(),
                         name: c
                             .pointer("/function/name")
                             .and_then(|v| v.as_str())
@@ -247,7 +251,12 @@ fn render_json(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> Ren
     let mut message = Map::new();
     message.insert(
         "role".into(),
-        reply.overrides.role.clone().unwrap_or_else(|| "assistant".into()).into(),
+        reply
+            .overrides
+            .role
+            .clone()
+            .unwrap_or_else(|| "assistant".into())
+            .into(),
     );
     message.insert(
         "content".into(),
@@ -309,9 +318,18 @@ fn render_stream(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> R
     let calls = reply.calls();
     let text = reply.text();
     let tool_only = text.is_none();
-    let role = reply.overrides.role.clone().unwrap_or_else(|| "assistant".into());
+    let role = reply
+        .overrides
+        .role
+        .clone()
+        .unwrap_or_else(|| "assistant".into());
     let mut frames = Vec::new();
-    let mut push = |b: Bytes| frames.push(Frame { bytes: b, paced: true });
+    let mut push = |b: Bytes| {
+        frames.push(Frame {
+            bytes: b,
+            paced: true,
+        })
+    };
 
     push(chunk(
         json!({"role": role, "content": if tool_only { Value::Null } else { json!("") }, "refusal": null}),
@@ -347,7 +365,10 @@ fn render_stream(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> R
             }
         }
     }
-    push(chunk(json!({}), Value::String(finish_reason(reply, !calls.is_empty()))));
+    push(chunk(
+        json!({}),
+        Value::String(finish_reason(reply, !calls.is_empty())),
+    ));
     if include_usage {
         let mut c = Map::new();
         c.insert("id".into(), env.id.clone().into());
@@ -395,20 +416,29 @@ mod tests {
 
     fn request(body: &str) -> ChatRequest {
         let headers = http::HeaderMap::new();
-        let parts = RequestParts { path: "/v1/chat/completions", query: None, headers: &headers };
+        let parts = RequestParts {
+            path: "/v1/chat/completions",
+            query: None,
+            headers: &headers,
+        };
         parse_request(&parts, body.as_bytes(), None).unwrap()
     }
 
     fn frames(plan: &RenderPlan) -> Vec<String> {
         match &plan.body {
-            PlanBody::Stream(f) => f.iter().map(|f| String::from_utf8(f.bytes.to_vec()).unwrap()).collect(),
+            PlanBody::Stream(f) => f
+                .iter()
+                .map(|f| String::from_utf8(f.bytes.to_vec()).unwrap())
+                .collect(),
             _ => panic!("not a stream"),
         }
     }
 
     #[test]
     fn content_arrays_join_text_parts_and_image_only_messages_have_no_text() {
-        let r = request(r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]},{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}"#);
+        let r = request(
+            r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]},{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}"#,
+        );
         assert_eq!(r.messages[0].text.as_deref(), Some("ab"));
         assert_eq!(r.messages[1].text, None);
         assert_eq!(r.last_user_text(), Some("ab"));
@@ -417,7 +447,11 @@ mod tests {
     #[test]
     fn missing_messages_is_a_400() {
         let headers = http::HeaderMap::new();
-        let parts = RequestParts { path: "/", query: None, headers: &headers };
+        let parts = RequestParts {
+            path: "/",
+            query: None,
+            headers: &headers,
+        };
         let e = parse_request(&parts, br#"{"model":"m"}"#, None).unwrap_err();
         assert_eq!(e.status, 400);
         assert!(parse_request(&parts, b"{nope", None).is_err());
@@ -425,18 +459,28 @@ mod tests {
 
     #[test]
     fn stream_ends_with_usage_then_done_when_include_usage_is_set() {
-        let fx = fixture(json!({"match":{},"response":{"content":"Hello there, world","usage":{"prompt_tokens":5,"completion_tokens":3}}}));
-        let req = request(r#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#);
+        let fx = fixture(
+            json!({"match":{},"response":{"content":"Hello there, world","usage":{"prompt_tokens":5,"completion_tokens":3}}}),
+        );
+        let req = request(
+            r#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#,
+        );
         let ctx = RenderContext::new(&fx, &req, 5);
         let f = frames(&render(&fx, &req, &ctx));
         assert_eq!(f.last().unwrap(), "data: [DONE]\n\n");
-        let usage: Value = serde_json::from_str(f[f.len() - 2].trim_start_matches("data: ").trim()).unwrap();
+        let usage: Value =
+            serde_json::from_str(f[f.len() - 2].trim_start_matches("data: ").trim()).unwrap();
         assert_eq!(usage["choices"], json!([]));
         assert_eq!(usage["usage"]["total_tokens"], 8);
         let text: String = f[1..f.len() - 3]
             .iter()
             .map(|s| serde_json::from_str::<Value>(s.trim_start_matches("data: ").trim()).unwrap())
-            .map(|v| v["choices"][0]["delta"]["content"].as_str().unwrap().to_string())
+            .map(|v| {
+                v["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         assert_eq!(text, "Hello there, world");
         assert!(f[1].contains("\"usage\":null"));
@@ -444,7 +488,9 @@ mod tests {
 
     #[test]
     fn same_fixture_and_request_render_identical_bytes() {
-        let fx = fixture(json!({"match":{},"response":{"toolCalls":[{"name":"f","arguments":{"a":1}}]}}));
+        let fx = fixture(
+            json!({"match":{},"response":{"toolCalls":[{"name":"f","arguments":{"a":1}}]}}),
+        );
         let req = request(r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#);
         let a = render(&fx, &req, &RenderContext::new(&fx, &req, 20));
         let b = render(&fx, &req, &RenderContext::new(&fx, &req, 20));

@@ -100,6 +100,9 @@ pub struct PacedBody {
     waiting: Option<Pin<Box<Sleep>>>,
     waited_for_front: bool,
     deadline: Option<Pin<Box<Sleep>>>,
+    /// Set once the truncation point is reached: we yield once so hyper flushes the
+    /// frames already written, then cut. Without it the client could see nothing.
+    yielded_before_cut: bool,
     /// Called once when the stream is cut on purpose (for the journal).
     on_cut: Option<Box<dyn FnOnce(&'static str) + Send + Sync>>,
 }
@@ -116,6 +119,7 @@ impl PacedBody {
             waiting: None,
             waited_for_front: false,
             deadline,
+            yielded_before_cut: false,
             on_cut: None,
         }
     }
@@ -126,7 +130,10 @@ impl PacedBody {
         self
     }
 
-    fn cut(&mut self, reason: &'static str) -> Poll<Option<Result<http_body::Frame<Bytes>, io::Error>>> {
+    fn cut(
+        &mut self,
+        reason: &'static str,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, io::Error>>> {
         self.frames.clear();
         if let Some(f) = self.on_cut.take() {
             f(reason);
@@ -156,6 +163,11 @@ impl PacedBody {
             .is_some_and(|n| this.written >= n)
             && !this.frames.is_empty()
         {
+            if !this.yielded_before_cut {
+                this.yielded_before_cut = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             return this.cut("truncateAfterChunks");
         }
         let Some(front) = this.frames.front() else {
@@ -195,19 +207,38 @@ mod tests {
 
     fn frames(n: usize) -> Vec<Frame> {
         (0..n)
-            .map(|i| Frame { bytes: Bytes::from(format!("f{i}")), paced: true })
+            .map(|i| Frame {
+                bytes: Bytes::from(format!("f{i}")),
+                paced: true,
+            })
             .collect()
     }
 
     #[test]
     fn profile_beats_recorded_timings_which_beat_latency_and_speed_divides() {
-        let mut p = Pacing { latency_ms: 10.0, replay_speed: 1.0, ..Default::default() };
+        let mut p = Pacing {
+            latency_ms: 10.0,
+            replay_speed: 1.0,
+            ..Default::default()
+        };
         assert_eq!(p.delay(3), Duration::from_millis(10));
-        p.recorded = Some(RecordedTimings { ttft_ms: 100.0, inter_chunk_delays_ms: vec![20.0, 40.0], total_duration_ms: 160.0 });
+        p.recorded = Some(RecordedTimings {
+            ttft_ms: 100.0,
+            inter_chunk_delays_ms: vec![20.0, 40.0],
+            total_duration_ms: 160.0,
+        });
         assert_eq!(p.delay(0), Duration::from_millis(100));
         assert_eq!(p.delay(2), Duration::from_millis(40));
-        assert_eq!(p.delay(9), Duration::from_millis(30), "past the end uses the mean");
-        p.profile = Some(StreamingProfile { ttft: Some(500.0), tps: Some(50.0), jitter: 0.0 });
+        assert_eq!(
+            p.delay(9),
+            Duration::from_millis(30),
+            "past the end uses the mean"
+        );
+        p.profile = Some(StreamingProfile {
+            ttft: Some(500.0),
+            tps: Some(50.0),
+            jitter: 0.0,
+        });
         assert_eq!(p.delay(0), Duration::from_millis(500));
         assert_eq!(p.delay(1), Duration::from_millis(20));
         p.replay_speed = 2.0;
@@ -217,7 +248,11 @@ mod tests {
     #[test]
     fn jitter_stays_within_its_fraction() {
         let p = Pacing {
-            profile: Some(StreamingProfile { ttft: None, tps: Some(10.0), jitter: 0.5 }),
+            profile: Some(StreamingProfile {
+                ttft: None,
+                tps: Some(10.0),
+                jitter: 0.5,
+            }),
             replay_speed: 1.0,
             jitter_seed: [3; 32],
             ..Default::default()
@@ -230,7 +265,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn latency_applies_before_each_paced_frame() {
-        let pacing = Pacing { latency_ms: 100.0, replay_speed: 1.0, ..Default::default() };
+        let pacing = Pacing {
+            latency_ms: 100.0,
+            replay_speed: 1.0,
+            ..Default::default()
+        };
         let mut body = PacedBody::new(frames(3), pacing);
         let start = tokio::time::Instant::now();
         let mut got = Vec::new();
@@ -243,9 +282,16 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn truncate_after_chunks_ends_with_an_error_not_a_clean_end() {
-        let pacing = Pacing { truncate_after_chunks: Some(2), replay_speed: 1.0, ..Default::default() };
+        let pacing = Pacing {
+            truncate_after_chunks: Some(2),
+            replay_speed: 1.0,
+            ..Default::default()
+        };
         let body = crate::server::body::Body::Paced(Box::new(PacedBody::new(frames(5), pacing)));
-        let err = body.collect().await.err().expect("stream must fail");
+        let err = match body.collect().await {
+            Ok(_) => panic!("stream must fail"),
+            Err(e) => e,
+        };
         assert_eq!(err.to_string(), "truncateAfterChunks");
     }
 

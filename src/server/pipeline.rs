@@ -37,7 +37,10 @@ where
     let route = route(&parts.method, parts.uri.path());
     let mut resp = match route {
         Route::Preflight => status_only(StatusCode::NO_CONTENT),
-        Route::Health => json_response(200, &json!({"status": "ok", "fixtures": state.store.snapshot().len()})),
+        Route::Health => json_response(
+            200,
+            &json!({"status": "ok", "fixtures": state.store.snapshot().len()}),
+        ),
         Route::Ready => json_response(200, &json!({"status": "ready"})),
         Route::Models => models(&state),
         Route::OllamaTags => ollama_tags(&state),
@@ -83,12 +86,20 @@ where
     let bytes = match Limited::new(body, max).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 return too_large(&surface, max);
             }
             tracing::warn!(path = parts.uri.path(), error = %e, "could not read request body");
             return plan_response(
-                surface.error_plan(400, &format!("Could not read request body: {e}"), ErrorKind::InvalidRequest { code: "invalid_body" }),
+                surface.error_plan(
+                    400,
+                    &format!("Could not read request body: {e}"),
+                    ErrorKind::InvalidRequest {
+                        code: "invalid_body",
+                    },
+                ),
                 None,
             );
         }
@@ -103,7 +114,11 @@ where
         Err(e) => {
             tracing::warn!(provider = surface.provider(), path = parts.uri.path(), error = %e.message, "malformed request");
             return plan_response(
-                surface.error_plan(e.status, &e.message, ErrorKind::InvalidRequest { code: e.code }),
+                surface.error_plan(
+                    e.status,
+                    &e.message,
+                    ErrorKind::InvalidRequest { code: e.code },
+                ),
                 None,
             );
         }
@@ -164,7 +179,12 @@ fn scope(req: &mut ChatRequest, rp: &RequestParts) {
 
 /// `X-AIMock-Strict`: true/1 or false/0 (trimmed, any case); anything else: no override.
 pub fn strict_override(headers: &HeaderMap) -> Option<bool> {
-    let v = headers.get("x-aimock-strict")?.to_str().ok()?.trim().to_ascii_lowercase();
+    let v = headers
+        .get("x-aimock-strict")?
+        .to_str()
+        .ok()?
+        .trim()
+        .to_ascii_lowercase();
     match v.as_str() {
         "true" | "1" => Some(true),
         "false" | "0" => Some(false),
@@ -183,7 +203,10 @@ fn miss(
 ) -> Response<Body> {
     if !strict && surface.is_embedding() {
         if let Some(plan) = surface.fallback_embedding(req, &RenderContext::for_request(req)) {
-            tracing::debug!(provider = surface.provider(), "no embedding fixture; deterministic vector");
+            tracing::debug!(
+                provider = surface.provider(),
+                "no embedding fixture; deterministic vector"
+            );
             return plan_response(plan, None);
         }
     }
@@ -197,7 +220,11 @@ fn miss(
     } else {
         "No fixture matched".to_string()
     };
-    message.push_str(&format!(" for {} request ({})", surface.provider(), req.describe()));
+    message.push_str(&format!(
+        " for {} request ({})",
+        surface.provider(),
+        req.describe()
+    ));
     if !near.is_empty() {
         let closest: Vec<String> = near.iter().map(|n| n.summary()).collect();
         message.push_str(&format!(". Closest: {}", closest.join("; ")));
@@ -206,7 +233,10 @@ fn miss(
     }
     tracing::warn!(provider = surface.provider(), strict, test_id = %req.test_id, "{message}");
     let status = if strict { 503 } else { 404 };
-    plan_response(surface.error_plan(status, &message, ErrorKind::NoMatch), None)
+    plan_response(
+        surface.error_plan(status, &message, ErrorKind::NoMatch),
+        None,
+    )
 }
 
 fn too_large(surface: &Surface, max: usize) -> Response<Body> {
@@ -214,7 +244,9 @@ fn too_large(surface: &Surface, max: usize) -> Response<Body> {
         surface.error_plan(
             413,
             &format!("Request body is larger than the {max}-byte limit"),
-            ErrorKind::InvalidRequest { code: "request_too_large" },
+            ErrorKind::InvalidRequest {
+                code: "request_too_large",
+            },
         ),
         None,
     )
@@ -238,9 +270,13 @@ pub fn plan_response(plan: RenderPlan, pacing: Option<Pacing>) -> Response<Body>
         },
     };
     let mut resp = Response::new(body);
-    *resp.status_mut() = StatusCode::from_u16(plan.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() =
+        StatusCode::from_u16(plan.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
-    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(plan.content_type));
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(plan.content_type),
+    );
     for (k, v) in plan.headers {
         if let Ok(v) = HeaderValue::from_str(&v) {
             h.append(k, v);
@@ -276,10 +312,16 @@ fn model_ids(state: &AppState) -> Vec<String> {
         }
     }
     if ids.is_empty() {
-        ids = ["gpt-4", "gpt-4o", "claude-3-5-sonnet-20241022", "gemini-2.0-flash", "text-embedding-3-small"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        ids = [
+            "gpt-4",
+            "gpt-4o",
+            "claude-3-5-sonnet-20241022",
+            "gemini-2.0-flash",
+            "text-embedding-3-small",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     }
     ids
 }
@@ -318,7 +360,10 @@ fn add_cors(h: &mut HeaderMap) {
         "access-control-allow-methods",
         HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
     );
-    h.insert("access-control-allow-headers", HeaderValue::from_static("*"));
+    h.insert(
+        "access-control-allow-headers",
+        HeaderValue::from_static("*"),
+    );
     h.insert(
         "access-control-expose-headers",
         HeaderValue::from_static("X-Request-Id"),

@@ -38,19 +38,38 @@ pub fn route(method: &Method, path: &str) -> Route {
         "/ready" => return want(get, Route::Ready),
         "/v1/models" | "/models" => return want(get, Route::Models),
         "/v1/chat/completions" | "/chat/completions" => {
-            return want(post, Route::Provider(Surface::OpenAiChat { azure_deployment: None }))
+            return want(
+                post,
+                Route::Provider(Surface::OpenAiChat {
+                    azure_deployment: None,
+                }),
+            )
         }
         "/v1/embeddings" | "/embeddings" => {
-            return want(post, Route::Provider(Surface::OpenAiEmbeddings { azure_deployment: None }))
+            return want(
+                post,
+                Route::Provider(Surface::OpenAiEmbeddings {
+                    azure_deployment: None,
+                }),
+            )
         }
-        "/v1/responses" | "/responses" => return want(post, Route::Provider(Surface::OpenAiResponses)),
+        "/v1/responses" | "/responses" => {
+            return want(post, Route::Provider(Surface::OpenAiResponses))
+        }
         "/v1/messages" => return want(post, Route::Provider(Surface::AnthropicMessages)),
         "/v2/chat" => return want(post, Route::Provider(Surface::CohereChat)),
         "/v2/embed" => return want(post, Route::Provider(Surface::CohereEmbed)),
         "/api/chat" => return want(post, Route::Provider(Surface::OllamaChat)),
         "/api/generate" => return want(post, Route::Provider(Surface::OllamaGenerate)),
-        "/api/embed" => return want(post, Route::Provider(Surface::OllamaEmbed { legacy: false })),
-        "/api/embeddings" => return want(post, Route::Provider(Surface::OllamaEmbed { legacy: true })),
+        "/api/embed" => {
+            return want(
+                post,
+                Route::Provider(Surface::OllamaEmbed { legacy: false }),
+            )
+        }
+        "/api/embeddings" => {
+            return want(post, Route::Provider(Surface::OllamaEmbed { legacy: true }))
+        }
         "/api/tags" => return want(get, Route::OllamaTags),
         _ => {}
     }
@@ -82,10 +101,14 @@ pub fn route(method: &Method, path: &str) -> Route {
     // OpenAI-compatible prefixes (`/openai/v1/...`, `/api/v1/...`, `/v4/...`).
     if post && !path.starts_with("/v1/") {
         if path.ends_with("/chat/completions") {
-            return Route::Provider(Surface::OpenAiChat { azure_deployment: None });
+            return Route::Provider(Surface::OpenAiChat {
+                azure_deployment: None,
+            });
         }
         if path.ends_with("/embeddings") {
-            return Route::Provider(Surface::OpenAiEmbeddings { azure_deployment: None });
+            return Route::Provider(Surface::OpenAiEmbeddings {
+                azure_deployment: None,
+            });
         }
     }
     Route::NotFound
@@ -111,7 +134,14 @@ fn google_surface(path: &str) -> Option<Surface> {
             .or_else(|| path.strip_prefix("/v1beta1/projects/"))?;
         // {p}/locations/{l}/publishers/google/models/{m}:op
         let mut it = r.splitn(6, '/');
-        let (_p, loc, _l, publ, _g, rest) = (it.next()?, it.next()?, it.next()?, it.next()?, it.next()?, it.next()?);
+        let (_p, loc, _l, publ, _g, rest) = (
+            it.next()?,
+            it.next()?,
+            it.next()?,
+            it.next()?,
+            it.next()?,
+            it.next()?,
+        );
         if loc != "locations" || publ != "publishers" {
             return None;
         }
@@ -123,10 +153,26 @@ fn google_surface(path: &str) -> Option<Surface> {
     }
     let model = decode(model);
     match op {
-        "generateContent" => Some(Surface::GeminiGenerate { model, stream: false, vertex }),
-        "streamGenerateContent" => Some(Surface::GeminiGenerate { model, stream: true, vertex }),
-        "embedContent" => Some(Surface::GeminiEmbed { model, batch: false, vertex }),
-        "batchEmbedContents" => Some(Surface::GeminiEmbed { model, batch: true, vertex }),
+        "generateContent" => Some(Surface::GeminiGenerate {
+            model,
+            stream: false,
+            vertex,
+        }),
+        "streamGenerateContent" => Some(Surface::GeminiGenerate {
+            model,
+            stream: true,
+            vertex,
+        }),
+        "embedContent" => Some(Surface::GeminiEmbed {
+            model,
+            batch: false,
+            vertex,
+        }),
+        "batchEmbedContents" => Some(Surface::GeminiEmbed {
+            model,
+            batch: true,
+            vertex,
+        }),
         _ => None,
     }
 }
@@ -141,10 +187,22 @@ fn bedrock_surface(path: &str) -> Option<Surface> {
     // Model ids arrive percent-encoded (`...-v1%3A0`); match on the decoded id.
     let model = decode(id);
     match op {
-        "invoke" => Some(Surface::BedrockInvoke { model, stream: false }),
-        "invoke-with-response-stream" => Some(Surface::BedrockInvoke { model, stream: true }),
-        "converse" => Some(Surface::BedrockConverse { model, stream: false }),
-        "converse-stream" => Some(Surface::BedrockConverse { model, stream: true }),
+        "invoke" => Some(Surface::BedrockInvoke {
+            model,
+            stream: false,
+        }),
+        "invoke-with-response-stream" => Some(Surface::BedrockInvoke {
+            model,
+            stream: true,
+        }),
+        "converse" => Some(Surface::BedrockConverse {
+            model,
+            stream: false,
+        }),
+        "converse-stream" => Some(Surface::BedrockConverse {
+            model,
+            stream: true,
+        }),
         _ => None,
     }
 }
@@ -156,38 +214,68 @@ mod tests {
     #[test]
     fn azure_paths_carry_the_deployment() {
         assert_eq!(
-            route(&Method::POST, "/openai/deployments/my%20dep/chat/completions"),
-            Route::Provider(Surface::OpenAiChat { azure_deployment: Some("my dep".into()) })
+            route(
+                &Method::POST,
+                "/openai/deployments/my%20dep/chat/completions"
+            ),
+            Route::Provider(Surface::OpenAiChat {
+                azure_deployment: Some("my dep".into())
+            })
         );
         assert_eq!(
             route(&Method::POST, "/openai/deployments/d/embeddings"),
-            Route::Provider(Surface::OpenAiEmbeddings { azure_deployment: Some("d".into()) })
+            Route::Provider(Surface::OpenAiEmbeddings {
+                azure_deployment: Some("d".into())
+            })
         );
     }
 
     #[test]
     fn google_and_bedrock_paths_carry_their_model() {
         assert_eq!(
-            route(&Method::POST, "/v1beta/models/gemini-2.0-flash:streamGenerateContent"),
-            Route::Provider(Surface::GeminiGenerate { model: "gemini-2.0-flash".into(), stream: true, vertex: false })
+            route(
+                &Method::POST,
+                "/v1beta/models/gemini-2.0-flash:streamGenerateContent"
+            ),
+            Route::Provider(Surface::GeminiGenerate {
+                model: "gemini-2.0-flash".into(),
+                stream: true,
+                vertex: false
+            })
         );
         assert_eq!(
             route(&Method::POST, "/v1beta1/projects/p/locations/us-central1/publishers/google/models/gemini-2.5-pro:generateContent"),
             Route::Provider(Surface::GeminiGenerate { model: "gemini-2.5-pro".into(), stream: false, vertex: true })
         );
         assert_eq!(
-            route(&Method::POST, "/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke-with-response-stream"),
-            Route::Provider(Surface::BedrockInvoke { model: "anthropic.claude-3-haiku-20240307-v1:0".into(), stream: true })
+            route(
+                &Method::POST,
+                "/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke-with-response-stream"
+            ),
+            Route::Provider(Surface::BedrockInvoke {
+                model: "anthropic.claude-3-haiku-20240307-v1:0".into(),
+                stream: true
+            })
         );
         assert_eq!(
-            route(&Method::POST, "/v1beta/models/text-embedding-004:batchEmbedContents"),
-            Route::Provider(Surface::GeminiEmbed { model: "text-embedding-004".into(), batch: true, vertex: false })
+            route(
+                &Method::POST,
+                "/v1beta/models/text-embedding-004:batchEmbedContents"
+            ),
+            Route::Provider(Surface::GeminiEmbed {
+                model: "text-embedding-004".into(),
+                batch: true,
+                vertex: false
+            })
         );
     }
 
     #[test]
     fn wrong_method_and_unknown_paths_are_told_apart() {
-        assert_eq!(route(&Method::GET, "/v1/chat/completions"), Route::MethodNotAllowed);
+        assert_eq!(
+            route(&Method::GET, "/v1/chat/completions"),
+            Route::MethodNotAllowed
+        );
         assert_eq!(route(&Method::POST, "/v1/nope"), Route::NotFound);
         assert_eq!(route(&Method::GET, "/health"), Route::Health);
     }
