@@ -349,7 +349,7 @@ mod tests {
 
     fn reply(v: Value) -> ChatReply {
         match fixture(json!({"match": {}, "response": v})).reply {
-            Reply::Chat(c) => c,
+            Reply::Chat(c) => *c,
             other => panic!("{other:?}"),
         }
     }
