@@ -10,7 +10,9 @@
 //! event name in `:event-type`.
 //!
 //! Not here: the EventStream framing itself (`codec::eventstream`), and Bedrock's
-//! non-Anthropic invoke bodies (Titan, Nova, Llama), which get a `ValidationException`.
+//! other invoke bodies (Titan, Nova, Llama): a body without `messages` gets a
+//! `ValidationException`, and a Nova `messages-v1` body parses but is answered in the
+//! Anthropic shape.
 //!
 //! # Design
 //! A user message holding both text and tool results is normalised text first, then
