@@ -149,6 +149,9 @@ pub struct RenderHints {
     pub encrypted_reasoning: bool,
     /// How many embedding vectors the reply must hold (one per input).
     pub embedding_count: usize,
+    /// Request fields a provider echoes back verbatim in its reply (Responses:
+    /// `instructions`, `tools`, `text`, `temperature`, ...). Never used for matching.
+    pub echo: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The normalised request every surface is turned into before matching.
