@@ -13,10 +13,11 @@
 pub mod reply;
 pub mod request;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde_json::{json, Value};
 
 use super::{ErrorKind, Frame, ParseError, RenderContext, RenderPlan, RequestParts, Surface};
+use crate::codec::sse;
 use crate::fixtures::{Fixture, Reply};
 use crate::request::ChatRequest;
 
@@ -70,14 +71,9 @@ pub fn render(
 /// `event: <type>\ndata: <json>\n\n`, the event name taken from the value's `type`.
 fn sse_event(v: &Value) -> Bytes {
     let name = v.get("type").and_then(|t| t.as_str()).unwrap_or("message");
-    let data = v.to_string();
-    let mut s = String::with_capacity(data.len() + name.len() + 16);
-    s.push_str("event: ");
-    s.push_str(name);
-    s.push_str("\ndata: ");
-    s.push_str(&data);
-    s.push_str("\n\n");
-    Bytes::from(s)
+    let mut buf = BytesMut::new();
+    sse::encode_event(name, &v.to_string(), &mut buf);
+    buf.freeze()
 }
 
 /// Anthropic's `error.type` for a status.
@@ -142,7 +138,8 @@ mod tests {
         parse_request(&Surface::AnthropicMessages, &parts, body.as_bytes()).unwrap()
     }
 
-    /// Decode an SSE body into (event name, data JSON) pairs, checking the framing.
+    /// Decode a streamed plan with the SSE codec into (event name, data) pairs,
+    /// checking that every frame is exactly one event named after its `type`.
     fn decode(plan: &RenderPlan) -> Vec<(String, Value)> {
         let PlanBody::Stream(frames) = &plan.body else {
             panic!("not a stream")
@@ -150,16 +147,14 @@ mod tests {
         frames
             .iter()
             .map(|f| {
-                let s = std::str::from_utf8(&f.bytes).unwrap();
-                let body = s
-                    .strip_suffix("\n\n")
-                    .expect("frame ends with a blank line");
-                let (event, data) = body.split_once('\n').unwrap();
-                let event = event.strip_prefix("event: ").unwrap().to_string();
-                let data: Value =
-                    serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
-                assert_eq!(data["type"], event.as_str());
-                (event, data)
+                let mut events =
+                    crate::codec::decode_all(&mut sse::SseDecoder::new(), &f.bytes).unwrap();
+                assert_eq!(events.len(), 1, "one event per frame");
+                let e = events.remove(0);
+                let name = e.event.expect("every event is named");
+                let data: Value = serde_json::from_str(&e.data).unwrap();
+                assert_eq!(data["type"], name.as_str());
+                (name, data)
             })
             .collect()
     }
@@ -215,6 +210,48 @@ mod tests {
         assert_eq!(events[13].1["delta"]["stop_reason"], "tool_use");
         assert!(events[13].1["usage"]["output_tokens"].as_u64().unwrap() > 0);
         assert_eq!(events[0].1["message"]["usage"]["output_tokens"], 1);
+    }
+
+    /// Event names with runs collapsed and pings dropped: the grammar of a stream.
+    fn grammar(events: &[(String, Value)]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (name, _) in events {
+            if name != "ping" && out.last() != Some(name) {
+                out.push(name.clone());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_thinking_then_tool_stream_follows_the_golden_capture() {
+        let golden = include_bytes!(
+            "../../../tests/data/golden/anthropic/messages-stream-thinking-then-tool-use.sse"
+        );
+        let golden: Vec<(String, Value)> =
+            crate::codec::decode_all(&mut sse::SseDecoder::new(), golden)
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.event.unwrap(), serde_json::from_str(&e.data).unwrap()))
+                .collect();
+        let fx = fixture(json!({"match": {}, "response": {
+            "reasoning": "The user wants the version.", "toolCalls": [{"name": "fixed_version"}]}}));
+        let req = request(STREAM_REQ);
+        let ours = decode(&render(
+            &Surface::AnthropicMessages,
+            &fx,
+            &req,
+            &RenderContext::new(&fx, &req, 20),
+        ));
+        assert_eq!(grammar(&ours), grammar(&golden));
+        // An argument-less tool gets exactly the one empty fragment, as in the capture.
+        let fragments = |ev: &[(String, Value)]| -> Vec<Value> {
+            ev.iter()
+                .filter(|(_, d)| d["delta"]["type"] == "input_json_delta")
+                .map(|(_, d)| d["delta"].clone())
+                .collect()
+        };
+        assert_eq!(fragments(&ours), fragments(&golden));
     }
 
     #[test]

@@ -15,10 +15,11 @@
 pub mod reply;
 pub mod request;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
 use super::{ErrorKind, Frame, ParseError, RenderContext, RenderPlan, RequestParts, Surface};
+use crate::codec::sse;
 use crate::fixtures::{Fixture, Reply};
 use crate::request::ChatRequest;
 
@@ -66,14 +67,9 @@ pub fn render(
 /// `event: <type>\ndata: <json>\n\n`, the event name taken from the value's `type`.
 fn sse_event(v: &Value) -> Bytes {
     let name = v.get("type").and_then(|t| t.as_str()).unwrap_or("message");
-    let data = v.to_string();
-    let mut s = String::with_capacity(data.len() + name.len() + 16);
-    s.push_str("event: ");
-    s.push_str(name);
-    s.push_str("\ndata: ");
-    s.push_str(&data);
-    s.push_str("\n\n");
-    Bytes::from(s)
+    let mut buf = BytesMut::new();
+    sse::encode_event(name, &v.to_string(), &mut buf);
+    buf.freeze()
 }
 
 #[cfg(test)]
@@ -116,7 +112,8 @@ mod tests {
         serde_json::from_slice(b).unwrap()
     }
 
-    /// Decode an SSE body into (event name, data) pairs, checking the framing.
+    /// Decode a streamed plan with the SSE codec into (event name, data) pairs,
+    /// checking that every frame is exactly one event named after its `type`.
     fn decode(plan: &RenderPlan) -> Vec<(String, Value)> {
         let PlanBody::Stream(frames) = &plan.body else {
             panic!("not a stream")
@@ -124,16 +121,14 @@ mod tests {
         frames
             .iter()
             .map(|f| {
-                let s = std::str::from_utf8(&f.bytes).unwrap();
-                let body = s
-                    .strip_suffix("\n\n")
-                    .expect("frame ends with a blank line");
-                let (event, data) = body.split_once('\n').unwrap();
-                let event = event.strip_prefix("event: ").unwrap().to_string();
-                let data: Value =
-                    serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
-                assert_eq!(data["type"], event.as_str());
-                (event, data)
+                let mut events =
+                    crate::codec::decode_all(&mut sse::SseDecoder::new(), &f.bytes).unwrap();
+                assert_eq!(events.len(), 1, "one event per frame");
+                let e = events.remove(0);
+                let name = e.event.expect("every event is named");
+                let data: Value = serde_json::from_str(&e.data).unwrap();
+                assert_eq!(data["type"], name.as_str());
+                (name, data)
             })
             .collect()
     }
@@ -249,6 +244,37 @@ mod tests {
         let done = &events[10].1["response"];
         assert_eq!(done["output"][0]["id"], events[2].1["item"]["id"]);
         assert_eq!(done["output"][0]["content"][0]["text"], "Hello world");
+    }
+
+    #[test]
+    fn an_incomplete_text_stream_matches_the_golden_events_key_for_key() {
+        let golden =
+            include_bytes!("../../../tests/data/golden/openai/responses-stream-incomplete.sse");
+        let golden: Vec<(String, Value)> =
+            crate::codec::decode_all(&mut sse::SseDecoder::new(), golden)
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.event.unwrap(), serde_json::from_str(&e.data).unwrap()))
+                .collect();
+        let fx = fixture(
+            json!({"match": {}, "response": {"content": "In the bustling city", "finishReason": "length"}}),
+        );
+        let ours = decode(&plan(&fx, STREAM_REQ));
+        let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+        let mut names: Vec<&str> = ours.iter().map(|(n, _)| n.as_str()).collect();
+        names.dedup();
+        let mut golden_names: Vec<&str> = golden.iter().map(|(n, _)| n.as_str()).collect();
+        golden_names.dedup();
+        assert_eq!(names, golden_names);
+        for (name, data) in &ours {
+            let (_, g) = golden.iter().find(|(n, _)| n == name).unwrap();
+            assert_eq!(keys(data), keys(g), "{name}");
+            for inner in ["item", "part", "response"] {
+                if data[inner].is_object() {
+                    assert_eq!(keys(&data[inner]), keys(&g[inner]), "{name}.{inner}");
+                }
+            }
+        }
     }
 
     #[test]
