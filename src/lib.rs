@@ -24,6 +24,7 @@ pub mod codec;
 pub mod config;
 pub mod fixtures;
 pub mod providers;
+pub mod record;
 pub mod request;
 pub mod server;
 pub mod shutdown;

@@ -112,7 +112,14 @@ pub fn redact_query(q: &str) -> String {
             let kl = k.to_ascii_lowercase();
             if matches!(
                 kl.as_str(),
-                "key" | "api_key" | "apikey" | "access_token" | "token" | "x-amz-signature" | "x-amz-credential" | "x-amz-security-token"
+                "key"
+                    | "api_key"
+                    | "apikey"
+                    | "access_token"
+                    | "token"
+                    | "x-amz-signature"
+                    | "x-amz-credential"
+                    | "x-amz-security-token"
             ) {
                 format!("{k}={REDACTED}")
             } else {
@@ -146,8 +153,14 @@ mod tests {
 
     #[test]
     fn ordinary_text_and_signature_blobs_are_left_alone() {
-        let sig = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds+/Q3r8y+Qz0Y6k2y0pNl7R4T5qg==";
-        for s in ["the sky is blue", "risk-free-return", sig, "call_HuRWIamjJM7bLsbCamjSgf8e"] {
+        let sig =
+            "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds+/Q3r8y+Qz0Y6k2y0pNl7R4T5qg==";
+        for s in [
+            "the sky is blue",
+            "risk-free-return",
+            sig,
+            "call_HuRWIamjJM7bLsbCamjSgf8e",
+        ] {
             assert_eq!(redact_str(s).1, 0, "{s}");
         }
     }
@@ -163,6 +176,9 @@ mod tests {
 
     #[test]
     fn query_credentials_are_masked() {
-        assert_eq!(redact_query("alt=sse&key=AIzaSecret"), "alt=sse&key=[REDACTED]");
+        assert_eq!(
+            redact_query("alt=sse&key=AIzaSecret"),
+            "alt=sse&key=[REDACTED]"
+        );
     }
 }

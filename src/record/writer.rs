@@ -68,7 +68,13 @@ pub fn slugify_test_id(id: &str) -> String {
     let slug = collapsed.trim_matches('-').to_string();
     if slug.is_empty() || slug.len() > MAX_SLUG_LEN {
         let d = Sha256::digest(id.as_bytes());
-        return format!("id-{}", d[..8].iter().map(|b| format!("{b:02x}")).collect::<String>());
+        return format!(
+            "id-{}",
+            d[..8]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
     }
     slug
 }
@@ -100,10 +106,7 @@ pub fn append_fixture(path: &Path, entry: Value, warnings: &[String]) -> std::io
         Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(m)) => m,
             _ => {
-                let aside = path.with_extension(format!(
-                    "json.corrupt-{}",
-                    std::process::id()
-                ));
+                let aside = path.with_extension(format!("json.corrupt-{}", std::process::id()));
                 tracing::warn!(
                     "{} is not a cassette object; moved it to {} and starting a new file",
                     path.display(),
@@ -120,7 +123,10 @@ pub fn append_fixture(path: &Path, entry: Value, warnings: &[String]) -> std::io
         .entry("fixtures")
         .or_insert_with(|| Value::Array(Vec::new()));
     if !list.is_array() {
-        tracing::warn!("{}: \"fixtures\" was not an array; starting it afresh", path.display());
+        tracing::warn!(
+            "{}: \"fixtures\" was not an array; starting it afresh",
+            path.display()
+        );
         *list = Value::Array(Vec::new());
     }
     let arr = list.as_array_mut().expect("just ensured an array");
@@ -130,7 +136,11 @@ pub fn append_fixture(path: &Path, entry: Value, warnings: &[String]) -> std::io
         let mut all: Vec<String> = doc
             .get("_warnings")
             .and_then(|w| w.as_array())
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default();
         for w in warnings {
             if !all.contains(w) {
@@ -139,7 +149,8 @@ pub fn append_fixture(path: &Path, entry: Value, warnings: &[String]) -> std::io
         }
         doc.insert("_warnings".into(), Value::from(all));
     }
-    let mut text = serde_json::to_string_pretty(&Value::Object(doc)).map_err(std::io::Error::other)?;
+    let mut text =
+        serde_json::to_string_pretty(&Value::Object(doc)).map_err(std::io::Error::other)?;
     text.push('\n');
     write_atomic(path, text.as_bytes())?;
     Ok(index)
@@ -153,7 +164,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     // A dot-prefixed `.tmp` name is ignored by the loader and the watcher.
-    let tmp = dir.join(format!(".{name}.tmp-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let tmp = dir.join(format!(
+        ".{name}.tmp-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     let result = (|| {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -177,14 +192,25 @@ mod tests {
     #[test]
     fn slugs_follow_the_reference_rule() {
         assert_eq!(slugify_test_id("my test/case 1"), "my-test-case-1");
-        assert_eq!(slugify_test_id("My Suite › does thing"), "my-suite--does-thing");
+        assert_eq!(
+            slugify_test_id("My Suite › does thing"),
+            "my-suite--does-thing"
+        );
         assert_eq!(slugify_test_id("checkout.spec.ts › pays"), "pays");
         assert_eq!(slugify_test_id("--A__b--"), "a__b");
     }
 
     #[test]
     fn hostile_ids_never_escape_the_directory() {
-        for id in ["../../etc/passwd", "..", "/", "a/../../b", "\\..\\x", "\0", "....//"] {
+        for id in [
+            "../../etc/passwd",
+            "..",
+            "/",
+            "a/../../b",
+            "\\..\\x",
+            "\0",
+            "....//",
+        ] {
             let s = slugify_test_id(id);
             assert!(!s.contains(".."), "{id} -> {s}");
             assert!(!s.contains('/') && !s.contains('\\'), "{id} -> {s}");
@@ -210,7 +236,11 @@ mod tests {
         });
         let doc: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
         assert_eq!(doc["fixtures"].as_array().unwrap().len(), 16);
-        let leftovers: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().flatten().filter(|e| e.file_name() != "openai.json").collect();
+        let leftovers: Vec<_> = std::fs::read_dir(p.parent().unwrap())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name() != "openai.json")
+            .collect();
         assert!(leftovers.is_empty(), "no temp files left behind");
     }
 }
