@@ -75,6 +75,21 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let addr = listener.local_addr()?;
+    let recorder = match &config.record {
+        Some(rc) => {
+            std::fs::create_dir_all(&rc.record_dir).with_context(|| {
+                format!(
+                    "cannot create the recording directory {}",
+                    rc.record_dir.display()
+                )
+            })?;
+            for (p, u) in &rc.upstreams {
+                tracing::info!(provider = %p, upstream = %u, "recording misses");
+            }
+            Some(crate::record::Recorder::new(rc.clone(), store.clone())?)
+        }
+        None => None,
+    };
     let watcher = if config.watch {
         match Watcher::start(store.clone(), &config.cassettes) {
             Ok(w) => Some(w),
@@ -88,7 +103,11 @@ pub async fn run(
         None
     };
     let fail_on_unused = config.fail_on_unused;
-    let state = Arc::new(AppState { config, store });
+    let state = Arc::new(AppState {
+        config,
+        store,
+        recorder,
+    });
     // Poll the shutdown future once before announcing readiness: signal handlers are
     // installed on first poll, and a harness that reads the ready line and then sends
     // SIGTERM must get a graceful shutdown (with the unused report), not a killed process.

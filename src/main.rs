@@ -40,17 +40,13 @@ fn check(args: &CheckArgs) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let args = match &cli.command {
+    let (args, resolved) = match &cli.command {
         Command::Check(a) => return check(a),
-        Command::Replay(a) => a.clone(),
-        Command::Record(a) => {
-            init_tracing(&a.log_level);
-            eprintln!("error: `aimock record` is not built yet; use `aimock replay`");
-            return ExitCode::from(2);
-        }
+        Command::Replay(a) => (a.clone(), Config::resolve(a)),
+        Command::Record(r) => (r.serve.clone(), Config::resolve_record(&r.serve, &r.record)),
     };
     init_tracing(&args.log_level);
-    let config = match Config::resolve(&args) {
+    let config = match resolved {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -1,6 +1,9 @@
-//! The one integration-test binary: `cargo test --test it [NAME]`.
+//! The integration suite: one test binary, with a shared harness in `support`.
 
 mod check_cmd;
+mod record;
 mod reload;
+mod replay;
 mod support;
 mod unused;
+mod upstream;

@@ -13,7 +13,7 @@ use aimock::fixtures::model::parse_entry;
 use aimock::fixtures::watch::Watcher;
 use aimock::fixtures::FixtureStore;
 
-use crate::support::{answer, cassette, eventually, texts, write, TestServer};
+use crate::support::{cassette, eventually, store_answer as answer, texts, write, TestServer};
 
 /// A store loaded from `sources` and a watcher keeping it in step.
 fn watched(sources: &[PathBuf]) -> (FixtureStore, Watcher) {
@@ -258,13 +258,16 @@ async fn a_stream_in_flight_finishes_on_the_set_it_started_with() {
     let server = TestServer::start(config).await;
 
     let body = r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"tell"}]}"#;
-    let mut resp = server.post("/v1/chat/completions", body).await.into_body();
+    let mut resp = server
+        .post_streaming("/v1/chat/completions", body)
+        .await
+        .into_body();
     let mut received = Vec::new();
     let first = resp.frame().await.unwrap().unwrap();
     received.extend_from_slice(first.data_ref().unwrap());
 
     std::fs::write(&a, cassette(&[("tell", "the new answer")])).unwrap();
-    let store = server.store.clone();
+    let store = server.state.store.clone();
     eventually("the new set is live", || {
         answer(&store, "tell").as_deref() == Some("the new answer")
     })
@@ -298,7 +301,7 @@ async fn a_stream_in_flight_finishes_on_the_set_it_started_with() {
         server.answer("tell").await.as_deref(),
         Some("the new answer")
     );
-    server.stop().await.unwrap();
+    server.finish().await.unwrap();
 }
 
 #[tokio::test]
@@ -307,16 +310,18 @@ async fn a_miss_names_the_closest_fixture_and_the_field_that_differed() {
     let p = write(d.path(), "greet.json", &cassette(&[("hello world", "hi")]));
     let server = TestServer::start(Config::for_tests(vec![d.path().to_path_buf()])).await;
 
-    let (status, body) = server.chat("hello wrld").await;
+    let req = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello wrld"}]}"#;
+    let reply = server.post("/v1/chat/completions", req, &[]).await;
 
-    assert_eq!(status, 404);
+    assert_eq!(reply.status, 404);
+    let body = reply.json();
     let msg = body["error"]["message"].as_str().unwrap();
     let want = format!(
         "userMessage: request \"hello wrld\", fixture #0 ({}) wants \"hello world\"",
         p.display()
     );
     assert!(msg.contains(&want), "{msg}");
-    server.stop().await.unwrap();
+    server.finish().await.unwrap();
 }
 
 #[test]
@@ -386,5 +391,70 @@ async fn reload_latency_from_save_to_served_answer() {
         pct(0.95),
         ms[ms.len() - 1]
     );
-    server.stop().await.unwrap();
+    server.finish().await.unwrap();
+}
+
+#[tokio::test]
+async fn recordings_under_a_watched_directory_are_served_once() {
+    use crate::upstream::{FakeUpstream, Script};
+    let up = FakeUpstream::start().await;
+    let golden = format!(
+        "{}/tests/data/golden/openai/chat-json-text.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    up.script(
+        "/v1/chat/completions",
+        Script::body(200, "application/json", std::fs::read(golden).unwrap()),
+    );
+    let d = tempfile::tempdir().unwrap();
+    let z = write(d.path(), "z.json", &cassette(&[("marker", "0")]));
+    let mut config = Config::for_tests(vec![d.path().to_path_buf()]);
+    config.watch = true;
+    let mut upstreams = std::collections::BTreeMap::new();
+    upstreams.insert(
+        "openai".to_string(),
+        aimock::record::parse_base("openai", &up.url()).unwrap(),
+    );
+    config.record = Some(aimock::record::RecordConfig {
+        upstreams,
+        proxy_only: false,
+        head_timeout: std::time::Duration::from_secs(5),
+        idle_timeout: std::time::Duration::from_secs(5),
+        max_capture_bytes: 1 << 20,
+        record_dir: d.path().join("recorded"),
+        full_model_version: false,
+    });
+    let server = TestServer::start(config).await;
+    let store = server.state.store.clone();
+
+    for q in ["first question", "second question"] {
+        let body =
+            format!(r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":"{q}"}}]}}"#);
+        let r = server.post("/v1/chat/completions", &body, &[]).await;
+        assert_eq!(r.status, 200);
+    }
+    let rec = d.path().join("recorded/openai.json");
+    eventually("both recordings are on disk", || {
+        std::fs::read(&rec)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["fixtures"].as_array().map(|a| a.len()))
+            == Some(2)
+    })
+    .await;
+    // The watcher has seen the recordings once the later marker change is live.
+    std::fs::write(&z, cassette(&[("marker", "1")])).unwrap();
+    eventually("the marker reloads", || {
+        answer(&store, "marker").as_deref() == Some("1")
+    })
+    .await;
+
+    assert_eq!(
+        store.snapshot().len(),
+        3,
+        "the marker and two recordings, once each"
+    );
+    assert_eq!(store.file_paths(), vec![z]);
+    assert_eq!(up.hits(), 2);
+    server.finish().await.unwrap();
 }

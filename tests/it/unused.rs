@@ -14,9 +14,9 @@ async fn fixtures_never_matched_are_reported_by_file_index_and_line() {
     let p = write(d.path(), "a.json", &cassette(&[("hi", "a"), ("bye", "b")]));
     let server = TestServer::start(Config::for_tests(vec![d.path().to_path_buf()])).await;
     assert_eq!(server.answer("hi").await.as_deref(), Some("a"));
-    let store = server.store.clone();
+    let store = server.state.store.clone();
 
-    server.stop().await.unwrap();
+    server.finish().await.unwrap();
 
     let report = store.usage_report();
     assert_eq!(report.total, 2);
@@ -43,10 +43,10 @@ async fn fail_on_unused_makes_the_run_fail_and_a_reloaded_file_counts_as_fresh()
     assert_eq!(server.answer("hi").await.as_deref(), Some("a"));
 
     std::fs::write(&p, cassette(&[("hi", "changed")])).unwrap();
-    let store = server.store.clone();
+    let store = server.state.store.clone();
     eventually("the file reloads", || texts(&store) == ["changed"]).await;
 
-    let err = server.stop().await.unwrap_err();
+    let err = server.finish().await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "1 of 1 cassette fixture(s) never matched a request (--fail-on-unused)"
@@ -62,7 +62,7 @@ async fn fail_on_unused_passes_when_every_fixture_matched() {
     let server = TestServer::start(config).await;
     assert_eq!(server.answer("hi").await.as_deref(), Some("a"));
 
-    server.stop().await.unwrap();
+    server.finish().await.unwrap();
 }
 
 #[test]
