@@ -149,6 +149,10 @@ pub struct RenderHints {
     pub encrypted_reasoning: bool,
     /// How many embedding vectors the reply must hold (one per input).
     pub embedding_count: usize,
+    /// Gemini `streamGenerateContent?alt=sse`: SSE framing instead of a streamed JSON array.
+    pub alt_sse: bool,
+    /// Cohere `embedding_types` (`float`, `int8`, ...): one `embeddings` key per type.
+    pub embedding_types: Vec<String>,
 }
 
 /// The normalised request every surface is turned into before matching.
