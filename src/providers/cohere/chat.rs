@@ -535,4 +535,99 @@ mod tests {
             fixture(json!({"match":{},"response":{"toolCalls":[{"name":"f","arguments":{}}]}}));
         assert_eq!(plan(&fx, STREAM_REQ), plan(&fx, STREAM_REQ));
     }
+
+    const GOLDEN_TEXT_SSE: &str =
+        include_str!("../../../tests/data/golden/cohere/chat-v2-stream-text.sse");
+    const GOLDEN_TOOL_SSE: &str =
+        include_str!("../../../tests/data/golden/cohere/chat-v2-stream-tool-call.sse");
+    const GOLDEN_TEXT_JSON: &str =
+        include_str!("../../../tests/data/golden/cohere/chat-v2-json-text.json");
+    const GOLDEN_TOOL_JSON: &str =
+        include_str!("../../../tests/data/golden/cohere/chat-v2-json-tool-calls.json");
+
+    /// Consecutive event kinds with repeats collapsed (`content-delta` x N → one).
+    fn kind_runs(frames: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for f in frames {
+            let kind = f
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("event: "))
+                .unwrap_or("[DONE]")
+                .to_string();
+            if out.last() != Some(&kind) {
+                out.push(kind);
+            }
+        }
+        out
+    }
+
+    fn golden_frames(sse: &str) -> Vec<String> {
+        sse.split_inclusive("\n\n").map(String::from).collect()
+    }
+
+    fn our_frames(plan: &RenderPlan) -> Vec<String> {
+        let PlanBody::Stream(frames) = &plan.body else {
+            panic!("not a stream")
+        };
+        frames
+            .iter()
+            .map(|f| String::from_utf8(f.bytes.to_vec()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn golden_frames_reserialise_byte_for_byte_with_our_framing() {
+        for golden in [GOLDEN_TEXT_SSE, GOLDEN_TOOL_SSE] {
+            for f in golden_frames(golden) {
+                let Some((_, data)) = f.split_once("data: ") else {
+                    continue;
+                };
+                if data == "[DONE]\n\n" {
+                    continue;
+                }
+                let v: Value = serde_json::from_str(data.trim_end()).unwrap();
+                assert_eq!(our_frames(&RenderPlan::sse(vec![event(v)]))[0], f);
+            }
+        }
+    }
+
+    #[test]
+    fn streams_follow_the_golden_event_sequences() {
+        let text = fixture(json!({"match":{},"response":{"content":"Hi there, you"}}));
+        assert_eq!(
+            kind_runs(&our_frames(&plan(&text, STREAM_REQ))),
+            kind_runs(&golden_frames(GOLDEN_TEXT_SSE))
+        );
+        let tool = fixture(json!({"match":{},"response":{"content":"I will use it",
+            "toolCalls":[{"name":"Person","arguments":{"name":"Erick","age":27}}]}}));
+        assert_eq!(
+            kind_runs(&our_frames(&plan(&tool, STREAM_REQ))),
+            kind_runs(&golden_frames(GOLDEN_TOOL_SSE))
+        );
+    }
+
+    #[test]
+    fn json_replies_have_the_golden_key_layout() {
+        fn keys(v: &Value) -> Vec<&str> {
+            v.as_object().unwrap().keys().map(String::as_str).collect()
+        }
+        let text = full(&plan(
+            &fixture(json!({"match":{},"response":{"content":"x"}})),
+            TEXT_REQ,
+        ));
+        let real: Value = serde_json::from_str(GOLDEN_TEXT_JSON).unwrap();
+        assert_eq!(keys(&text), keys(&real));
+        assert_eq!(keys(&text["message"]), keys(&real["message"]));
+        assert_eq!(keys(&text["usage"]), keys(&real["usage"]));
+        let tool = fixture(json!({"match":{},"response":{"content":"plan",
+            "toolCalls":[{"name":"Person","arguments":{}}]}}));
+        let ours = full(&plan(&tool, TEXT_REQ));
+        let real: Value = serde_json::from_str(GOLDEN_TOOL_JSON).unwrap();
+        assert_eq!(keys(&ours["message"]), keys(&real["message"]));
+        assert_eq!(
+            keys(&ours["message"]["tool_calls"][0]),
+            keys(&real["message"]["tool_calls"][0])
+        );
+    }
 }

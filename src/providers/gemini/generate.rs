@@ -519,4 +519,73 @@ mod tests {
         assert_eq!(p.status, 500);
         assert_eq!(full(&p)["error"]["status"], "INTERNAL");
     }
+
+    const GOLDEN_SSE: &str =
+        include_str!("../../../tests/data/golden/gemini/stream-generate-content-sse-thoughts.sse");
+    const GOLDEN_VERTEX_SSE: &str =
+        include_str!("../../../tests/data/golden/vertex/stream-generate-content-sse.sse");
+    const GOLDEN_JSON: &str =
+        include_str!("../../../tests/data/golden/gemini/generate-content-json.json");
+    const GOLDEN_ARRAY: &str = include_str!(
+        "../../../tests/data/golden/gemini/stream-generate-content-json-array-text.json"
+    );
+
+    fn golden_events(sse: &str) -> Vec<(String, Value)> {
+        sse.split("\r\n\r\n")
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                let payload = e.strip_prefix("data: ").unwrap().to_string();
+                let v = serde_json::from_str(&payload).unwrap();
+                (payload, v)
+            })
+            .collect()
+    }
+
+    fn keys(v: &Value) -> Vec<&str> {
+        v.as_object().unwrap().keys().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn our_serialisers_reproduce_the_golden_bytes_from_their_values() {
+        for (payload, v) in golden_events(GOLDEN_SSE)
+            .iter()
+            .chain(&golden_events(GOLDEN_VERTEX_SSE))
+        {
+            assert_eq!(&colon_spaced(v), payload);
+        }
+        let v: Value = serde_json::from_str(GOLDEN_JSON).unwrap();
+        assert_eq!(format!("{}\n", pretty(&v)), GOLDEN_JSON);
+        let items: Vec<Value> = serde_json::from_str(GOLDEN_ARRAY).unwrap();
+        let reframed: String = items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("{}{}", if i == 0 { "[" } else { "\n,\r\n" }, pretty(v)))
+            .collect::<String>()
+            + "\n]";
+        assert_eq!(reframed, GOLDEN_ARRAY);
+    }
+
+    #[test]
+    fn rendered_chunks_have_the_golden_key_layout() {
+        let fx = fixture(json!({"match":{},"response":{"reasoning":"r","content":"Hello there"}}));
+        for (vertex, golden) in [(false, GOLDEN_SSE), (true, GOLDEN_VERTEX_SSE)] {
+            let ours = sse_events(&plan(&fx, true, vertex, Some("alt=sse")));
+            let theirs = golden_events(golden);
+            let (mine, real) = (ours.last().unwrap(), &theirs.last().unwrap().1);
+            assert_eq!(keys(mine), keys(real), "top level, vertex={vertex}");
+            assert_eq!(keys(&mine["candidates"][0]), keys(&real["candidates"][0]));
+            assert_eq!(
+                keys(&mine["candidates"][0]["content"]),
+                keys(&real["candidates"][0]["content"])
+            );
+            for k in keys(&mine["usageMetadata"]) {
+                assert!(real["usageMetadata"].get(k).is_some(), "usageMetadata.{k}");
+            }
+        }
+        let ours = full(&plan(&fx, false, false, None));
+        let real: Value = serde_json::from_str(GOLDEN_JSON).unwrap();
+        assert_eq!(keys(&ours), keys(&real));
+        assert_eq!(keys(&ours["candidates"][0]), keys(&real["candidates"][0]));
+        assert_eq!(keys(&ours["usageMetadata"]), keys(&real["usageMetadata"]));
+    }
 }

@@ -131,11 +131,14 @@ fn grpc_status(status: u16) -> &'static str {
     }
 }
 
-/// A JSON body pretty-printed as Google sends it (two-space indent, `"key": value`).
+/// A JSON body pretty-printed as Google sends it (two-space indent, `"key": value`,
+/// a trailing newline).
 fn pretty_plan(status: u16, v: &Value) -> RenderPlan {
     let mut plan = RenderPlan::json(status, v);
     plan.content_type = JSON_CONTENT_TYPE;
-    plan.body = super::PlanBody::Full(pretty(v).into());
+    let mut text = pretty(v);
+    text.push('\n');
+    plan.body = super::PlanBody::Full(text.into());
     plan
 }
 

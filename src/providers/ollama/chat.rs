@@ -616,4 +616,42 @@ mod tests {
         assert_eq!(r.response_format.as_deref(), Some("json_schema"));
         assert!(!r.stream);
     }
+
+    const GOLDEN_CHAT: &str =
+        include_str!("../../../tests/data/golden/ollama/api-chat-stream.ndjson");
+    const GOLDEN_GENERATE: &str =
+        include_str!("../../../tests/data/golden/ollama/api-generate-stream.ndjson");
+    const GOLDEN_CHAT_JSON: &str =
+        include_str!("../../../tests/data/golden/ollama/api-chat-json.json");
+
+    fn keys(v: &Value) -> Vec<&str> {
+        v.as_object().unwrap().keys().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn golden_lines_reserialise_byte_for_byte_and_match_our_key_layout() {
+        let fx = fixture(json!({"match":{},"response":{"content":"Hello world"}}));
+        let generate = r#"{"model":"llama3","prompt":"hello"}"#;
+        for (golden, surface, body) in [
+            (GOLDEN_CHAT, Surface::OllamaChat, CHAT),
+            (GOLDEN_GENERATE, Surface::OllamaGenerate, generate),
+        ] {
+            let real: Vec<Value> = golden
+                .lines()
+                .map(|l| {
+                    let v: Value = serde_json::from_str(l).unwrap();
+                    assert_eq!(v.to_string(), l);
+                    v
+                })
+                .collect();
+            let ours = lines(&plan(&surface, &fx, body));
+            assert_eq!(keys(&ours[0]), keys(&real[0]));
+            assert_eq!(keys(ours.last().unwrap()), keys(real.last().unwrap()));
+        }
+        let real: Value = serde_json::from_str(GOLDEN_CHAT_JSON).unwrap();
+        let body =
+            r#"{"model":"llama3","stream":false,"messages":[{"role":"user","content":"hi"}]}"#;
+        let ours = full(&plan(&Surface::OllamaChat, &fx, body));
+        assert_eq!(keys(&ours), keys(&real));
+    }
 }
