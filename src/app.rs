@@ -70,7 +70,26 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let addr = listener.local_addr()?;
-    let state = Arc::new(AppState { config, store });
+    let recorder = match &config.record {
+        Some(rc) => {
+            std::fs::create_dir_all(&rc.record_dir).with_context(|| {
+                format!(
+                    "cannot create the recording directory {}",
+                    rc.record_dir.display()
+                )
+            })?;
+            for (p, u) in &rc.upstreams {
+                tracing::info!(provider = %p, upstream = %u, "recording misses");
+            }
+            Some(crate::record::Recorder::new(rc.clone(), store.clone())?)
+        }
+        None => None,
+    };
+    let state = Arc::new(AppState {
+        config,
+        store,
+        recorder,
+    });
     on_ready(&Running {
         addr,
         state: state.clone(),

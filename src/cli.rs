@@ -20,7 +20,7 @@ pub enum Command {
     /// Serve answers from cassettes.
     Replay(ServeArgs),
     /// Serve from cassettes, and forward every miss to the real provider and save it.
-    Record(ServeArgs),
+    Record(Box<RecordCmd>),
 }
 
 /// Options shared by `replay` and `record`.
@@ -66,4 +66,60 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes (larger gets 413).
     #[arg(long, default_value_t = 32 * 1024 * 1024)]
     pub max_body_bytes: usize,
+}
+
+/// `aimock record`: the serve options plus the upstreams.
+#[derive(Debug, Args, Clone)]
+pub struct RecordCmd {
+    /// Serving options (as for `replay`).
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Upstreams and recording options.
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+/// Where misses go, and how recordings are taken.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RecordArgs {
+    /// OpenAI base URL (e.g. https://api.openai.com); a path prefix is kept.
+    #[arg(long, value_name = "URL")]
+    pub provider_openai: Option<String>,
+    /// Anthropic base URL (e.g. https://api.anthropic.com).
+    #[arg(long, value_name = "URL")]
+    pub provider_anthropic: Option<String>,
+    /// Gemini base URL (e.g. https://generativelanguage.googleapis.com).
+    #[arg(long, value_name = "URL")]
+    pub provider_gemini: Option<String>,
+    /// Vertex AI base URL (e.g. https://us-central1-aiplatform.googleapis.com).
+    #[arg(long, value_name = "URL")]
+    pub provider_vertexai: Option<String>,
+    /// Bedrock runtime base URL (e.g. https://bedrock-runtime.us-east-1.amazonaws.com).
+    #[arg(long, value_name = "URL")]
+    pub provider_bedrock: Option<String>,
+    /// Azure OpenAI base URL (e.g. https://NAME.openai.azure.com).
+    #[arg(long, value_name = "URL")]
+    pub provider_azure: Option<String>,
+    /// Ollama base URL (e.g. http://127.0.0.1:11434).
+    #[arg(long, value_name = "URL")]
+    pub provider_ollama: Option<String>,
+    /// Cohere base URL (e.g. https://api.cohere.com).
+    #[arg(long, value_name = "URL")]
+    pub provider_cohere: Option<String>,
+    /// Forward misses without saving anything.
+    #[arg(long)]
+    pub proxy_only: bool,
+    /// Milliseconds to wait for the upstream's response head.
+    #[arg(long, default_value_t = 30_000)]
+    pub upstream_timeout_ms: u64,
+    /// Milliseconds of upstream silence tolerated between body chunks.
+    #[arg(long, default_value_t = 30_000)]
+    pub body_timeout_ms: u64,
+    /// Largest upstream reply copied for recording, in bytes (larger replies are relayed
+    /// in full but not recorded).
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub max_capture_bytes: usize,
+    /// Keep date suffixes in recorded model names (`gpt-4o-2024-08-06`).
+    #[arg(long)]
+    pub record_full_model_version: bool,
 }

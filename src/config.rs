@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 
-use crate::cli::ServeArgs;
+use crate::cli::{RecordArgs, ServeArgs};
+use crate::record::RecordConfig;
 
 /// What the server runs with.
 #[derive(Debug, Clone)]
@@ -29,6 +30,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// `turnIndex` is a hard gate on replay too (`AIMOCK_STRICT_TURN_INDEX`).
     pub hard_turn_index: bool,
+    /// Record mode, when on.
+    pub record: Option<RecordConfig>,
 }
 
 /// The directory `aimock replay` serves when no `--cassettes` is given.
@@ -67,7 +70,53 @@ impl Config {
             replay_speed: args.replay_speed,
             max_body_bytes: args.max_body_bytes,
             hard_turn_index,
+            record: None,
         })
+    }
+
+    /// Resolve `aimock record`: the serve options plus at least one upstream.
+    pub fn resolve_record(args: &ServeArgs, rec: &RecordArgs) -> anyhow::Result<Config> {
+        let mut config = Config::resolve(args)?;
+        let mut upstreams = std::collections::BTreeMap::new();
+        for (name, value) in [
+            ("openai", &rec.provider_openai),
+            ("anthropic", &rec.provider_anthropic),
+            ("gemini", &rec.provider_gemini),
+            ("vertexai", &rec.provider_vertexai),
+            ("bedrock", &rec.provider_bedrock),
+            ("azure", &rec.provider_azure),
+            ("ollama", &rec.provider_ollama),
+            ("cohere", &rec.provider_cohere),
+        ] {
+            if let Some(v) = value {
+                upstreams.insert(name.to_string(), crate::record::parse_base(name, v)?);
+            }
+        }
+        if upstreams.is_empty() {
+            bail!(
+                "`aimock record` needs at least one upstream: pass --provider-openai URL, \
+                 --provider-anthropic URL, ... (see `aimock record --help`)"
+            );
+        }
+        if rec.upstream_timeout_ms == 0 || rec.body_timeout_ms == 0 {
+            bail!("--upstream-timeout-ms and --body-timeout-ms must be positive");
+        }
+        let first = &config.cassettes[0];
+        let base = if first.extension().is_some_and(|e| e == "json") {
+            first.parent().map(|p| p.to_path_buf()).unwrap_or_default()
+        } else {
+            first.clone()
+        };
+        config.record = Some(RecordConfig {
+            upstreams,
+            proxy_only: rec.proxy_only,
+            head_timeout: std::time::Duration::from_millis(rec.upstream_timeout_ms),
+            idle_timeout: std::time::Duration::from_millis(rec.body_timeout_ms),
+            max_capture_bytes: rec.max_capture_bytes,
+            record_dir: base.join("recorded"),
+            full_model_version: rec.record_full_model_version,
+        });
+        Ok(config)
     }
 
     /// A configuration for tests and embedding: defaults, given sources, port 0.
@@ -82,6 +131,7 @@ impl Config {
             replay_speed: 1.0,
             max_body_bytes: 32 * 1024 * 1024,
             hard_turn_index: false,
+            record: None,
         }
     }
 }

@@ -11,6 +11,7 @@
 //!
 //! - [`request`]: the provider-neutral request every surface is parsed into.
 //! - [`fixtures`]: the cassette format, loading, matching and the live store.
+//! - [`codec`]: pure SSE, NDJSON and AWS EventStream framing.
 //! - [`providers`]: each provider's wire format: parse requests, render replies.
 //! - [`server`]: hyper service, lifecycle pipeline, streaming physics.
 //! - [`config`] / [`cli`]: raw arguments and the resolved configuration.
@@ -19,9 +20,11 @@
 
 pub mod app;
 pub mod cli;
+pub mod codec;
 pub mod config;
 pub mod fixtures;
 pub mod providers;
+pub mod record;
 pub mod request;
 pub mod server;
 pub mod shutdown;

@@ -20,16 +20,12 @@ fn init_tracing(level: &str) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let args = match &cli.command {
-        Command::Replay(a) => a.clone(),
-        Command::Record(a) => {
-            init_tracing(&a.log_level);
-            eprintln!("error: `aimock record` is not built yet; use `aimock replay`");
-            return ExitCode::from(2);
-        }
+    let (args, resolved) = match &cli.command {
+        Command::Replay(a) => (a.clone(), Config::resolve(a)),
+        Command::Record(r) => (r.serve.clone(), Config::resolve_record(&r.serve, &r.record)),
     };
     init_tracing(&args.log_level);
-    let config = match Config::resolve(&args) {
+    let config = match resolved {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e:#}");

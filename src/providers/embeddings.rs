@@ -158,6 +158,41 @@ pub fn render_openai_fallback(req: &ChatRequest, _ctx: &RenderContext) -> Render
     RenderPlan::json(200, &openai_body(&vectors, req))
 }
 
+/// Read a recorded OpenAI embeddings body: the first vector, floats or base64.
+pub fn collapse_openai(body: &[u8]) -> super::collapse::Collapsed {
+    let mut c = super::collapse::Collapsed::default();
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    match v.pointer("/data/0/embedding") {
+        Some(Value::Array(a)) => c.embedding = Some(a.iter().filter_map(|x| x.as_f64()).collect()),
+        Some(Value::String(s)) => match from_base64_f32(s) {
+            Some(vec) => c.embedding = Some(vec),
+            None => c
+                .warnings
+                .push("base64 embedding is not a whole number of float32 values".into()),
+        },
+        _ => c
+            .warnings
+            .push("upstream embeddings body has no data[0].embedding".into()),
+    }
+    c
+}
+
+/// Decode little-endian float32 base64 into numbers (as f64, exactly representable).
+pub fn from_base64_f32(s: &str) -> Option<Vec<f64>> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .ok()?;
+    if bytes.is_empty() || bytes.len() % 4 != 0 {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(4)
+            .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +211,7 @@ mod tests {
     fn base64_round_trips_as_little_endian_f32() {
         let s = to_base64_f32(&[0.5, -0.25, 1.0]);
         assert_eq!(s, "AAAAPwAAgL4AAIA/");
+        assert_eq!(from_base64_f32(&s), Some(vec![0.5, -0.25, 1.0]));
+        assert_eq!(from_base64_f32("AAA="), None);
     }
 }

@@ -14,6 +14,7 @@
 pub mod anthropic;
 pub mod bedrock;
 pub mod cohere;
+pub mod collapse;
 pub mod embeddings;
 pub mod gemini;
 pub mod ollama;
@@ -215,6 +216,34 @@ impl Surface {
             Surface::CohereEmbed => cohere::fallback_embedding(self, req, ctx),
             Surface::OllamaEmbed { .. } => ollama::fallback_embedding(self, req, ctx),
             _ => None,
+        }
+    }
+
+    /// Read a recorded upstream reply into a [`collapse::Collapsed`]. Non-2xx statuses
+    /// become error fixtures with the real status, whatever the surface.
+    pub fn collapse(&self, status: u16, content_type: &str, body: &[u8]) -> collapse::Collapsed {
+        if status >= 400 {
+            let mut c = collapse::Collapsed::default();
+            c.error = Some(collapse::error_from_body(status, body));
+            return c;
+        }
+        match self {
+            Surface::OpenAiChat { .. } => openai_chat::collapse(content_type, body),
+            Surface::OpenAiEmbeddings { .. } => embeddings::collapse_openai(body),
+            _ => {
+                let mut c = collapse::Collapsed::default();
+                c.warnings.push(format!(
+                    "recording {} replies is not supported yet",
+                    self.provider()
+                ));
+                c.error = Some(collapse::CollapsedError {
+                    status: 501,
+                    message: format!("aimock cannot collapse {self:?} recordings yet"),
+                    kind: Some("not_implemented".into()),
+                    code: None,
+                });
+                c
+            }
         }
     }
 

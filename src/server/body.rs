@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
-use http_body_util::combinators::BoxBody;
+use http_body_util::combinators::UnsyncBoxBody;
 
 use super::pacing::PacedBody;
 
@@ -22,7 +22,7 @@ pub enum Body {
     /// A replayed stream with delays, truncation and disconnects.
     Paced(Box<PacedBody>),
     /// Anything else that streams.
-    Boxed(BoxBody<Bytes, io::Error>),
+    Boxed(UnsyncBoxBody<Bytes, io::Error>),
 }
 
 impl Body {

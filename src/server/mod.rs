@@ -36,6 +36,8 @@ pub struct AppState {
     pub config: Config,
     /// The live fixture set and sequence counts.
     pub store: FixtureStore,
+    /// Record mode: forwards misses upstream and saves them.
+    pub recorder: Option<crate::record::Recorder>,
 }
 
 /// Serve connections from `listener` until `shutdown` completes, then stop accepting

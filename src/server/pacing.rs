@@ -100,6 +100,9 @@ pub struct PacedBody {
     waiting: Option<Pin<Box<Sleep>>>,
     waited_for_front: bool,
     deadline: Option<Pin<Box<Sleep>>>,
+    /// Set once the truncation point is reached: we yield once so hyper flushes the
+    /// frames already written, then cut. Without it the client could see nothing.
+    yielded_before_cut: bool,
     /// Called once when the stream is cut on purpose (for the journal).
     on_cut: Option<Box<dyn FnOnce(&'static str) + Send + Sync>>,
 }
@@ -116,6 +119,7 @@ impl PacedBody {
             waiting: None,
             waited_for_front: false,
             deadline,
+            yielded_before_cut: false,
             on_cut: None,
         }
     }
@@ -159,6 +163,11 @@ impl PacedBody {
             .is_some_and(|n| this.written >= n)
             && !this.frames.is_empty()
         {
+            if !this.yielded_before_cut {
+                this.yielded_before_cut = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             return this.cut("truncateAfterChunks");
         }
         let Some(front) = this.frames.front() else {

@@ -125,8 +125,10 @@ where
     };
     scope(&mut req, &rp);
     let strict = strict_override(&parts.headers).unwrap_or(state.config.strict);
+    // While recording, turnIndex is a hard gate: an earlier turn's capture must not
+    // shadow a later turn that still needs recording.
     let mode = MatchMode {
-        hard_turn_index: state.config.hard_turn_index,
+        hard_turn_index: state.config.hard_turn_index || state.recorder.is_some(),
     };
 
     let found = state.store.find(&req, mode);
@@ -156,6 +158,11 @@ where
                 Outcome::Miss { skipped_by_state } => skipped_by_state,
                 Outcome::Hit(_) => 0,
             };
+            if !strict {
+                if let Some(rec) = state.recorder.as_ref().filter(|r| r.handles(&surface)) {
+                    return rec.forward(&surface, parts, bytes, req).await;
+                }
+            }
             miss(state, &surface, &req, &found.set, mode, strict, skipped)
         }
     }
@@ -163,13 +170,13 @@ where
 
 /// Fill in the request's scope from headers and query.
 fn scope(req: &mut ChatRequest, rp: &RequestParts) {
+    // Header values are bytes: test names often hold non-ASCII (`Suite › case`), so
+    // decode them as UTF-8 rather than rejecting anything outside visible ASCII.
     let header = |name: &str| {
         rp.headers
             .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
             .filter(|s| !s.is_empty())
-            .map(String::from)
     };
     req.test_id = header("x-test-id")
         .or_else(|| rp.query_param("testId").filter(|s| !s.is_empty()))

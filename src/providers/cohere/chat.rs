@@ -6,7 +6,7 @@
 //! `text` content item. Reasoning is Cohere's own `thinking` content item (index 0 when
 //! streamed, before the text). Tool-call arguments stream in `chunkSize` slices.
 
-use bytes::Bytes;
+use bytes::BytesMut;
 use serde_json::{json, Map, Value};
 
 use super::super::openai_chat::tool_names;
@@ -15,6 +15,7 @@ use super::super::{
     RenderContext, RenderPlan, Surface,
 };
 use super::{error_plan, uuid};
+use crate::codec::sse;
 use crate::fixtures::model::{ChatReply, ToolCall};
 use crate::fixtures::{Fixture, Reply};
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
@@ -242,8 +243,10 @@ fn render_json(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext, id: &s
 /// `event: <type>\ndata: <json>\n\n`, the type taken from the payload.
 fn event(v: Value) -> Frame {
     let kind = v.get("type").and_then(|t| t.as_str()).unwrap_or_default();
+    let mut buf = BytesMut::new();
+    sse::encode_event(kind, &v.to_string(), &mut buf);
     Frame {
-        bytes: Bytes::from(format!("event: {kind}\ndata: {v}\n\n")),
+        bytes: buf.freeze(),
         paced: true,
     }
 }
@@ -310,8 +313,10 @@ fn render_stream(
     frames.push(event(json!({"type": "message-end", "delta": {
         "finish_reason": finish_reason(reply, !calls.is_empty()),
         "usage": usage(reply, req)}})));
+    let mut done = BytesMut::new();
+    sse::encode_data("[DONE]", &mut done);
     frames.push(Frame {
-        bytes: Bytes::from_static(b"data: [DONE]\n\n"),
+        bytes: done.freeze(),
         paced: false,
     });
     RenderPlan::sse(frames)
@@ -350,22 +355,25 @@ mod tests {
         serde_json::from_slice(b).unwrap()
     }
 
-    /// (event line, data JSON) per frame; `None` data for `[DONE]`.
+    /// (event name, data JSON) per frame, decoded from the whole body; `None` data for
+    /// the bare `[DONE]`.
     fn events(plan: &RenderPlan) -> Vec<(String, Option<Value>)> {
         let PlanBody::Stream(frames) = &plan.body else {
             panic!("not a stream")
         };
-        frames
-            .iter()
-            .map(|f| {
-                let s = std::str::from_utf8(&f.bytes).unwrap();
-                assert!(s.ends_with("\n\n"));
-                if s == "data: [DONE]\n\n" {
+        let body: Vec<u8> = frames.iter().flat_map(|f| f.bytes.to_vec()).collect();
+        let decoded =
+            crate::codec::decode_all(&mut crate::codec::sse::SseDecoder::new(), &body).unwrap();
+        assert_eq!(decoded.len(), frames.len(), "one event per frame");
+        decoded
+            .into_iter()
+            .map(|e| {
+                if e.data == "[DONE]" {
+                    assert_eq!(e.event, None);
                     return (String::new(), None);
                 }
-                let (ev, data) = s.trim_end().split_once('\n').unwrap();
-                let v: Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
-                let ev = ev.strip_prefix("event: ").unwrap().to_string();
+                let v: Value = serde_json::from_str(&e.data).unwrap();
+                let ev = e.event.unwrap();
                 assert_eq!(v["type"], ev.as_str());
                 (ev, Some(v))
             })

@@ -8,7 +8,7 @@
 //! calls whole in one chunk (Google never splits arguments), and the last chunk carries
 //! `finishReason` and the full `usageMetadata`.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde_json::{json, Map, Value};
 
 use super::super::{
@@ -16,6 +16,7 @@ use super::super::{
     RenderPlan, Surface,
 };
 use super::{colon_spaced, error_plan, pretty, pretty_plan, JSON_CONTENT_TYPE};
+use crate::codec::sse::{self, LineEnd, SseEvent};
 use crate::fixtures::model::{Block, ChatReply, ToolCall};
 use crate::fixtures::{Fixture, Reply};
 use crate::request::ChatRequest;
@@ -54,9 +55,17 @@ pub(super) fn render(
         .map(|(i, parts)| env.response(parts, i == last));
     if req.hints.alt_sse {
         let frames = bodies
-            .map(|b| Frame {
-                bytes: Bytes::from(format!("data: {}\r\n\r\n", colon_spaced(&b))),
-                paced: true,
+            .map(|b| {
+                let mut buf = BytesMut::new();
+                let event = SseEvent {
+                    data: colon_spaced(&b),
+                    ..SseEvent::default()
+                };
+                sse::encode_with(&event, LineEnd::CrLf, &mut buf);
+                Frame {
+                    bytes: buf.freeze(),
+                    paced: true,
+                }
             })
             .collect();
         RenderPlan::sse(frames)
@@ -361,12 +370,23 @@ mod tests {
         }
     }
 
+    /// Every frame is one `data:` event ending in CRLF CRLF, and the whole body decodes.
     fn sse_events(plan: &RenderPlan) -> Vec<Value> {
-        frames(plan)
+        let f = frames(plan);
+        assert!(f
             .iter()
-            .map(|f| {
-                assert!(f.starts_with("data: ") && f.ends_with("\r\n\r\n"), "{f:?}");
-                serde_json::from_str(f.trim_start_matches("data: ").trim_end()).unwrap()
+            .all(|f| f.starts_with("data: ") && f.ends_with("\r\n\r\n")));
+        let events = crate::codec::decode_all(
+            &mut crate::codec::sse::SseDecoder::new(),
+            f.concat().as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(events.len(), f.len());
+        events
+            .iter()
+            .map(|e| {
+                assert_eq!(e.event, None);
+                serde_json::from_str(&e.data).unwrap()
             })
             .collect()
     }

@@ -12,7 +12,7 @@
 //! tool message takes the id of the first unanswered call of the latest assistant
 //! message with the same name (or, failing that, the first unanswered one).
 
-use bytes::Bytes;
+use bytes::BytesMut;
 use serde_json::{json, Map, Value};
 
 use super::super::openai_chat::tool_names;
@@ -21,6 +21,7 @@ use super::super::{
     RenderContext, RenderPlan, Surface,
 };
 use super::{error_plan, rfc3339, JSON_CONTENT_TYPE};
+use crate::codec::ndjson;
 use crate::fixtures::model::{Block, ChatReply, ToolCall};
 use crate::fixtures::{Fixture, Reply};
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
@@ -267,10 +268,11 @@ pub(super) fn render(
 }
 
 fn ndjson_frame(v: &Value) -> Frame {
-    let mut s = v.to_string();
-    s.push('\n');
+    let mut buf = BytesMut::new();
+    ndjson::encode_line(v.to_string().as_bytes(), &mut buf)
+        .expect("compact JSON escapes every line break, so it is always one NDJSON line");
     Frame {
-        bytes: Bytes::from(s),
+        bytes: buf.freeze(),
         paced: true,
     }
 }
@@ -438,16 +440,18 @@ mod tests {
         surface.render(fx, &req, &ctx)
     }
 
+    /// Every frame is one line, and the whole body decodes line by line.
     fn lines(plan: &RenderPlan) -> Vec<Value> {
         let PlanBody::Stream(frames) = &plan.body else {
             panic!("not a stream")
         };
-        frames
+        let body: Vec<u8> = frames.iter().flat_map(|f| f.bytes.to_vec()).collect();
+        let decoded =
+            crate::codec::decode_all(&mut crate::codec::ndjson::LineDecoder::new(), &body).unwrap();
+        assert_eq!(decoded.len(), frames.len(), "one line per frame");
+        decoded
             .iter()
-            .map(|f| {
-                assert!(f.bytes.ends_with(b"\n"));
-                serde_json::from_slice(&f.bytes).unwrap()
-            })
+            .map(|l| serde_json::from_slice(l).unwrap())
             .collect()
     }
 

@@ -1,0 +1,463 @@
+//! Record mode: forward a request no cassette answers to the real provider, relay the
+//! reply to the client as it streams, and save it as a fixture.
+//!
+//! - `proxy` (in this file): upstream selection, the forwarded request, the relayed
+//!   response head. Upstream TLS is rustls with the ring provider.
+//! - `tee`: the relayed body and its bounded copy.
+//! - `capture`: frame timing and terminal-event detection on the copy.
+//! - `matchkey`: the new fixture's `match`, built like replay matches.
+//! - `writer`: file layout, slugs, atomic appends.
+//! - `redact`: credentials never reach the disk.
+//!
+//! Collapsing a captured reply into a fixture `response` is each provider's job
+//! (`providers::Surface::collapse`).
+
+pub mod capture;
+pub mod matchkey;
+pub mod redact;
+pub mod tee;
+pub mod writer;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use crate::fixtures::model::parse_entry;
+use crate::fixtures::FixtureStore;
+use crate::providers::{ErrorKind, Surface};
+use crate::request::ChatRequest;
+use crate::server::body::Body;
+use crate::server::pipeline::plan_response;
+
+use tee::{Capture, TeeBody};
+
+/// Every provider key that can have an upstream.
+pub const PROVIDERS: &[&str] = &[
+    "openai",
+    "anthropic",
+    "gemini",
+    "vertexai",
+    "bedrock",
+    "azure",
+    "ollama",
+    "cohere",
+];
+
+/// Resolved record-mode settings.
+#[derive(Debug, Clone)]
+pub struct RecordConfig {
+    /// Provider key to upstream base URL (path prefix kept).
+    pub upstreams: BTreeMap<String, Uri>,
+    /// Forward without saving.
+    pub proxy_only: bool,
+    /// Longest wait for the upstream's response head.
+    pub head_timeout: Duration,
+    /// Longest silence between upstream body chunks.
+    pub idle_timeout: Duration,
+    /// Largest reply copied for recording.
+    pub max_capture_bytes: usize,
+    /// Where recordings go (`<first cassette dir>/recorded`).
+    pub record_dir: PathBuf,
+    /// Keep date suffixes in recorded models.
+    pub full_model_version: bool,
+}
+
+/// Request headers never forwarded: hop-by-hop, recomputed, or aimock's own.
+fn is_stripped_request_header(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "transfer-encoding"
+            | "te"
+            | "trailer"
+            | "upgrade"
+            | "proxy-authorization"
+            | "proxy-authenticate"
+            | "proxy-connection"
+            | "host"
+            | "content-length"
+            | "cookie"
+            | "accept-encoding"
+            | "x-test-id"
+    ) || name.starts_with("x-aimock-")
+}
+
+/// Response headers not relayed (hop-by-hop, or recomputed by our server).
+fn is_stripped_response_header(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "transfer-encoding"
+            | "te"
+            | "trailer"
+            | "upgrade"
+            | "content-length"
+            | "date"
+    )
+}
+
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// The recorder: the upstream client and where recordings go.
+pub struct Recorder {
+    config: RecordConfig,
+    client: HttpsClient,
+    store: FixtureStore,
+    recorded: Arc<AtomicUsize>,
+}
+
+impl Recorder {
+    /// A recorder registering recordings in `store`.
+    pub fn new(config: RecordConfig, store: FixtureStore) -> anyhow::Result<Recorder> {
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        })
+        .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(https);
+        Ok(Recorder {
+            config,
+            client,
+            store,
+            recorded: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// Whether an upstream is configured for this surface's provider.
+    pub fn handles(&self, surface: &Surface) -> bool {
+        self.config.upstreams.contains_key(surface.provider())
+    }
+
+    /// The upstream URL for a request: base (path prefix kept) + original path + query.
+    pub fn upstream_uri(base: &Uri, path_and_query: &str) -> Option<Uri> {
+        let s = base.to_string();
+        let base = s.trim_end_matches('/');
+        format!("{base}{path_and_query}").parse().ok()
+    }
+
+    /// Forward a missed request and relay the reply; record it when it completes.
+    pub async fn forward(
+        &self,
+        surface: &Surface,
+        parts: &http::request::Parts,
+        body: Bytes,
+        req: ChatRequest,
+    ) -> Response<Body> {
+        let provider = surface.provider();
+        let Some(base) = self.config.upstreams.get(provider) else {
+            return plan_response(
+                surface.error_plan(
+                    502,
+                    &format!("No upstream configured for {provider}"),
+                    ErrorKind::Internal,
+                ),
+                None,
+            );
+        };
+        let pq = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let Some(uri) = Self::upstream_uri(base, pq) else {
+            return plan_response(
+                surface.error_plan(
+                    502,
+                    &format!("Invalid upstream URL: {base}"),
+                    ErrorKind::Internal,
+                ),
+                None,
+            );
+        };
+        let mut builder = http::Request::builder()
+            .method(parts.method.clone())
+            .uri(uri.clone());
+        for (name, value) in &parts.headers {
+            if !is_stripped_request_header(name.as_str()) {
+                builder = builder.header(name, value);
+            }
+        }
+        let upstream_req = match builder.body(Full::new(body)) {
+            Ok(r) => r,
+            Err(e) => {
+                return plan_response(
+                    surface.error_plan(
+                        502,
+                        &format!("Cannot build upstream request: {e}"),
+                        ErrorKind::Internal,
+                    ),
+                    None,
+                )
+            }
+        };
+        let sent_at = Instant::now();
+        let shown = format!(
+            "{}://{}{}",
+            uri.scheme_str().unwrap_or("http"),
+            uri.authority().map(|a| a.as_str()).unwrap_or(""),
+            uri.path()
+        );
+        let resp = match tokio::time::timeout(
+            self.config.head_timeout,
+            self.client.request(upstream_req),
+        )
+        .await
+        {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                let cause = std::error::Error::source(&e)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
+                tracing::warn!(provider, upstream = %shown, error = %e, %cause, "upstream request failed");
+                return plan_response(
+                    surface.error_plan(
+                        502,
+                        format!("Proxy to upstream failed: {e} {cause}").trim_end(),
+                        ErrorKind::Internal,
+                    ),
+                    None,
+                );
+            }
+            Err(_) => {
+                tracing::warn!(provider, upstream = %shown, timeout = ?self.config.head_timeout, "upstream did not answer in time");
+                return plan_response(
+                    surface.error_plan(
+                        502,
+                        &format!(
+                            "Proxy to upstream failed: no response within {:?}",
+                            self.config.head_timeout
+                        ),
+                        ErrorKind::Internal,
+                    ),
+                    None,
+                );
+            }
+        };
+        let (head, upstream_body) = resp.into_parts();
+        let status = head.status;
+        let content_type = head
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json")
+            .to_string();
+        tracing::info!(provider, upstream = %shown, status = status.as_u16(), "proxied a miss upstream");
+
+        let on_complete: Option<tee::OnComplete> = if self.config.proxy_only {
+            None
+        } else {
+            let surface = surface.clone();
+            let store = self.store.clone();
+            let config = self.config.clone();
+            let counter = self.recorded.clone();
+            let ct = content_type.clone();
+            Some(Box::new(move |cap: Capture| {
+                save(
+                    &surface,
+                    &req,
+                    status.as_u16(),
+                    &ct,
+                    cap,
+                    &config,
+                    &store,
+                    &counter,
+                );
+            }))
+        };
+        let tee = TeeBody::new(
+            upstream_body,
+            &content_type,
+            sent_at,
+            self.config.idle_timeout,
+            self.config.max_capture_bytes,
+            on_complete,
+            provider,
+        );
+        let mut out = Response::new(Body::Boxed(tee.boxed_unsync()));
+        *out.status_mut() = status;
+        copy_response_headers(&head.headers, out.headers_mut());
+        out
+    }
+
+    /// How many recordings were written.
+    pub fn recorded(&self) -> usize {
+        self.recorded.load(Ordering::Relaxed)
+    }
+}
+
+fn copy_response_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    for (name, value) in from {
+        if !is_stripped_response_header(name.as_str()) {
+            to.append(name.clone(), value.clone());
+        }
+    }
+    if from
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("event-stream"))
+    {
+        to.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    }
+}
+
+/// Collapse, register and persist one completed capture.
+#[allow(clippy::too_many_arguments)]
+fn save(
+    surface: &Surface,
+    req: &ChatRequest,
+    status: u16,
+    content_type: &str,
+    cap: Capture,
+    config: &RecordConfig,
+    store: &FixtureStore,
+    counter: &AtomicUsize,
+) {
+    let collapsed = surface.collapse(status, content_type, &cap.body);
+    let (mut response, mut warnings) = collapsed.to_response();
+    let (mut matcher, empty) = matchkey::match_for(req, config.full_model_version);
+    let mut entry = Map::new();
+    let mut changed = Vec::new();
+    redact::redact_value(&mut matcher, "match", &mut changed);
+    redact::redact_value(&mut response, "response", &mut changed);
+    if !changed.is_empty() {
+        tracing::warn!(fields = ?changed, "credential-shaped values redacted from a recording");
+        warnings.push(format!(
+            "credential-shaped values redacted at {}",
+            changed.join(", ")
+        ));
+    }
+    entry.insert("match".into(), matcher);
+    entry.insert("response".into(), response);
+    if cap.stream && status < 400 {
+        if let Some(t) = capture::recorded_timings(&cap.frame_times) {
+            entry.insert("recordedTimings".into(), t);
+        }
+    }
+    let entry = Value::Object(entry);
+    let path = writer::recording_path(&config.record_dir, surface.provider(), &req.test_id);
+    let n = counter.fetch_add(1, Ordering::Relaxed);
+    if empty {
+        warnings.push("Empty match criteria — this fixture will not match any request".into());
+    } else {
+        // Serve it at once: the next identical request must not go upstream again.
+        let mut findings = Vec::new();
+        let label: Arc<str> = Arc::from(format!("{} (recorded)", path.display()));
+        match parse_entry(&entry, &label, n, &mut findings) {
+            Some(fx) => store.add_runtime(vec![Arc::new(fx)]),
+            None => tracing::warn!(
+                ?findings,
+                "recorded fixture does not validate; written but not served"
+            ),
+        }
+    }
+    for w in &warnings {
+        tracing::warn!(file = %path.display(), "{w}");
+    }
+    // Off the request path: fsync and rename can take milliseconds.
+    let write = move || match writer::append_fixture(&path, entry, &warnings) {
+        Ok(i) => tracing::info!(file = %path.display(), index = i, "recorded a fixture"),
+        Err(e) => tracing::error!(file = %path.display(), error = %e, "cannot write recording"),
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => {
+            rt.spawn_blocking(write);
+        }
+        Err(_) => write(),
+    }
+}
+
+/// Parse a provider base URL flag.
+pub fn parse_base(flag: &str, value: &str) -> anyhow::Result<Uri> {
+    let uri: Uri = value
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--provider-{flag} {value:?} is not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        _ => anyhow::bail!("--provider-{flag} {value:?} must start with http:// or https://"),
+    }
+    if uri.authority().is_none() {
+        anyhow::bail!("--provider-{flag} {value:?} has no host");
+    }
+    if uri.query().is_some() {
+        anyhow::bail!("--provider-{flag} {value:?} must not carry a query string");
+    }
+    Ok(uri)
+}
+
+/// A status line reason the client can see when recording failed before headers.
+pub fn status_of(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_base_path_prefix_and_query_are_kept() {
+        let base: Uri = "https://gw.example/llm".parse().unwrap();
+        assert_eq!(
+            Recorder::upstream_uri(&base, "/v1/chat/completions?x=1")
+                .unwrap()
+                .to_string(),
+            "https://gw.example/llm/v1/chat/completions?x=1"
+        );
+        let base: Uri = "http://127.0.0.1:9/".parse().unwrap();
+        assert_eq!(
+            Recorder::upstream_uri(&base, "/v1/messages")
+                .unwrap()
+                .to_string(),
+            "http://127.0.0.1:9/v1/messages"
+        );
+    }
+
+    #[test]
+    fn control_and_hop_by_hop_headers_are_not_forwarded_but_credentials_are() {
+        for h in [
+            "host",
+            "content-length",
+            "cookie",
+            "x-test-id",
+            "x-aimock-strict",
+            "x-aimock-chaos-drop",
+            "connection",
+        ] {
+            assert!(is_stripped_request_header(h), "{h}");
+        }
+        for h in [
+            "authorization",
+            "x-api-key",
+            "anthropic-version",
+            "x-goog-api-key",
+        ] {
+            assert!(!is_stripped_request_header(h), "{h}");
+        }
+    }
+}

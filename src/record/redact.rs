@@ -1,0 +1,184 @@
+//! Keeping credentials off the disk and out of logs.
+//!
+//! Two layers: request headers and query parameters that carry credentials are never
+//! written at all (fixtures hold no headers or URLs; the journal masks them), and every
+//! string that is written is scanned for credential-shaped values, which are replaced by
+//! `[REDACTED]` with a warning. The scan is deliberately conservative about shapes
+//! (vendor prefixes, JWTs, bearer tokens) so opaque provider blobs such as thinking
+//! signatures are not mangled.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde_json::Value;
+
+/// What a redacted value is replaced with.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Headers whose values are credentials.
+pub const CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "api-key",
+    "x-goog-api-key",
+    "xi-api-key",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+    "x-amz-date",
+    "cookie",
+    "set-cookie",
+];
+
+/// True when a header's value must never be written.
+pub fn is_credential_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    CREDENTIAL_HEADERS.contains(&n.as_str()) || n.starts_with("x-amz-") && n.contains("security")
+}
+
+fn patterns() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(concat!(
+            r"sk-(?:proj-|ant-(?:api|admin)\d{2}-|or-v1-|svcacct-)?[A-Za-z0-9_\-]{20,}",
+            r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+            r"|\bAIza[0-9A-Za-z_\-]{35}",
+            r"|\bya29\.[0-9A-Za-z_\-]{20,}",
+            r"|\bgh[pousr]_[A-Za-z0-9]{36,}",
+            r"|\bxox[abpors]-[A-Za-z0-9\-]{10,}",
+            r"|\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
+            r"|(?i:bearer)\s+[A-Za-z0-9._~+/\-]{16,}=*",
+        ))
+        .expect("credential patterns are valid")
+    })
+}
+
+/// Replace credential-shaped substrings of `s`. Returns the cleaned string and how many
+/// values were replaced.
+pub fn redact_str(s: &str) -> (String, usize) {
+    let re = patterns();
+    let n = re.find_iter(s).count();
+    if n == 0 {
+        return (s.to_string(), 0);
+    }
+    (re.replace_all(s, REDACTED).into_owned(), n)
+}
+
+/// True when `s` holds anything credential-shaped.
+pub fn looks_secret(s: &str) -> bool {
+    patterns().is_match(s)
+}
+
+/// Redact every string (and every object key) inside `v` in place. Returns the JSON
+/// paths that were changed, for the warning.
+pub fn redact_value(v: &mut Value, path: &str, changed: &mut Vec<String>) {
+    match v {
+        Value::String(s) => {
+            let (clean, n) = redact_str(s);
+            if n > 0 {
+                *s = clean;
+                changed.push(path.to_string());
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter_mut().enumerate() {
+                redact_value(x, &format!("{path}[{i}]"), changed);
+            }
+        }
+        Value::Object(o) => {
+            let keys: Vec<String> = o.keys().cloned().collect();
+            for k in keys {
+                let (clean_key, n) = redact_str(&k);
+                if n > 0 {
+                    if let Some(val) = o.remove(&k) {
+                        o.insert(clean_key.clone(), val);
+                    }
+                    changed.push(format!("{path}.{{key}}"));
+                }
+                if let Some(x) = o.get_mut(&clean_key) {
+                    redact_value(x, &format!("{path}.{clean_key}"), changed);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Mask credential query parameters (`key=`, `api_key=`, signatures) in a query string.
+pub fn redact_query(q: &str) -> String {
+    q.split('&')
+        .map(|pair| {
+            let (k, _) = pair.split_once('=').unwrap_or((pair, ""));
+            let kl = k.to_ascii_lowercase();
+            if matches!(
+                kl.as_str(),
+                "key"
+                    | "api_key"
+                    | "apikey"
+                    | "access_token"
+                    | "token"
+                    | "x-amz-signature"
+                    | "x-amz-credential"
+                    | "x-amz-security-token"
+            ) {
+                format!("{k}={REDACTED}")
+            } else {
+                redact_str(pair).0
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn vendor_keys_jwts_and_bearer_tokens_are_redacted() {
+        for s in [
+            "sk-proj-abcdefghijklmnopqrstuvwxyz012345",
+            "sk-ant-api03-abcdefghijklmnopqrstuvwxyz",
+            "AKIAIOSFODNN7EXAMPLE",
+            "AIzaSyA1234567890abcdefghijklmnopqrstuv",
+            "Bearer abcdefghijklmnopqrstuvwxyz",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abcdefghijklmnop",
+        ] {
+            let (clean, n) = redact_str(&format!("my key is {s} ok"));
+            assert_eq!(n, 1, "{s}");
+            assert_eq!(clean, "my key is [REDACTED] ok");
+        }
+    }
+
+    #[test]
+    fn ordinary_text_and_signature_blobs_are_left_alone() {
+        let sig =
+            "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds+/Q3r8y+Qz0Y6k2y0pNl7R4T5qg==";
+        for s in [
+            "the sky is blue",
+            "risk-free-return",
+            sig,
+            "call_HuRWIamjJM7bLsbCamjSgf8e",
+        ] {
+            assert_eq!(redact_str(s).1, 0, "{s}");
+        }
+    }
+
+    #[test]
+    fn nested_values_report_their_paths() {
+        let mut v = json!({"a": ["x", {"b": "token sk-abcdefghijklmnopqrstuvwxyz"}]});
+        let mut changed = Vec::new();
+        redact_value(&mut v, "response", &mut changed);
+        assert_eq!(changed, vec!["response.a[1].b"]);
+        assert_eq!(v["a"][1]["b"], "token [REDACTED]");
+    }
+
+    #[test]
+    fn query_credentials_are_masked() {
+        assert_eq!(
+            redact_query("alt=sse&key=AIzaSecret"),
+            "alt=sse&key=[REDACTED]"
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! The integration suite: one test binary, with a shared harness in `support`.
+
+mod record;
+mod replay;
+mod support;
+mod upstream;

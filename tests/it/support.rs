@@ -1,0 +1,182 @@
+//! Test harness: an in-process aimock on 127.0.0.1:0 and a tiny HTTP client.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aimock::config::Config;
+use aimock::server::AppState;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::oneshot;
+
+/// A running server; shuts down when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    #[allow(dead_code)]
+    pub state: Arc<AppState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start(config: Config) -> TestServer {
+        Self::try_start(config).await.expect("server starts")
+    }
+
+    pub async fn try_start(config: Config) -> anyhow::Result<TestServer> {
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let task = tokio::spawn(aimock::app::run(
+            config,
+            async move {
+                let _ = stop_rx.await;
+            },
+            move |r| {
+                let _ = ready_tx.send((r.addr, r.state.clone()));
+            },
+        ));
+        match ready_rx.await {
+            Ok((addr, state)) => Ok(TestServer {
+                addr,
+                state,
+                stop: Some(stop_tx),
+                task: Some(task),
+            }),
+            Err(_) => Err(task
+                .await
+                .expect("task joins")
+                .expect_err("run failed before ready")),
+        }
+    }
+
+    pub async fn with_fixtures(dir: &Path) -> TestServer {
+        Self::start(Config::for_tests(vec![dir.to_path_buf()])).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn post(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
+        request("POST", &self.url(path), body.as_bytes().to_vec(), headers).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        request("GET", &self.url(path), Vec::new(), &[]).await
+    }
+
+    #[allow(dead_code)]
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("joins").expect("clean shutdown");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// What came back: status, headers, and the body (or the error that cut it).
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Result<Bytes, String>,
+}
+
+impl Reply {
+    pub fn bytes(&self) -> &Bytes {
+        self.body.as_ref().expect("body read completely")
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8(self.bytes().to_vec()).expect("utf-8 body")
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(self.bytes()).expect("json body")
+    }
+}
+
+pub async fn request(method: &str, url: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> Reply {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut b = http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    if !body.is_empty() {
+        b = b.header("content-type", "application/json");
+    }
+    let resp = client
+        .request(b.body(Full::new(Bytes::from(body))).expect("request"))
+        .await
+        .expect("response head");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| format!("{e:?}"));
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A temporary cassette directory.
+pub struct FixtureDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl FixtureDir {
+    pub fn new() -> FixtureDir {
+        FixtureDir {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn with(name: &str, fixtures: serde_json::Value) -> FixtureDir {
+        let d = FixtureDir::new();
+        d.write(name, fixtures);
+        d
+    }
+
+    pub fn write(&self, name: &str, fixtures: serde_json::Value) -> PathBuf {
+        let path = self.dir.path().join(name);
+        if let Some(p) = path.parent() {
+            std::fs::create_dir_all(p).expect("mkdir");
+        }
+        std::fs::write(
+            &path,
+            serde_json::to_vec_pretty(&serde_json::json!({ "fixtures": fixtures })).expect("json"),
+        )
+        .expect("write");
+        path
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Decode an SSE body into its `data:` payloads.
+pub fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|ev| {
+            ev.lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .map(String::from)
+        })
+        .collect()
+}
