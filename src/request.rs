@@ -145,7 +145,8 @@ pub struct RenderHints {
     pub embedding_base64: bool,
     /// Requested embedding dimensions (OpenAI `dimensions`, Gemini `outputDimensionality`).
     pub dimensions: Option<usize>,
-    /// Responses `include: ["reasoning.encrypted_content"]` or `store: false`.
+    /// Responses `include: ["reasoning.encrypted_content"]` (the real API sends encrypted
+    /// reasoning only when asked this way; `store: false` alone does not).
     pub encrypted_reasoning: bool,
     /// How many embedding vectors the reply must hold (one per input).
     pub embedding_count: usize,
@@ -153,6 +154,9 @@ pub struct RenderHints {
     pub alt_sse: bool,
     /// Cohere `embedding_types` (`float`, `int8`, ...): one `embeddings` key per type.
     pub embedding_types: Vec<String>,
+    /// Request fields a provider echoes back verbatim in its reply (Responses:
+    /// `instructions`, `tools`, `text`, `temperature`, ...). Never used for matching.
+    pub echo: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The normalised request every surface is turned into before matching.

@@ -122,3 +122,105 @@ def raw_request(method: str, url: str, body: bytes = b"", headers=None, timeout=
     hdrs = {k.lower(): v for k, v in r.getheaders()}
     conn.close()
     return RawResponse(r.status, hdrs, data)
+
+
+class FakeUpstream:
+    """A scripted fake provider on 127.0.0.1:0 for record-mode round trips.
+
+    `script(path, body, status=200, content_type=..., chunk=None, delay=0.0)` sets what
+    a path answers (the query string is ignored); `seen` lists (method, path, headers,
+    body) of every request received.
+    """
+
+    def __init__(self):
+        import http.server
+        import time
+
+        self.scripts = {}
+        self.seen = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _serve(self):
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                outer.seen.append((self.command, self.path, dict(self.headers), body))
+                path = self.path.split("?")[0]
+                s = outer.scripts.get(path)
+                if s is None:
+                    s = {"status": 404, "content_type": "application/json", "body": b'{"error":{"message":"no script"}}', "chunk": None, "delay": 0.0, "headers": {}}
+                self.send_response(s["status"])
+                self.send_header("content-type", s["content_type"])
+                for k, v in s["headers"].items():
+                    self.send_header(k, v)
+                data = s["body"]
+                if s["chunk"]:
+                    self.send_header("transfer-encoding", "chunked")
+                    self.end_headers()
+                    for i in range(0, len(data), s["chunk"]):
+                        part = data[i : i + s["chunk"]]
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                        self.wfile.flush()
+                        if s["delay"]:
+                            time.sleep(s["delay"])
+                    self.wfile.write(b"0\r\n\r\n")
+                else:
+                    self.send_header("content-length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                self.wfile.flush()
+
+            do_POST = _serve
+            do_GET = _serve
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def script(self, path, body, status=200, content_type="application/json", chunk=None, delay=0.0, headers=None):
+        if isinstance(body, str):
+            body = body.encode()
+        self.scripts[path] = {"status": status, "content_type": content_type, "body": body, "chunk": chunk, "delay": delay, "headers": headers or {}}
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+GOLDEN = ROOT / "tests" / "data" / "golden"
+
+
+def golden(name: str) -> bytes:
+    return (GOLDEN / name).read_bytes()
+
+
+@pytest.fixture
+def fake_upstream():
+    up = FakeUpstream()
+    yield up
+    up.stop()
+
+
+def wait_for_fixtures(path: Path, n: int, timeout=10.0) -> dict:
+    """Recordings are written just off the request path: poll (bounded) until `path`
+    holds `n` fixtures."""
+    import time
+
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            doc = json.loads(path.read_text())
+            last = doc
+            if len(doc.get("fixtures", [])) == n:
+                return doc
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.02)
+    raise AssertionError(f"{path} never held {n} fixtures (last: {last})")

@@ -1,0 +1,353 @@
+//! Anthropic Messages (`POST /v1/messages`): JSON, or named SSE events from
+//! `message_start` to `message_stop`, and errors in Anthropic's envelope.
+//!
+//! - `request`: the wire body into a [`ChatRequest`] (tool results after user text).
+//! - `reply`: a fixture into the message body or the list of stream events.
+//! - here: the three verbs the surface table calls, SSE framing, the error shape.
+//!
+//! The official `anthropic` SDK is the judge: it skips SSE events without an `event:`
+//! line, so every frame carries one equal to its `type`, and it chooses its exception
+//! class from the HTTP status alone (`RateLimitError` for 429, `OverloadedError` for
+//! 529), so the status is always the fixture's own.
+
+pub mod reply;
+pub mod request;
+
+use bytes::{Bytes, BytesMut};
+use serde_json::{json, Value};
+
+use super::{ErrorKind, Frame, ParseError, RenderContext, RenderPlan, RequestParts, Surface};
+use crate::codec::sse;
+use crate::fixtures::{Fixture, Reply};
+use crate::request::ChatRequest;
+
+/// Parse a request.
+pub fn parse_request(
+    _surface: &Surface,
+    _parts: &RequestParts,
+    body: &[u8],
+) -> Result<ChatRequest, ParseError> {
+    request::parse_request(body)
+}
+
+/// Render a matched chat fixture as a message (JSON or SSE).
+pub fn render(
+    surface: &Surface,
+    fx: &Fixture,
+    req: &ChatRequest,
+    ctx: &RenderContext,
+) -> RenderPlan {
+    let Reply::Chat(chat) = &fx.reply else {
+        return error_plan(
+            surface,
+            500,
+            &format!(
+                "Fixture response of kind {} cannot answer an Anthropic message ({})",
+                fx.reply.kind_name(),
+                fx.origin
+            ),
+            &ErrorKind::Internal,
+        );
+    };
+    let mut plan = if req.stream {
+        let frames = reply::stream_events(chat, req, ctx)
+            .iter()
+            .map(|e| Frame {
+                bytes: sse_event(e),
+                paced: true,
+            })
+            .collect();
+        RenderPlan::sse(frames)
+    } else {
+        RenderPlan::json(200, &reply::message_body(chat, req, ctx))
+    };
+    // The SDK reads `request-id` into `_request_id`; same value as the pipeline's
+    // `x-request-id`, so logs on both sides agree.
+    plan.headers
+        .push(("request-id", ctx.id("req_", "request-id", 24)));
+    plan
+}
+
+/// `event: <type>\ndata: <json>\n\n`, the event name taken from the value's `type`.
+fn sse_event(v: &Value) -> Bytes {
+    let name = v.get("type").and_then(|t| t.as_str()).unwrap_or("message");
+    let mut buf = BytesMut::new();
+    sse::encode_event(name, &v.to_string(), &mut buf);
+    buf.freeze()
+}
+
+/// Anthropic's `error.type` for a status.
+fn error_type(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        402 => "billing_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        408 | 504 => "timeout_error",
+        529 => "overloaded_error",
+        // 503 (a strict miss) included: the SDK picks ServiceUnavailableError by status.
+        500..=599 => "api_error",
+        _ => "invalid_request_error",
+    }
+}
+
+/// An error in Anthropic's shape: `{"type":"error","error":{"type","message"}}`.
+pub fn error_plan(_surface: &Surface, status: u16, message: &str, kind: &ErrorKind) -> RenderPlan {
+    let kind_name = match kind {
+        ErrorKind::Fixture(e) => e.kind.clone(),
+        _ => None,
+    }
+    .unwrap_or_else(|| error_type(status).to_string());
+    let body = json!({"type": "error", "error": {"type": kind_name, "message": message}});
+    let mut plan = RenderPlan::json(status, &body);
+    if status == 429 {
+        let retry = match kind {
+            ErrorKind::Fixture(e) => e.retry_after.unwrap_or(1),
+            _ => 1,
+        };
+        plan.headers.push(("retry-after", retry.to_string()));
+        plan.headers
+            .push(("anthropic-ratelimit-requests-limit", "50".into()));
+        plan.headers
+            .push(("anthropic-ratelimit-requests-remaining", "0".into()));
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::model::parse_entry;
+    use crate::providers::PlanBody;
+    use std::sync::Arc;
+
+    fn fixture(v: Value) -> Fixture {
+        let mut f = Vec::new();
+        parse_entry(&v, &Arc::from("t.json"), 0, &mut f).unwrap()
+    }
+
+    fn request(body: &str) -> ChatRequest {
+        let headers = http::HeaderMap::new();
+        let parts = RequestParts {
+            path: "/v1/messages",
+            query: None,
+            headers: &headers,
+        };
+        parse_request(&Surface::AnthropicMessages, &parts, body.as_bytes()).unwrap()
+    }
+
+    /// Decode a streamed plan with the SSE codec into (event name, data) pairs,
+    /// checking that every frame is exactly one event named after its `type`.
+    fn decode(plan: &RenderPlan) -> Vec<(String, Value)> {
+        let PlanBody::Stream(frames) = &plan.body else {
+            panic!("not a stream")
+        };
+        frames
+            .iter()
+            .map(|f| {
+                let mut events =
+                    crate::codec::decode_all(&mut sse::SseDecoder::new(), &f.bytes).unwrap();
+                assert_eq!(events.len(), 1, "one event per frame");
+                let e = events.remove(0);
+                let name = e.event.expect("every event is named");
+                let data: Value = serde_json::from_str(&e.data).unwrap();
+                assert_eq!(data["type"], name.as_str());
+                (name, data)
+            })
+            .collect()
+    }
+
+    const STREAM_REQ: &str =
+        r#"{"model":"claude-test","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+
+    #[test]
+    fn a_thinking_text_and_tool_reply_streams_the_full_event_sequence() {
+        let fx = fixture(json!({"match": {}, "response": {
+            "content": "Sure.", "reasoning": "hmm", "reasoningSignature": "sig",
+            "toolCalls": [{"name": "f", "arguments": {"x": 1}, "id": "toolu_fixed"}]}}));
+        let req = request(STREAM_REQ);
+        let plan = render(
+            &Surface::AnthropicMessages,
+            &fx,
+            &req,
+            &RenderContext::new(&fx, &req, 20),
+        );
+        assert_eq!(plan.content_type, "text/event-stream");
+        let events = decode(&plan);
+        let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "message_start",
+                "ping",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_stop",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop",
+            ]
+        );
+        assert_eq!(
+            events[3].1["delta"],
+            json!({"type": "thinking_delta", "thinking": "hmm"})
+        );
+        assert_eq!(
+            events[4].1["delta"],
+            json!({"type": "signature_delta", "signature": "sig"})
+        );
+        assert_eq!(events[9].1["content_block"]["id"], "toolu_fixed");
+        assert_eq!(events[9].1["index"], 2);
+        assert_eq!(events[13].1["delta"]["stop_reason"], "tool_use");
+        assert!(events[13].1["usage"]["output_tokens"].as_u64().unwrap() > 0);
+        assert_eq!(events[0].1["message"]["usage"]["output_tokens"], 1);
+    }
+
+    /// Event names with runs collapsed and pings dropped: the grammar of a stream.
+    fn grammar(events: &[(String, Value)]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (name, _) in events {
+            if name != "ping" && out.last() != Some(name) {
+                out.push(name.clone());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_thinking_then_tool_stream_follows_the_golden_capture() {
+        let golden = include_bytes!(
+            "../../../tests/data/golden/anthropic/messages-stream-thinking-then-tool-use.sse"
+        );
+        let golden: Vec<(String, Value)> =
+            crate::codec::decode_all(&mut sse::SseDecoder::new(), golden)
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.event.unwrap(), serde_json::from_str(&e.data).unwrap()))
+                .collect();
+        let fx = fixture(json!({"match": {}, "response": {
+            "reasoning": "The user wants the version.", "toolCalls": [{"name": "fixed_version"}]}}));
+        let req = request(STREAM_REQ);
+        let ours = decode(&render(
+            &Surface::AnthropicMessages,
+            &fx,
+            &req,
+            &RenderContext::new(&fx, &req, 20),
+        ));
+        assert_eq!(grammar(&ours), grammar(&golden));
+        // An argument-less tool gets exactly the one empty fragment, as in the capture.
+        let fragments = |ev: &[(String, Value)]| -> Vec<Value> {
+            ev.iter()
+                .filter(|(_, d)| d["delta"]["type"] == "input_json_delta")
+                .map(|(_, d)| d["delta"].clone())
+                .collect()
+        };
+        assert_eq!(fragments(&ours), fragments(&golden));
+    }
+
+    #[test]
+    fn text_deltas_follow_the_chunk_size_and_reassemble() {
+        let fx =
+            fixture(json!({"match": {}, "chunkSize": 3, "response": {"content": "héllo wörld"}}));
+        let req = request(STREAM_REQ);
+        let plan = render(
+            &Surface::AnthropicMessages,
+            &fx,
+            &req,
+            &RenderContext::new(&fx, &req, 20),
+        );
+        let texts: Vec<String> = decode(&plan)
+            .iter()
+            .filter_map(|(_, d)| d["delta"]["text"].as_str().map(String::from))
+            .collect();
+        assert_eq!(texts, ["hél", "lo ", "wör", "ld"]);
+    }
+
+    #[test]
+    fn same_fixture_and_request_render_identical_bytes_with_a_request_id() {
+        let fx = fixture(json!({"match": {}, "response": {"toolCalls": [{"name": "f"}]}}));
+        let req = request(STREAM_REQ);
+        let a = render(
+            &Surface::AnthropicMessages,
+            &fx,
+            &req,
+            &RenderContext::new(&fx, &req, 20),
+        );
+        let b = render(
+            &Surface::AnthropicMessages,
+            &fx,
+            &req,
+            &RenderContext::new(&fx, &req, 20),
+        );
+        assert_eq!(a, b);
+        assert!(a
+            .headers
+            .iter()
+            .any(|(k, v)| *k == "request-id" && v.starts_with("req_")));
+        let other = request(&STREAM_REQ.replace("hi", "hey"));
+        let c = render(
+            &Surface::AnthropicMessages,
+            &fx,
+            &other,
+            &RenderContext::new(&fx, &other, 20),
+        );
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn errors_take_their_type_from_the_status_unless_the_fixture_names_one() {
+        let body = |plan: &RenderPlan| -> Value {
+            let PlanBody::Full(b) = &plan.body else {
+                panic!()
+            };
+            serde_json::from_slice(b).unwrap()
+        };
+        let s = Surface::AnthropicMessages;
+        for (status, ty) in [
+            (400, "invalid_request_error"),
+            (401, "authentication_error"),
+            (403, "permission_error"),
+            (404, "not_found_error"),
+            (413, "request_too_large"),
+            (429, "rate_limit_error"),
+            (500, "api_error"),
+            (503, "api_error"),
+            (529, "overloaded_error"),
+        ] {
+            let plan = error_plan(&s, status, "m", &ErrorKind::NoMatch);
+            assert_eq!(plan.status, status);
+            assert_eq!(
+                body(&plan),
+                json!({"type": "error", "error": {"type": ty, "message": "m"}})
+            );
+        }
+        let fx = fixture(json!({"match": {}, "response": {
+            "error": {"message": "slow", "type": "custom_error"}, "status": 429, "retryAfter": 7}}));
+        let Reply::Error(e) = &fx.reply else { panic!() };
+        let plan = error_plan(&s, 429, "slow", &ErrorKind::Fixture(e));
+        assert_eq!(body(&plan)["error"]["type"], "custom_error");
+        assert!(plan.headers.contains(&("retry-after", "7".to_string())));
+    }
+
+    #[test]
+    fn a_non_chat_fixture_is_a_500_in_anthropic_shape() {
+        let fx = fixture(json!({"match": {}, "response": {"embedding": [1.0]}}));
+        let req = request(STREAM_REQ);
+        let plan = render(
+            &Surface::AnthropicMessages,
+            &fx,
+            &req,
+            &RenderContext::new(&fx, &req, 20),
+        );
+        assert_eq!(plan.status, 500);
+    }
+}

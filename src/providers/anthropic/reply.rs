@@ -1,0 +1,408 @@
+//! A fixture's chat reply as an Anthropic message: the JSON body, or the list of stream
+//! events (`message_start` … `message_stop`) each as one JSON value.
+//!
+//! Scope: content blocks, ids, stop reason, usage. Not here: SSE framing (see `super`)
+//! and errors. Events are returned as values rather than bytes so a surface that wraps
+//! Anthropic events differently (Bedrock invoke) can reuse them unchanged.
+//!
+//! Field order follows real captures (`id, type, role, model, content, stop_reason,
+//! stop_sequence, usage`); generated ids look like real ones (`msg_01…`, `toolu_01…`)
+//! and derive from the render seed, so a replay is byte-for-byte repeatable.
+
+use serde_json::{json, Map, Value};
+
+use crate::fixtures::model::{Block, ChatReply};
+use crate::providers::{chunk_text, estimate_tokens, prompt_chars, RenderContext};
+use crate::request::ChatRequest;
+
+/// The model echoed when neither the fixture nor the request names one.
+const DEFAULT_MODEL: &str = "claude-3-5-sonnet-20241022";
+
+/// Signature sent on a thinking block when the fixture pins none: plainly not real.
+pub const PLACEHOLDER_SIGNATURE: &str = "aimock-placeholder-signature";
+
+/// One content block of the reply, in wire order.
+#[derive(Debug, Clone, PartialEq)]
+enum OutBlock {
+    Redacted(String),
+    Thinking {
+        text: String,
+        signature: String,
+    },
+    Text(String),
+    ToolUse {
+        id: String,
+        name: String,
+        json: String,
+    },
+}
+
+impl OutBlock {
+    /// The block as it appears in a non-streamed `content` array.
+    fn full(&self) -> Value {
+        match self {
+            OutBlock::Redacted(data) => json!({"type": "redacted_thinking", "data": data}),
+            OutBlock::Thinking { text, signature } => {
+                json!({"type": "thinking", "thinking": text, "signature": signature})
+            }
+            OutBlock::Text(t) => json!({"type": "text", "text": t}),
+            OutBlock::ToolUse { id, name, json } => {
+                let input: Value = serde_json::from_str(json).unwrap_or_else(|_| json!({}));
+                json!({"type": "tool_use", "id": id, "name": name, "input": input})
+            }
+        }
+    }
+
+    /// The block as `content_block_start` announces it (empty where deltas follow).
+    fn start(&self) -> Value {
+        match self {
+            OutBlock::Redacted(_) => self.full(),
+            OutBlock::Thinking { .. } => {
+                json!({"type": "thinking", "thinking": "", "signature": ""})
+            }
+            OutBlock::Text(_) => json!({"type": "text", "text": ""}),
+            OutBlock::ToolUse { id, name, .. } => {
+                json!({"type": "tool_use", "id": id, "name": name, "input": {}})
+            }
+        }
+    }
+
+    /// The deltas that fill the block in, sliced by `chunk_size` characters.
+    fn deltas(&self, chunk_size: usize) -> Vec<Value> {
+        match self {
+            OutBlock::Redacted(_) => Vec::new(),
+            OutBlock::Thinking { text, signature } => {
+                let mut d: Vec<Value> = chunk_text(text, chunk_size)
+                    .into_iter()
+                    .map(|s| json!({"type": "thinking_delta", "thinking": s}))
+                    .collect();
+                d.push(json!({"type": "signature_delta", "signature": signature}));
+                d
+            }
+            OutBlock::Text(t) => chunk_text(t, chunk_size)
+                .into_iter()
+                .map(|s| json!({"type": "text_delta", "text": s}))
+                .collect(),
+            OutBlock::ToolUse { json, .. } => {
+                // The API opens every tool input with an empty fragment; an argument-less
+                // call gets nothing else.
+                let mut d = vec![json!({"type": "input_json_delta", "partial_json": ""})];
+                if json != "{}" {
+                    d.extend(
+                        chunk_text(json, chunk_size)
+                            .into_iter()
+                            .map(|s| json!({"type": "input_json_delta", "partial_json": s})),
+                    );
+                }
+                d
+            }
+        }
+    }
+}
+
+/// Compact JSON text of a tool input: re-serialised, and `{}` unless it is an object
+/// (Anthropic inputs are always objects).
+fn input_json(arguments: &str) -> String {
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(v @ Value::Object(_)) => v.to_string(),
+        _ => "{}".to_string(),
+    }
+}
+
+fn out_blocks(reply: &ChatReply, ctx: &RenderContext) -> Vec<OutBlock> {
+    let mut out: Vec<OutBlock> = reply
+        .redacted_thinking
+        .iter()
+        .cloned()
+        .map(OutBlock::Redacted)
+        .collect();
+    if let Some(r) = &reply.reasoning {
+        out.push(OutBlock::Thinking {
+            text: r.clone(),
+            signature: reply
+                .reasoning_signature
+                .clone()
+                .unwrap_or_else(|| PLACEHOLDER_SIGNATURE.to_string()),
+        });
+    }
+    let blocks = reply.ordered_blocks();
+    // An empty text block next to other output is noise the API never sends.
+    let lone = blocks.len() == 1 && out.is_empty();
+    let mut tool_index = 0usize;
+    for b in blocks {
+        match b {
+            Block::Text(t) if t.is_empty() && !lone => {}
+            Block::Text(t) => out.push(OutBlock::Text(t)),
+            Block::ToolCall(c) => {
+                let id =
+                    c.id.clone()
+                        .unwrap_or_else(|| ctx.id("toolu_01", &format!("call{tool_index}"), 22));
+                tool_index += 1;
+                out.push(OutBlock::ToolUse {
+                    id,
+                    name: c.name.clone(),
+                    json: input_json(&c.arguments),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Anthropic `stop_reason` for a fixture (reference §4.10).
+pub fn stop_reason(reply: &ChatReply) -> String {
+    match reply.overrides.finish_reason.as_deref() {
+        Some("stop") => "end_turn".into(),
+        Some("tool_calls") => "tool_use".into(),
+        Some("length") => "max_tokens".into(),
+        Some(other) => other.into(),
+        None if reply.calls().is_empty() => "end_turn".into(),
+        None => "tool_use".into(),
+    }
+}
+
+/// Input and output token counts: pinned by the fixture, else estimated, never zero.
+fn token_counts(reply: &ChatReply, req: &ChatRequest) -> (u64, u64) {
+    let o = reply.overrides.usage.as_ref();
+    let input = o
+        .and_then(|u| u.input())
+        .unwrap_or_else(|| estimate_tokens(prompt_chars(req)));
+    let output = o.and_then(|u| u.output()).unwrap_or_else(|| {
+        let chars = reply.text().map_or(0, |t| t.chars().count())
+            + reply.reasoning.as_deref().map_or(0, |r| r.chars().count())
+            + reply
+                .calls()
+                .iter()
+                .map(|c| c.name.len() + c.arguments.len())
+                .sum::<usize>();
+        estimate_tokens(chars)
+    });
+    (input, output)
+}
+
+fn usage(reply: &ChatReply, input: u64, output: u64) -> Value {
+    let mut m = Map::new();
+    m.insert("input_tokens".into(), input.into());
+    m.insert("cache_creation_input_tokens".into(), 0.into());
+    m.insert("cache_read_input_tokens".into(), 0.into());
+    m.insert("output_tokens".into(), output.into());
+    // Fixture extras (cache counts, service_tier, ...) win over the zero defaults.
+    if let Some(u) = &reply.overrides.usage {
+        for (k, v) in &u.extra {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(m)
+}
+
+struct Envelope {
+    id: String,
+    role: String,
+    model: String,
+}
+
+fn envelope(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> Envelope {
+    let o = &reply.overrides;
+    Envelope {
+        id: o.id.clone().unwrap_or_else(|| ctx.id("msg_01", "id", 22)),
+        role: o.role.clone().unwrap_or_else(|| "assistant".into()),
+        model: o
+            .model
+            .clone()
+            .or_else(|| req.model.clone())
+            .unwrap_or_else(|| DEFAULT_MODEL.into()),
+    }
+}
+
+/// The non-streamed message.
+pub fn message_body(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> Value {
+    let env = envelope(reply, req, ctx);
+    let (input, output) = token_counts(reply, req);
+    let content: Vec<Value> = out_blocks(reply, ctx).iter().map(OutBlock::full).collect();
+    json!({
+        "id": env.id,
+        "type": "message",
+        "role": env.role,
+        "model": env.model,
+        "content": content,
+        "stop_reason": stop_reason(reply),
+        "stop_sequence": null,
+        "usage": usage(reply, input, output),
+    })
+}
+
+/// Every stream event in order, each a JSON object whose `type` is its SSE event name.
+pub fn stream_events(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> Vec<Value> {
+    let env = envelope(reply, req, ctx);
+    let (input, output) = token_counts(reply, req);
+    let mut events = Vec::new();
+    // The API reports a token or so of output at the start; message_delta has the total.
+    events.push(json!({"type": "message_start", "message": {
+        "id": env.id,
+        "type": "message",
+        "role": env.role,
+        "model": env.model,
+        "content": [],
+        "stop_reason": null,
+        "stop_sequence": null,
+        "usage": usage(reply, input, output.min(1)),
+    }}));
+    events.push(json!({"type": "ping"}));
+    for (index, block) in out_blocks(reply, ctx).iter().enumerate() {
+        events.push(
+            json!({"type": "content_block_start", "index": index, "content_block": block.start()}),
+        );
+        for delta in block.deltas(ctx.chunk_size) {
+            events.push(json!({"type": "content_block_delta", "index": index, "delta": delta}));
+        }
+        events.push(json!({"type": "content_block_stop", "index": index}));
+    }
+    events.push(json!({
+        "type": "message_delta",
+        "delta": {"stop_reason": stop_reason(reply), "stop_sequence": null},
+        "usage": usage(reply, input, output),
+    }));
+    events.push(json!({"type": "message_stop"}));
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::model::parse_entry;
+    use crate::fixtures::{Fixture, Reply};
+    use std::sync::Arc;
+
+    fn reply(v: Value) -> (Fixture, ChatReply) {
+        let mut f = Vec::new();
+        let fx = parse_entry(
+            &json!({"match": {}, "response": v}),
+            &Arc::from("t.json"),
+            0,
+            &mut f,
+        )
+        .unwrap();
+        let Reply::Chat(c) = fx.reply.clone() else {
+            panic!("not a chat reply")
+        };
+        (fx, *c)
+    }
+
+    fn request() -> ChatRequest {
+        super::super::request::parse_request(
+            br#"{"model":"claude-test","messages":[{"role":"user","content":"hello there"}]}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_message_lists_thinking_then_text_then_tool_use_with_parsed_input() {
+        let (fx, r) = reply(json!({
+            "content": "Let me look.",
+            "reasoning": "thinking hard",
+            "reasoningSignature": "sig==",
+            "redactedThinking": ["blob"],
+            "toolCalls": [{"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}],
+        }));
+        let req = request();
+        let ctx = RenderContext::new(&fx, &req, 20);
+        let body = message_body(&r, &req, &ctx);
+        let types: Vec<&str> = body["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(types, ["redacted_thinking", "thinking", "text", "tool_use"]);
+        assert_eq!(body["content"][1]["signature"], "sig==");
+        assert_eq!(body["content"][3]["input"], json!({"city": "Paris"}));
+        assert!(body["content"][3]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("toolu_01"));
+        assert_eq!(body["stop_reason"], "tool_use");
+        assert_eq!(body["model"], "claude-test");
+        let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "id",
+                "type",
+                "role",
+                "model",
+                "content",
+                "stop_reason",
+                "stop_sequence",
+                "usage"
+            ]
+        );
+        assert!(body["usage"]["input_tokens"].as_u64().unwrap() > 0);
+        assert!(body["usage"]["output_tokens"].as_u64().unwrap() > 0);
+    }
+
+    #[test]
+    fn finish_reasons_translate_to_stop_reasons() {
+        for (fixture, wire) in [
+            (json!({"content": "x"}), "end_turn"),
+            (
+                json!({"content": "x", "finishReason": "length"}),
+                "max_tokens",
+            ),
+            (json!({"content": "x", "finishReason": "stop"}), "end_turn"),
+            (
+                json!({"content": "x", "finishReason": "tool_calls"}),
+                "tool_use",
+            ),
+            (
+                json!({"content": "x", "finishReason": "refusal"}),
+                "refusal",
+            ),
+            (json!({"toolCalls": [{"name": "f"}]}), "tool_use"),
+        ] {
+            assert_eq!(stop_reason(&reply(fixture).1), wire);
+        }
+    }
+
+    #[test]
+    fn tool_input_streams_as_compact_json_slices_after_an_empty_fragment() {
+        let (fx, r) =
+            reply(json!({"toolCalls": [{"name": "f", "arguments": "{\"a\": 1, \"b\": [2, 3]}"}]}));
+        let req = request();
+        let ctx = RenderContext {
+            chunk_size: 4,
+            ..RenderContext::new(&fx, &req, 4)
+        };
+        let events = stream_events(&r, &req, &ctx);
+        let parts: Vec<&str> = events
+            .iter()
+            .filter_map(|e| e["delta"]["partial_json"].as_str())
+            .collect();
+        assert_eq!(parts[0], "");
+        assert_eq!(parts.concat(), r#"{"a":1,"b":[2,3]}"#);
+        assert!(parts[1..].iter().all(|p| p.chars().count() <= 4));
+    }
+
+    #[test]
+    fn usage_pins_win_and_extras_pass_through() {
+        let (fx, r) = reply(json!({"content": "x",
+            "usage": {"input_tokens": 7, "output_tokens": 9, "cache_read_input_tokens": 3}}));
+        let req = request();
+        let body = message_body(&r, &req, &RenderContext::new(&fx, &req, 20));
+        assert_eq!(
+            body["usage"],
+            json!({"input_tokens": 7, "cache_creation_input_tokens": 0,
+                   "cache_read_input_tokens": 3, "output_tokens": 9})
+        );
+    }
+
+    #[test]
+    fn an_empty_text_block_beside_a_tool_call_is_dropped() {
+        let (fx, r) = reply(json!({"content": "", "toolCalls": [{"name": "f"}]}));
+        let req = request();
+        let body = message_body(&r, &req, &RenderContext::new(&fx, &req, 20));
+        assert_eq!(body["content"].as_array().unwrap().len(), 1);
+        let (fx, r) = reply(json!({"content": ""}));
+        let body = message_body(&r, &req, &RenderContext::new(&fx, &req, 20));
+        assert_eq!(body["content"], json!([{"type": "text", "text": ""}]));
+    }
+}
