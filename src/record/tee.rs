@@ -141,9 +141,11 @@ impl http_body::Body for TeeBody {
                 this.idle_timer.as_mut().reset(deadline);
                 if let Some(data) = frame.data_ref() {
                     inner.take_chunk(data);
-                    if inner.watch.final_seen {
-                        inner.finish();
-                    }
+                }
+                // hyper stops polling once a body says it has ended (a known
+                // content-length was reached), so finish here rather than on `None`.
+                if inner.watch.final_seen || inner.upstream.is_end_stream() {
+                    inner.finish();
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -177,6 +179,10 @@ impl Drop for TeeBody {
             return;
         };
         if inner.on_complete.is_none() {
+            return;
+        }
+        if inner.upstream.is_end_stream() {
+            inner.finish();
             return;
         }
         if !inner.watch.terminal {

@@ -149,7 +149,7 @@ class FakeUpstream:
             def _serve(self):
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
-                outer.seen.append((self.command, self.path, dict(self.headers), body))
+                outer.seen.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 path = self.path.split("?")[0]
                 s = outer.scripts.get(path)
                 if s is None:

@@ -18,7 +18,7 @@ def test_chat_json_and_stream_round_trip(start_aimock, cassette_dir, fake_upstre
     text = got.choices[0].message.content
     assert text.startswith("Not much, just here to chat")
     # The SDK's credential went upstream but is nowhere on disk.
-    assert fake_upstream.seen[0][2]["Authorization"] == f"Bearer {FAKE_KEY}"
+    assert fake_upstream.seen[0][2]["authorization"] == f"Bearer {FAKE_KEY}"
     path = cassette_dir / "recorded" / "round-trip" / "openai.json"
     doc = wait_for_fixtures(path, 1)
     assert doc["fixtures"][0]["response"]["content"] == text
@@ -34,7 +34,7 @@ def test_chat_json_and_stream_round_trip(start_aimock, cassette_dir, fake_upstre
         stream=True,
         extra_headers={"X-Test-Id": "round trip"},
     )
-    args = "".join(tc.function.arguments or "" for c in stream for tc in (c.choices[0].delta.tool_calls or []) if c.choices)
+    args = "".join(tc.function.arguments or "" for c in stream if c.choices for tc in (c.choices[0].delta.tool_calls or []))
     doc = wait_for_fixtures(path, 2)
     assert doc["fixtures"][1]["response"]["toolCalls"][0]["arguments"] == args
     rec.stop()
@@ -47,7 +47,7 @@ def test_chat_json_and_stream_round_trip(start_aimock, cassette_dir, fake_upstre
     stream = client(replay.url).chat.completions.create(
         model="gpt-3.5-turbo", messages=[{"role": "user", "content": "weather in Boston"}], stream=True
     )
-    replayed = "".join(tc.function.arguments or "" for c in stream for tc in (c.choices[0].delta.tool_calls or []) if c.choices)
+    replayed = "".join(tc.function.arguments or "" for c in stream if c.choices for tc in (c.choices[0].delta.tool_calls or []))
     assert replayed == args
 
 
