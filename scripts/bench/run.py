@@ -1,0 +1,616 @@
+#!/usr/bin/env python3
+"""aimock performance benchmark: our release binary, the reference and a minimal hyper
+server side by side, in one run, on the same fixtures and the same load.
+
+Run it through scripts/bench.sh, which installs wrk and the reference and builds the
+binaries, then calls this file with their paths. Standard library only.
+
+What it measures (see the README's Performance section for the figures):
+- replay throughput and p50/p99 latency (wrk) for OpenAI non-stream, OpenAI stream and
+  Anthropic stream, at concurrency 1 and 64, with 10 and with 10,000 fixtures (the
+  request matches a fixture near the end of the list);
+- the same load against `ceiling`, a hyper server answering the same bytes;
+- time from spawn to the first 200 from /health with 10,000 fixtures;
+- peak RSS (VmHWM) after the load with 10,000 fixtures;
+- hot reload: a cassette save to the new answer being served;
+- the latency record mode adds in front of a local fake upstream, at p50: the whole
+  non-stream reply, and the time to the first SSE event of a stream.
+
+Every server is pinned to core 0 and every client (wrk, this script) to core 1.
+Targets are ratios within this one run, because absolute figures on a shared machine
+drift; the absolute figures are printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SERVER_CORE = "0"
+CLIENT_CORE = 1
+
+ANSWER = (
+    "Here is a replayed answer of a typical length: it has a few sentences, so a stream "
+    "is cut into several chunks and a JSON reply carries a realistic body. "
+)
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+def question(i: int) -> str:
+    # Zero-padded and closed with a period, so no fixture's userMessage is a substring
+    # of another's: the first match is always the one meant.
+    return f"benchmark question {i:05d}."
+
+
+def write_fixture_set(dir: Path, n: int) -> int:
+    """Write `n` fixtures in one cassette; return the index the requests target."""
+    dir.mkdir(parents=True, exist_ok=True)
+    fixtures = []
+    for i in range(n):
+        match = {"userMessage": question(i)}
+        # A realistic mix: some fixtures also pin the model or the endpoint.
+        if i % 5 == 1:
+            match["model"] = "gpt-4o"
+        if i % 7 == 3:
+            match["endpoint"] = "chat"
+        fixtures.append({"match": match, "response": {"content": f"[{i:05d}] {ANSWER}"}})
+    (dir / "fixtures.json").write_text(json.dumps({"fixtures": fixtures}, indent=1))
+    return n - 2
+
+
+def openai_body(text: str, stream: bool) -> str:
+    return json.dumps(
+        {"model": "gpt-4o", "stream": stream, "messages": [{"role": "user", "content": text}]}
+    )
+
+
+def anthropic_body(text: str) -> str:
+    return json.dumps(
+        {
+            "model": "claude-sonnet-4-20250514",
+            "max_tokens": 256,
+            "stream": True,
+            "messages": [{"role": "user", "content": text}],
+        }
+    )
+
+
+# Scenario name -> (path, extra headers, body builder)
+SCENARIOS = {
+    "OpenAI non-stream": ("/v1/chat/completions", {}, lambda t: openai_body(t, False)),
+    "OpenAI stream": ("/v1/chat/completions", {}, lambda t: openai_body(t, True)),
+    "Anthropic stream": (
+        "/v1/messages",
+        {"anthropic-version": "2023-06-01", "x-api-key": "sk-test-not-a-real-key"},
+        anthropic_body,
+    ),
+}
+
+
+# ----------------------------------------------------------------------------- http
+
+
+class Conn:
+    """A minimal keep-alive HTTP/1.1 client that also notes when the first SSE event
+    (the first blank line of the body) arrived. http.client cannot tell that."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.sock: socket.socket | None = None
+        self.buf = b""
+
+    def _connect(self):
+        self.sock = socket.create_connection(("127.0.0.1", self.port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def close(self):
+        if self.sock:
+            self.sock.close()
+        self.sock = None
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed")
+        self.buf += chunk
+
+    def _take_until(self, sep: bytes) -> bytes:
+        while (k := self.buf.find(sep)) < 0:
+            self._fill()
+        out, self.buf = self.buf[:k], self.buf[k + len(sep) :]
+        return out
+
+    def _take(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def request(self, method: str, path: str, body: str = "", headers=None):
+        """Returns (status, body, seconds to first event or None, seconds to the end)."""
+        if self.sock is None:
+            self._connect()
+        data = body.encode()
+        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(data)}\r\n"
+        head += "Content-Type: application/json\r\n"
+        for k, v in (headers or {}).items():
+            head += f"{k}: {v}\r\n"
+        start = time.perf_counter()
+        self.sock.sendall(head.encode() + b"\r\n" + data)
+        status_line, *lines = self._take_until(b"\r\n\r\n").decode("latin-1").split("\r\n")
+        status = int(status_line.split()[1])
+        hdrs = {}
+        for line in lines:
+            k, _, v = line.partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        first = None
+        out = b""
+        if hdrs.get("transfer-encoding", "").lower() == "chunked":
+            while True:
+                size = int(self._take_until(b"\r\n").split(b";")[0], 16)
+                if size == 0:
+                    self._take_until(b"\r\n")
+                    break
+                out += self._take(size)
+                self._take(2)
+                if first is None and b"\n\n" in out:
+                    first = time.perf_counter() - start
+        else:
+            out = self._take(int(hdrs.get("content-length", "0")))
+            if b"\n\n" in out:
+                first = time.perf_counter() - start
+        end = time.perf_counter() - start
+        if hdrs.get("connection", "").lower() == "close":
+            self.close()
+        return status, out, first, end
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def health_ok(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return s.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+# ----------------------------------------------------------------------------- servers
+
+
+class Server:
+    def __init__(self, name: str, argv: list[str], port: int | None, log: Path):
+        self.name = name
+        self.log = open(log, "w")
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", SERVER_CORE, *argv],
+            stdout=subprocess.PIPE if port is None else self.log,
+            stderr=self.log,
+            text=True,
+        )
+        if port is None:
+            # Servers that pick their own port print `... http://127.0.0.1:PORT`.
+            line = self.proc.stdout.readline()
+            if "http://" not in line:
+                raise RuntimeError(f"{name}: no address line (see {log})")
+            port = int(line.rsplit(":", 1)[1].strip().strip("/"))
+        self.port = port
+        self.ready_after = self.wait_healthy()
+
+    def wait_healthy(self, limit: float = 60.0) -> float:
+        """Seconds from spawn to the first 200 from /health."""
+        while not health_ok(self.port):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited (see {self.log.name})")
+            if time.perf_counter() - self.started > limit:
+                raise RuntimeError(f"{self.name} not healthy after {limit}s")
+        return time.perf_counter() - self.started
+
+    def peak_rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def start_ours(aimock: Path, cassettes: Path, work: Path, tag: str, watch=False, extra=()):
+    port = free_port()
+    argv = [str(aimock), "replay", "--cassettes", str(cassettes), "--port", str(port)]
+    argv += ["--log-level", "warn"] + ([] if watch else ["--no-watch"]) + list(extra)
+    return Server(f"aimock {tag}", argv, port, work / f"aimock-{tag}.log")
+
+
+def start_reference(llmock: Path, cassettes: Path, work: Path, tag: str, watch=False):
+    port = free_port()
+    argv = [str(llmock), "--fixtures", str(cassettes), "--port", str(port)]
+    argv += ["--log-level", "warn"] + (["--watch"] if watch else [])
+    return Server(f"reference {tag}", argv, port, work / f"reference-{tag}.log")
+
+
+# ----------------------------------------------------------------------------- load
+
+
+WRK_DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '\\nBENCH {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d,"non2xx":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+def wrk_script(path: Path, url_path: str, headers: dict, body: str) -> Path:
+    lua = 'wrk.method = "POST"\n'
+    lua += f"wrk.path = [[{url_path}]]\n"
+    lua += f"wrk.body = [[{body}]]\n"
+    lua += 'wrk.headers["Content-Type"] = "application/json"\n'
+    for k, v in headers.items():
+        lua += f'wrk.headers["{k}"] = "{v}"\n'
+    path.write_text(lua + WRK_DONE)
+    return path
+
+
+def wrk(port: int, script: Path, conns: int, seconds: int) -> dict:
+    argv = ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "-s", str(script)]
+    argv.append(f"http://127.0.0.1:{port}")
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    line = next(l for l in out.splitlines() if l.startswith("BENCH "))
+    r = json.loads(line[len("BENCH ") :])
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    if r["errors"] or r["non2xx"]:
+        raise RuntimeError(f"wrk saw errors on port {port}: {r}")
+    return r
+
+
+def fetch(port: int, url_path: str, headers: dict, body: str) -> bytes:
+    c = Conn(port)
+    status, out, _, _ = c.request("POST", url_path, body, headers)
+    c.close()
+    if status != 200:
+        raise RuntimeError(f"POST {url_path} on {port}: {status} {out[:300]!r}")
+    return out
+
+
+# ----------------------------------------------------------------------------- parts
+
+
+def bench_replay(args, work: Path, sets: dict, results: dict):
+    ours = {tag: start_ours(args.aimock, d, work, tag) for tag, (d, _) in sets.items()}
+    ref = {tag: start_reference(args.reference, d, work, tag) for tag, (d, _) in sets.items()}
+    ceilings = {}
+    try:
+        for name, (path, headers, make) in SCENARIOS.items():
+            target = question(sets["10"][1])
+            body = make(target)
+            # The ceiling answers with exactly the bytes aimock sends for this request.
+            reply = fetch(ours["10"].port, path, headers, body)
+            if f"[{sets['10'][1]:05d}]".encode() not in reply:
+                raise RuntimeError(f"{name}: aimock answered from the wrong fixture")
+            f = work / f"ceiling-{len(ceilings)}.body"
+            f.write_bytes(reply)
+            ctype = "application/json" if b"\n\n" not in reply else "text/event-stream"
+            ceilings[name] = Server(
+                f"ceiling {name}", [str(args.ceiling), str(f), ctype], None, work / f"{f.name}.log"
+            )
+        # Warm every server (the reference's JIT above all) before measuring.
+        for tag, (d, target) in sets.items():
+            for name, (path, headers, make) in SCENARIOS.items():
+                s = wrk_script(work / "warm.lua", path, headers, make(question(target)))
+                for srv in (ours[tag], ref[tag]):
+                    wrk(srv.port, s, 16, args.warmup)
+        for name, (path, headers, make) in SCENARIOS.items():
+            s = wrk_script(work / "warm.lua", path, headers, make(question(sets["10"][1])))
+            wrk(ceilings[name].port, s, 16, args.warmup)
+        for tag, (d, target) in sets.items():
+            for name, (path, headers, make) in SCENARIOS.items():
+                body = make(question(target))
+                for conns in (1, 64):
+                    script = wrk_script(work / "load.lua", path, headers, body)
+                    row = {}
+                    # Back to back, so all three see the same machine.
+                    row["aimock"] = wrk(ours[tag].port, script, conns, args.duration)
+                    row["reference"] = wrk(ref[tag].port, script, conns, args.duration)
+                    if tag == "10":
+                        row["ceiling"] = wrk(ceilings[name].port, script, conns, args.duration)
+                    results["replay"][f"{name} | c={conns} | {tag}"] = row
+                    log(f"{name:18} c={conns:<3} {tag:>6} fixtures: " + ", ".join(
+                        f"{k} {v['rps']:,.0f} req/s p50 {v['p50_us']} us" for k, v in row.items()
+                    ))
+        results["rss_mib"] = {
+            "aimock": ours["10000"].peak_rss_mib(),
+            "reference": ref["10000"].peak_rss_mib(),
+            "aimock (10 fixtures)": ours["10"].peak_rss_mib(),
+        }
+        log(f"peak RSS after load: {results['rss_mib']}")
+    finally:
+        for s in [*ours.values(), *ref.values(), *ceilings.values()]:
+            s.stop()
+
+
+def bench_startup(args, work: Path, big: Path, results: dict):
+    def runs(start, n):
+        times = []
+        for _ in range(n):
+            s = start()
+            times.append(s.ready_after * 1000)
+            s.stop()
+        return times
+
+    ours = runs(lambda: start_ours(args.aimock, big, work, "startup"), args.startup_runs)
+    ref = runs(lambda: start_reference(args.reference, big, work, "startup"), 3)
+    results["startup_ms"] = {"aimock": ours, "reference": ref}
+    log(f"startup with 10,000 fixtures: aimock {ours} ms, reference {ref} ms")
+
+
+def bench_reload(args, work: Path, big_cassette: Path, results: dict):
+    """Save a cassette, then ask until the new answer is served."""
+    out = {}
+    for who in ("aimock", "reference"):
+        d = work / f"reload-{who}"
+        d.mkdir()
+        shutil.copy(big_cassette, d / "fixtures.json")
+        probe = d / "probe.json"
+
+        def save(version: int, atomic: bool):
+            text = json.dumps(
+                {"fixtures": [{"match": {"userMessage": "reload probe"}, "response": {"content": f"v{version}"}}]}
+            )
+            if atomic:  # as editors save: a temporary file renamed over the cassette
+                tmp = d / ".probe.json.tmp"
+                tmp.write_text(text)
+                os.replace(tmp, probe)
+            else:
+                probe.write_text(text)
+
+        save(0, True)
+        if who == "aimock":
+            srv = start_ours(args.aimock, d, work, "reload", watch=True)
+        else:
+            srv = start_reference(args.reference, d, work, "reload", watch=True)
+        conn = Conn(srv.port)
+        body = openai_body("reload probe", False)
+        ms = []
+        lost = None
+        try:
+            for i in range(1, args.reload_runs + 1):
+                want = f'"v{i}"'.encode()
+                time.sleep(0.25)  # let the previous save settle: each save stands alone
+                start = time.perf_counter()
+                # Alternate the two ways editors save: in place, and rename over.
+                save(i, atomic=i % 2 == 0)
+                while want not in conn.request("POST", "/v1/chat/completions", body)[1]:
+                    if time.perf_counter() - start > 3:
+                        break
+                else:
+                    ms.append((time.perf_counter() - start) * 1000)
+                    continue
+                # A save not served within 3 s: that server stops reloading here.
+                lost = i
+                break
+        finally:
+            conn.close()
+            srv.stop()
+        out[who] = {"ms": ms, "first_lost_save": lost, "saves": args.reload_runs}
+        how = f", save {lost} of {args.reload_runs} never served" if lost else ""
+        log(f"hot reload ({who}): p50 {pct(ms, 50):.1f} ms, p95 {pct(ms, 95):.1f} ms{how}")
+    results["reload_ms"] = out
+
+
+def bench_record(args, work: Path, results: dict):
+    """p50 of direct-to-upstream versus through `aimock record` and `--proxy-only`."""
+    golden = Path(__file__).resolve().parents[2] / "tests" / "data" / "golden" / "openai"
+    up = Server(
+        "fake upstream",
+        [str(args.upstream), str(golden / "chat-json-text.json"), str(golden / "chat-stream-text-include-usage.sse")],
+        None,
+        work / "upstream.log",
+    )
+    # The upstream shares the client's core: a request is in one place at a time.
+    os.sched_setaffinity(up.proc.pid, {CLIENT_CORE})
+    modes = {}
+    try:
+        for mode, extra in (("direct", None), ("record", []), ("proxy-only", ["--proxy-only"])):
+            if extra is None:
+                port, srv = up.port, None
+            else:
+                d = work / f"record-{mode}"
+                d.mkdir()
+                argv = [str(args.aimock), "record", "--cassettes", str(d), "--port", "0"]
+                argv += ["--log-level", "warn", "--provider-openai", f"http://127.0.0.1:{up.port}"]
+                srv = Server(f"aimock {mode}", argv + extra, None, work / f"aimock-{mode}.log")
+                port = srv.port
+            conn = Conn(port)
+            totals, firsts = [], []
+            try:
+                for i in range(args.record_requests + 20):
+                    # A new question every time: each one misses and goes upstream.
+                    text = f"record benchmark {mode} {i:06d}"
+                    _, _, _, total = conn.request("POST", "/v1/chat/completions", openai_body(text, False))
+                    status, _, first, _ = conn.request(
+                        "POST", "/v1/chat/completions", openai_body(text + " stream", True)
+                    )
+                    if status != 200 or first is None:
+                        raise RuntimeError(f"{mode}: stream answered {status}")
+                    if i >= 20:  # the first requests warm connections and caches
+                        totals.append(total * 1000)
+                        firsts.append(first * 1000)
+            finally:
+                conn.close()
+                if srv:
+                    srv.stop()
+            modes[mode] = {"total_ms": totals, "first_event_ms": firsts}
+            log(f"record ({mode}): non-stream p50 {pct(totals, 50):.3f} ms, first event p50 {pct(firsts, 50):.3f} ms")
+    finally:
+        up.stop()
+    results["record"] = modes
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    return xs[min(len(xs) - 1, int(round((len(xs) - 1) * p / 100)))]
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def reload_cell(r: dict) -> str:
+    cell = f"{pct(r['ms'], 50):.0f} / {pct(r['ms'], 95):.0f} ms" if r["ms"] else "-"
+    if r["first_lost_save"]:
+        cell += f" (save {r['first_lost_save']} of {r['saves']} never served; stopped there)"
+    return cell
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def report(results: dict, command: str) -> str:
+    r = results["replay"]
+    lines = []
+    lines.append(
+        f"Measured with `{command}` ({results['when']}, {results['machine']}; reference "
+        f"@copilotkit/aimock {results['reference_version']})."
+    )
+    lines.append("Every server pinned to core 0, wrk (1 thread) to core 1; "
+                 f"{results['duration']} s per figure.")
+    lines.append("")
+    lines.append("| scenario | conc. | fixtures | aimock req/s | p50 / p99 | reference req/s | p50 / p99 | ceiling req/s | aimock / reference | aimock / ceiling |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    for key, row in r.items():
+        name, conc, tag = [x.strip() for x in key.split("|")]
+        a, ref = row["aimock"], row["reference"]
+        ceil = row.get("ceiling") or r[f"{name} | {conc} | 10"]["ceiling"]
+        lines.append(
+            f"| {name} | {conc[2:]} | {int(tag):,} | {a['rps']:,.0f} | {a['p50_us'] / 1000:.2f} / {a['p99_us'] / 1000:.2f} ms "
+            f"| {ref['rps']:,.0f} | {ref['p50_us'] / 1000:.2f} / {ref['p99_us'] / 1000:.2f} ms | {ceil['rps']:,.0f} "
+            f"| {a['rps'] / ref['rps']:.1f}x | {a['rps'] / ceil['rps']:.2f} |"
+        )
+    lines.append("")
+    st, rss, rl, rec = results["startup_ms"], results["rss_mib"], results["reload_ms"], results["record"]
+    lines.append("| measure | aimock | reference |")
+    lines.append("|---|---|---|")
+    lines.append(f"| spawn to first `/health` 200, 10,000 fixtures (median) | {statistics.median(st['aimock']):.1f} ms | {statistics.median(st['reference']):.0f} ms |")
+    lines.append(f"| peak RSS after the load, 10,000 fixtures | {rss['aimock']:.1f} MiB | {rss['reference']:.0f} MiB |")
+    lines.append(f"| hot reload, save to new answer served (p50 / p95) | {reload_cell(rl['aimock'])} | {reload_cell(rl['reference'])} |")
+    d = rec["direct"]
+    for mode in ("record", "proxy-only"):
+        m = rec[mode]
+        lines.append(
+            f"| `{mode}` adds at p50: non-stream reply / first SSE event | "
+            f"{pct(m['total_ms'], 50) - pct(d['total_ms'], 50):+.3f} / {pct(m['first_event_ms'], 50) - pct(d['first_event_ms'], 50):+.3f} ms | |"
+        )
+    lines.append("")
+    # Targets.
+    c64 = [(k, v) for k, v in r.items() if "c=64" in k]
+    vs_ref = min(v["aimock"]["rps"] / v["reference"]["rps"] for _, v in c64)
+    vs_ceiling = min(
+        v["aimock"]["rps"] / r[k.replace("10000", "10")]["ceiling"]["rps"] for k, v in c64
+    )
+    scale = min(
+        v["aimock"]["rps"] / r[k.replace("| 10000", "| 10")]["aimock"]["rps"]
+        for k, v in r.items() if k.endswith("10000")
+    )
+    rec_add = max(
+        pct(rec[m][f], 50) - pct(rec["direct"][f], 50)
+        for m in ("record", "proxy-only") for f in ("total_ms", "first_event_ms")
+    )
+    lines.append("| target | result | |")
+    lines.append("|---|---|---|")
+    lines.append(f"| replay req/s at c=64 >= 10x the reference | worst {vs_ref:.1f}x | {verdict(vs_ref >= 10)} |")
+    lines.append(f"| replay req/s at c=64 >= 0.6x the hyper ceiling | worst {vs_ceiling:.2f}x | {verdict(vs_ceiling >= 0.6)} |")
+    lines.append(f"| req/s with 10,000 fixtures >= 0.9x with 10 | worst {scale:.2f}x | {verdict(scale >= 0.9)} |")
+    med = statistics.median(st["aimock"])
+    lines.append(f"| startup with 10,000 fixtures <= 30 ms | {med:.1f} ms | {verdict(med <= 30)} |")
+    lines.append(f"| peak RSS with 10,000 fixtures <= 20 MiB | {rss['aimock']:.1f} MiB | {verdict(rss['aimock'] <= 20)} |")
+    ra = rl["aimock"]
+    ok = not ra["first_lost_save"] and pct(ra["ms"], 95) <= 100
+    lines.append(f"| hot reload <= 100 ms | {reload_cell(ra)} | {verdict(ok)} |")
+    lines.append(f"| record mode adds <= 0.3 ms at p50 | worst {rec_add:.3f} ms | {verdict(rec_add <= 0.3)} |")
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--aimock", type=Path, required=True)
+    p.add_argument("--ceiling", type=Path, required=True)
+    p.add_argument("--upstream", type=Path, required=True)
+    p.add_argument("--reference", type=Path, required=True, help="the reference's llmock")
+    p.add_argument("--reference-version", default="?", help="shown in the report")
+    p.add_argument("--duration", type=int, default=4, help="seconds per wrk figure")
+    p.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per server")
+    p.add_argument("--startup-runs", type=int, default=9)
+    p.add_argument("--reload-runs", type=int, default=20)
+    p.add_argument("--record-requests", type=int, default=300)
+    p.add_argument("--only", choices=["replay", "startup", "reload", "record"], action="append")
+    p.add_argument("--json", type=Path, help="also write the raw figures here")
+    p.add_argument("--command", default="scripts/bench.sh", help="the command shown in the report")
+    args = p.parse_args()
+    os.sched_setaffinity(0, {CLIENT_CORE})  # wrk and every probe inherit core 1
+
+    results = {
+        "when": time.strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()} cores, {os.uname().machine}",
+        "duration": args.duration,
+        "reference_version": args.reference_version,
+        "replay": {},
+    }
+    only = set(args.only or ["replay", "startup", "reload", "record"])
+    with tempfile.TemporaryDirectory(prefix="aimock-bench-") as tmp:
+        work = Path(tmp)
+        sets = {}
+        for n in (10, 10000):
+            d = work / f"fixtures-{n}"
+            sets[str(n)] = (d, write_fixture_set(d, n))
+        if "replay" in only:
+            bench_replay(args, work, sets, results)
+        if "startup" in only:
+            bench_startup(args, work, sets["10000"][0], results)
+        if "reload" in only:
+            bench_reload(args, work, sets["10000"][0] / "fixtures.json", results)
+        if "record" in only:
+            bench_record(args, work, results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    if only == {"replay", "startup", "reload", "record"}:
+        print(report(results, args.command))
+    else:
+        print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
