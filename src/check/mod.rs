@@ -153,20 +153,13 @@ fn add_shadow_warnings(files: &mut [Checked]) {
 
 fn add_secret_warnings(f: &mut Checked) {
     let mut hits: Vec<(usize, secrets::Hit)> = Vec::new();
-    if f.lf.has_errors() {
-        // Entries that did not load are not in `fixtures`; read the document again so
-        // a key in a broken entry is still caught.
-        if let Ok(doc) = serde_json::from_slice::<Value>(&f.bytes) {
-            if let Some(list) = doc.get("fixtures").and_then(Value::as_array) {
-                for (i, e) in list.iter().enumerate() {
-                    hits.extend(secrets::scan_entry(e).into_iter().map(|h| (i, h)));
-                }
+    // Read the document again rather than the loaded fixtures: entries that did not
+    // load are scanned too, and the server keeps no parsed copy of each entry.
+    if let Ok(doc) = serde_json::from_slice::<Value>(&f.bytes) {
+        if let Some(list) = doc.get("fixtures").and_then(Value::as_array) {
+            for (i, e) in list.iter().enumerate() {
+                hits.extend(secrets::scan_entry(e).into_iter().map(|h| (i, h)));
             }
-        }
-    } else {
-        for fx in &f.lf.fixtures {
-            let i = fx.origin.index;
-            hits.extend(secrets::scan_entry(&fx.raw).into_iter().map(|h| (i, h)));
         }
     }
     for (i, h) in hits {
