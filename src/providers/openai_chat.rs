@@ -6,6 +6,7 @@
 //! captures of the API, so strict clients and byte-level diffs see what the API sends.
 
 use bytes::Bytes;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::collapse::Collapsed;
@@ -298,25 +299,76 @@ fn render_json(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> Ren
     RenderPlan::json(200, &body)
 }
 
+/// The bytes every chunk of one stream shares, serialised once.
+///
+/// # Design
+/// A stream is a dozen chunks that differ only in `delta` and `finish_reason`.
+/// Building each chunk as a `Value` (an ordered map per object) and serialising it was
+/// most of the server's time per streamed request, so the envelope is written once and
+/// each chunk is `head + delta + tail`: the same bytes the map would give, in the same
+/// field order (`id, object, created, model, system_fingerprint, choices[, usage]`).
+struct ChunkFrames {
+    /// `data: {"id":…,"choices":[{"index":0,"delta":`
+    head: Vec<u8>,
+    /// `include_usage` adds `"usage":null` to every chunk but the usage one.
+    usage_null: bool,
+}
+
+/// Serialise into a buffer. Writing to a `Vec` cannot fail, and every value here has
+/// string keys, the one thing `serde_json` refuses.
+fn put(buf: &mut Vec<u8>, v: &impl Serialize) {
+    serde_json::to_writer(buf, v).expect("JSON with string keys always serialises to a Vec");
+}
+
+impl ChunkFrames {
+    fn new(env: &Envelope, usage_null: bool) -> ChunkFrames {
+        let mut head = Vec::with_capacity(192);
+        head.extend_from_slice(b"data: {\"id\":");
+        put(&mut head, &env.id);
+        head.extend_from_slice(b",\"object\":\"chat.completion.chunk\",\"created\":");
+        put(&mut head, &env.created);
+        head.extend_from_slice(b",\"model\":");
+        put(&mut head, &env.model);
+        head.extend_from_slice(b",\"system_fingerprint\":");
+        put(&mut head, &env.fingerprint);
+        head.extend_from_slice(b",\"choices\":[{\"index\":0,\"delta\":");
+        ChunkFrames { head, usage_null }
+    }
+
+    fn frame(&self, delta: &impl Serialize, finish: Option<&str>) -> Frame {
+        let mut b = Vec::with_capacity(self.head.len() + 96);
+        b.extend_from_slice(&self.head);
+        put(&mut b, delta);
+        b.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":");
+        put(&mut b, &finish);
+        b.extend_from_slice(b"}]");
+        if self.usage_null {
+            b.extend_from_slice(b",\"usage\":null");
+        }
+        b.extend_from_slice(b"}\n\n");
+        Frame {
+            bytes: Bytes::from(b),
+            paced: true,
+        }
+    }
+}
+
+/// `{"content": …}`: the delta of almost every chunk, serialised without a map.
+#[derive(Serialize)]
+struct ContentDelta<'a> {
+    content: &'a str,
+}
+
+/// `{"reasoning_content": …}`.
+#[derive(Serialize)]
+struct ReasoningDelta<'a> {
+    reasoning_content: &'a str,
+}
+
 fn render_stream(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
     let env = envelope(reply, req, ctx);
     let include_usage = req.hints.include_usage;
-    let chunk = |delta: Value, finish: Value| -> Bytes {
-        let mut c = Map::new();
-        c.insert("id".into(), env.id.clone().into());
-        c.insert("object".into(), "chat.completion.chunk".into());
-        c.insert("created".into(), env.created.into());
-        c.insert("model".into(), env.model.clone().into());
-        c.insert("system_fingerprint".into(), env.fingerprint.clone());
-        c.insert(
-            "choices".into(),
-            json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]),
-        );
-        if include_usage {
-            c.insert("usage".into(), Value::Null);
-        }
-        sse_data(&Value::Object(c))
-    };
+    let chunks = ChunkFrames::new(&env, include_usage);
     let blocks = reply.ordered_blocks();
     let calls = reply.calls();
     let text = reply.text();
@@ -327,20 +379,19 @@ fn render_stream(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> R
         .clone()
         .unwrap_or_else(|| "assistant".into());
     let mut frames = Vec::new();
-    let mut push = |b: Bytes| {
-        frames.push(Frame {
-            bytes: b,
-            paced: true,
-        })
-    };
 
-    push(chunk(
-        json!({"role": role, "content": if tool_only { Value::Null } else { json!("") }, "refusal": null}),
-        Value::Null,
+    frames.push(chunks.frame(
+        &json!({"role": role, "content": if tool_only { Value::Null } else { json!("") }, "refusal": null}),
+        None,
     ));
     if let Some(r) = &reply.reasoning {
         for s in chunk_text(r, ctx.chunk_size) {
-            push(chunk(json!({"reasoning_content": s}), Value::Null));
+            frames.push(chunks.frame(
+                &ReasoningDelta {
+                    reasoning_content: s,
+                },
+                None,
+            ));
         }
     }
     let mut tool_index = 0usize;
@@ -348,30 +399,28 @@ fn render_stream(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> R
         match b {
             Block::Text(t) => {
                 for s in chunk_text(t, ctx.chunk_size) {
-                    push(chunk(json!({"content": s}), Value::Null));
+                    frames.push(chunks.frame(&ContentDelta { content: s }, None));
                 }
             }
             Block::ToolCall(c) => {
                 let i = tool_index;
                 tool_index += 1;
-                push(chunk(
-                    json!({"tool_calls": [{"index": i, "id": call_id(c, i, ctx), "type": "function",
+                frames.push(chunks.frame(
+                    &json!({"tool_calls": [{"index": i, "id": call_id(c, i, ctx), "type": "function",
                         "function": {"name": c.name, "arguments": ""}}]}),
-                    Value::Null,
+                    None,
                 ));
                 for s in chunk_text(&c.arguments, ctx.chunk_size) {
-                    push(chunk(
-                        json!({"tool_calls": [{"index": i, "function": {"arguments": s}}]}),
-                        Value::Null,
+                    frames.push(chunks.frame(
+                        &json!({"tool_calls": [{"index": i, "function": {"arguments": s}}]}),
+                        None,
                     ));
                 }
             }
         }
     }
-    push(chunk(
-        json!({}),
-        Value::String(finish_reason(reply, !calls.is_empty())),
-    ));
+    let finish = finish_reason(reply, !calls.is_empty());
+    frames.push(chunks.frame(&json!({}), Some(&finish)));
     if include_usage {
         let mut c = Map::new();
         c.insert("id".into(), env.id.clone().into());
@@ -398,11 +447,11 @@ fn render_stream(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> R
 
 /// `data: <json>\n\n`.
 pub fn sse_data(v: &Value) -> Bytes {
-    let mut s = String::with_capacity(256);
-    s.push_str("data: ");
-    s.push_str(&v.to_string());
-    s.push_str("\n\n");
-    Bytes::from(s)
+    let mut b = Vec::with_capacity(256);
+    b.extend_from_slice(b"data: ");
+    put(&mut b, v);
+    b.extend_from_slice(b"\n\n");
+    Bytes::from(b)
 }
 
 /// Read a recorded chat completion (SSE or JSON) into a [`Collapsed`].
@@ -679,6 +728,53 @@ mod tests {
         assert_eq!(c.calls.len(), 2);
         let c = collapse("application/json", &golden("openai/chat-json-text.json"));
         assert_eq!(c.usage, Some((13, 21)));
+    }
+
+    #[test]
+    fn stream_chunks_are_compact_json_with_the_api_field_order() {
+        let fx = fixture(json!({"match":{},"response":{
+            "content":"Quotes \" and \\ and\nnewlines, émoji 🎉 and </script>",
+            "reasoning":"think \"hard\"",
+            "toolCalls":[{"name":"f","arguments":{"q":"a\"b"}}],
+            "systemFingerprint":"fp_1"}}));
+        for include_usage in [false, true] {
+            let req = request(&format!(
+                r#"{{"model":"gpt-4o","stream":true,"stream_options":{{"include_usage":{include_usage}}},"messages":[{{"role":"user","content":"hi"}}]}}"#
+            ));
+            let f = frames(&render(&fx, &req, &RenderContext::new(&fx, &req, 7)));
+            let last = f.len() - if include_usage { 2 } else { 1 };
+            for line in &f[..last] {
+                let text = line
+                    .strip_prefix("data: ")
+                    .unwrap()
+                    .strip_suffix("\n\n")
+                    .unwrap();
+                let v: Value = serde_json::from_str(text).unwrap();
+                assert_eq!(v.to_string(), text, "compact and canonical");
+                let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+                let mut want = vec![
+                    "id",
+                    "object",
+                    "created",
+                    "model",
+                    "system_fingerprint",
+                    "choices",
+                ];
+                if include_usage {
+                    want.push("usage");
+                    assert_eq!(v["usage"], Value::Null);
+                }
+                assert_eq!(keys, want);
+                let choice: Vec<&str> = v["choices"][0]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .map(|k| k.as_str())
+                    .collect();
+                assert_eq!(choice, ["index", "delta", "logprobs", "finish_reason"]);
+                assert_eq!(v["system_fingerprint"], "fp_1");
+            }
+        }
     }
 
     #[test]
