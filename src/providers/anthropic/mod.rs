@@ -13,8 +13,8 @@
 pub mod reply;
 pub mod request;
 
-use bytes::{Bytes, BytesMut};
-use serde_json::{json, Value};
+use bytes::BytesMut;
+use serde_json::json;
 
 use super::{ErrorKind, Frame, ParseError, RenderContext, RenderPlan, RequestParts, Surface};
 use crate::codec::sse;
@@ -50,13 +50,16 @@ pub fn render(
         );
     };
     let mut plan = if req.stream {
-        let frames = reply::stream_events(chat, req, ctx)
-            .iter()
-            .map(|e| Frame {
-                bytes: sse_event(e),
+        let mut frames = Vec::new();
+        // `event: <type>\ndata: <json>\n\n`, the event name taken from the `type`.
+        reply::for_each_stream_event(chat, req, ctx, |e| {
+            let mut buf = BytesMut::new();
+            sse::encode_event(e.name(), &e.json(), &mut buf);
+            frames.push(Frame {
+                bytes: buf.freeze(),
                 paced: true,
-            })
-            .collect();
+            });
+        });
         RenderPlan::sse(frames)
     } else {
         RenderPlan::json(200, &reply::message_body(chat, req, ctx))
@@ -66,14 +69,6 @@ pub fn render(
     plan.headers
         .push(("request-id", ctx.id("req_", "request-id", 24)));
     plan
-}
-
-/// `event: <type>\ndata: <json>\n\n`, the event name taken from the value's `type`.
-fn sse_event(v: &Value) -> Bytes {
-    let name = v.get("type").and_then(|t| t.as_str()).unwrap_or("message");
-    let mut buf = BytesMut::new();
-    sse::encode_event(name, &v.to_string(), &mut buf);
-    buf.freeze()
 }
 
 /// Anthropic's `error.type` for a status.

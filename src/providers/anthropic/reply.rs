@@ -9,6 +9,7 @@
 //! stop_sequence, usage`); generated ids look like real ones (`msg_01…`, `toolu_01…`)
 //! and derive from the render seed, so a replay is byte-for-byte repeatable.
 
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::fixtures::model::{Block, ChatReply};
@@ -68,34 +69,110 @@ impl OutBlock {
     }
 
     /// The deltas that fill the block in, sliced by `chunk_size` characters.
-    fn deltas(&self, chunk_size: usize) -> Vec<Value> {
+    fn deltas(&self, chunk_size: usize) -> Vec<Delta<'_>> {
         match self {
             OutBlock::Redacted(_) => Vec::new(),
             OutBlock::Thinking { text, signature } => {
-                let mut d: Vec<Value> = chunk_text(text, chunk_size)
+                let mut d: Vec<Delta> = chunk_text(text, chunk_size)
                     .into_iter()
-                    .map(|s| json!({"type": "thinking_delta", "thinking": s}))
+                    .map(|thinking| Delta::ThinkingDelta { thinking })
                     .collect();
-                d.push(json!({"type": "signature_delta", "signature": signature}));
+                d.push(Delta::SignatureDelta { signature });
                 d
             }
             OutBlock::Text(t) => chunk_text(t, chunk_size)
                 .into_iter()
-                .map(|s| json!({"type": "text_delta", "text": s}))
+                .map(|text| Delta::TextDelta { text })
                 .collect(),
             OutBlock::ToolUse { json, .. } => {
                 // The API opens every tool input with an empty fragment; an argument-less
                 // call gets nothing else.
-                let mut d = vec![json!({"type": "input_json_delta", "partial_json": ""})];
+                let mut d = vec![Delta::InputJsonDelta { partial_json: "" }];
                 if json != "{}" {
                     d.extend(
                         chunk_text(json, chunk_size)
                             .into_iter()
-                            .map(|s| json!({"type": "input_json_delta", "partial_json": s})),
+                            .map(|partial_json| Delta::InputJsonDelta { partial_json }),
                     );
                 }
                 d
             }
+        }
+    }
+}
+
+/// The `delta` of a `content_block_delta` event (`type` first, as the API sends it).
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Delta<'a> {
+    /// A slice of text.
+    TextDelta {
+        /// The slice.
+        text: &'a str,
+    },
+    /// A slice of thinking.
+    ThinkingDelta {
+        /// The slice.
+        thinking: &'a str,
+    },
+    /// The thinking block's signature.
+    SignatureDelta {
+        /// The signature.
+        signature: &'a str,
+    },
+    /// A slice of a tool input's JSON text.
+    InputJsonDelta {
+        /// The slice.
+        partial_json: &'a str,
+    },
+}
+
+/// A `content_block_delta` event.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct BlockDelta<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    index: usize,
+    delta: Delta<'a>,
+}
+
+/// One stream event, as [`for_each_stream_event`] hands it out.
+///
+/// # Design
+/// The deltas are most of a stream (one per `chunk_size` characters), and building each
+/// as a `Value` (an ordered map per object) then serialising it was most of the time
+/// an Anthropic stream took to serve. So deltas are typed and serialise without a map;
+/// the few other events stay values. Both give the same compact JSON text.
+pub enum Event<'a> {
+    /// `message_start`, `ping`, block start and stop, `message_delta`, `message_stop`.
+    Value(Value),
+    /// A `content_block_delta`.
+    Delta(BlockDelta<'a>),
+}
+
+impl Event<'_> {
+    /// The event's `type`, which is also its SSE event name.
+    pub fn name(&self) -> &str {
+        match self {
+            Event::Value(v) => v.get("type").and_then(Value::as_str).unwrap_or("message"),
+            Event::Delta(d) => d.kind,
+        }
+    }
+
+    /// The event as compact JSON text.
+    pub fn json(&self) -> String {
+        match self {
+            Event::Value(v) => crate::providers::json_text(v),
+            // Plain structs of strings and integers: serialising cannot fail.
+            Event::Delta(d) => serde_json::to_string(d).unwrap_or_default(),
+        }
+    }
+
+    /// The event as a value.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Event::Value(v) => v.clone(),
+            Event::Delta(d) => serde_json::to_value(d).unwrap_or(Value::Null),
         }
     }
 }
@@ -233,11 +310,22 @@ pub fn message_body(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -
 
 /// Every stream event in order, each a JSON object whose `type` is its SSE event name.
 pub fn stream_events(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> Vec<Value> {
+    let mut events = Vec::new();
+    for_each_stream_event(reply, req, ctx, |e| events.push(e.to_value()));
+    events
+}
+
+/// Hand every stream event, in order, to `emit`.
+pub fn for_each_stream_event(
+    reply: &ChatReply,
+    req: &ChatRequest,
+    ctx: &RenderContext,
+    mut emit: impl FnMut(Event<'_>),
+) {
     let env = envelope(reply, req, ctx);
     let (input, output) = token_counts(reply, req);
-    let mut events = Vec::new();
     // The API reports a token or so of output at the start; message_delta has the total.
-    events.push(json!({"type": "message_start", "message": {
+    emit(Event::Value(json!({"type": "message_start", "message": {
         "id": env.id,
         "type": "message",
         "role": env.role,
@@ -246,24 +334,29 @@ pub fn stream_events(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) 
         "stop_reason": null,
         "stop_sequence": null,
         "usage": usage(reply, input, output.min(1)),
-    }}));
-    events.push(json!({"type": "ping"}));
+    }})));
+    emit(Event::Value(json!({"type": "ping"})));
     for (index, block) in out_blocks(reply, ctx).iter().enumerate() {
-        events.push(
+        emit(Event::Value(
             json!({"type": "content_block_start", "index": index, "content_block": block.start()}),
-        );
+        ));
         for delta in block.deltas(ctx.chunk_size) {
-            events.push(json!({"type": "content_block_delta", "index": index, "delta": delta}));
+            emit(Event::Delta(BlockDelta {
+                kind: "content_block_delta",
+                index,
+                delta,
+            }));
         }
-        events.push(json!({"type": "content_block_stop", "index": index}));
+        emit(Event::Value(
+            json!({"type": "content_block_stop", "index": index}),
+        ));
     }
-    events.push(json!({
+    emit(Event::Value(json!({
         "type": "message_delta",
         "delta": {"stop_reason": stop_reason(reply), "stop_sequence": null},
         "usage": usage(reply, input, output),
-    }));
-    events.push(json!({"type": "message_stop"}));
-    events
+    })));
+    emit(Event::Value(json!({"type": "message_stop"})));
 }
 
 #[cfg(test)]

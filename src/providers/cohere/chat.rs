@@ -244,7 +244,7 @@ fn render_json(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext, id: &s
 fn event(v: Value) -> Frame {
     let kind = v.get("type").and_then(|t| t.as_str()).unwrap_or_default();
     let mut buf = BytesMut::new();
-    sse::encode_event(kind, &v.to_string(), &mut buf);
+    sse::encode_event(kind, &crate::providers::json_text(&v), &mut buf);
     Frame {
         bytes: buf.freeze(),
         paced: true,

@@ -269,7 +269,7 @@ pub(super) fn render(
 
 fn ndjson_frame(v: &Value) -> Frame {
     let mut buf = BytesMut::new();
-    ndjson::encode_line(v.to_string().as_bytes(), &mut buf)
+    ndjson::encode_line(crate::providers::json_text(v).as_bytes(), &mut buf)
         .expect("compact JSON escapes every line break, so it is always one NDJSON line");
     Frame {
         bytes: buf.freeze(),

@@ -68,7 +68,7 @@ pub fn render(
 fn sse_event(v: &Value) -> Bytes {
     let name = v.get("type").and_then(|t| t.as_str()).unwrap_or("message");
     let mut buf = BytesMut::new();
-    sse::encode_event(name, &v.to_string(), &mut buf);
+    sse::encode_event(name, &super::json_text(v), &mut buf);
     buf.freeze()
 }
 
