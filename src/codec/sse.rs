@@ -85,16 +85,35 @@ pub fn encode_with(event: &SseEvent, line_end: LineEnd, dst: &mut BytesMut) {
     dst.extend_from_slice(line_end.as_bytes());
 }
 
+/// True when `s` holds no line break: every event name, and every payload of compact
+/// JSON, so the fast paths below copy it whole instead of splitting it (each `contains`
+/// is a `memchr`).
+fn one_line(s: &str) -> bool {
+    !s.contains('\n') && !s.contains('\r')
+}
+
 fn write_field(name: &[u8], value: &str, line_end: LineEnd, dst: &mut BytesMut) {
+    dst.reserve(name.len() + value.len() + 4);
     dst.extend_from_slice(name);
     dst.extend_from_slice(b": ");
-    for part in value.split(['\r', '\n']) {
-        dst.extend_from_slice(part.as_bytes());
+    if one_line(value) {
+        dst.extend_from_slice(value.as_bytes());
+    } else {
+        for part in value.split(['\r', '\n']) {
+            dst.extend_from_slice(part.as_bytes());
+        }
     }
     dst.extend_from_slice(line_end.as_bytes());
 }
 
 fn write_data(data: &str, line_end: LineEnd, dst: &mut BytesMut) {
+    if one_line(data) {
+        dst.reserve(data.len() + 10);
+        dst.extend_from_slice(b"data: ");
+        dst.extend_from_slice(data.as_bytes());
+        dst.extend_from_slice(line_end.as_bytes());
+        return;
+    }
     // "\r\n" first so it is one break, then lone "\r" and "\n": the decoder's rules.
     let normalised;
     let data = if data.contains('\r') {

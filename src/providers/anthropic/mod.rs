@@ -116,6 +116,7 @@ mod tests {
     use super::*;
     use crate::fixtures::model::parse_entry;
     use crate::providers::PlanBody;
+    use serde_json::Value;
     use std::sync::Arc;
 
     fn fixture(v: Value) -> Fixture {
