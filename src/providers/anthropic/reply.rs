@@ -1,9 +1,10 @@
-//! A fixture's chat reply as an Anthropic message: the JSON body, or the list of stream
-//! events (`message_start` … `message_stop`) each as one JSON value.
+//! A fixture's chat reply as an Anthropic message: the JSON body, or the stream events
+//! (`message_start` … `message_stop`), each a typed [`Event`] that serialises to one
+//! JSON object.
 //!
 //! Scope: content blocks, ids, stop reason, usage. Not here: SSE framing (see `super`)
-//! and errors. Events are returned as values rather than bytes so a surface that wraps
-//! Anthropic events differently (Bedrock invoke) can reuse them unchanged.
+//! and errors. Events are handed out as data rather than bytes so a surface that wraps
+//! Anthropic events differently can reuse them unchanged.
 //!
 //! Field order follows real captures (`id, type, role, model, content, stop_reason,
 //! stop_sequence, usage`); generated ids look like real ones (`msg_01…`, `toolu_01…`)
@@ -127,53 +128,99 @@ pub enum Delta<'a> {
     },
 }
 
-/// A `content_block_delta` event.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct BlockDelta<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    index: usize,
-    delta: Delta<'a>,
-}
-
-/// One stream event, as [`for_each_stream_event`] hands it out.
+/// One stream event, `type` first: the SSE event name and the first JSON field.
 ///
 /// # Design
-/// The deltas are most of a stream (one per `chunk_size` characters), and building each
-/// as a `Value` (an ordered map per object) then serialising it was most of the time
-/// an Anthropic stream took to serve. So deltas are typed and serialise without a map;
-/// the few other events stay values. Both give the same compact JSON text.
+/// A stream is a dozen or more events, mostly deltas. Building each as a `Value` (an
+/// ordered map per object) and serialising it was most of the time an Anthropic
+/// stream took to serve, so events are typed and serialise without maps; only the
+/// usage objects (which carry a fixture's free-form extras) and a block's opening
+/// `content_block` are still values. The JSON text is the same either way, field for
+/// field and in the same order.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event<'a> {
-    /// `message_start`, `ping`, block start and stop, `message_delta`, `message_stop`.
-    Value(Value),
-    /// A `content_block_delta`.
-    Delta(BlockDelta<'a>),
+    /// Opens the stream with the message envelope.
+    MessageStart {
+        /// The envelope, with empty content.
+        message: MessageStart<'a>,
+    },
+    /// A keep-alive the API sends after `message_start`.
+    Ping,
+    /// Opens content block `index`.
+    ContentBlockStart {
+        /// Block position.
+        index: usize,
+        /// The block, empty where deltas follow.
+        content_block: Value,
+    },
+    /// A slice of content block `index`.
+    ContentBlockDelta {
+        /// Block position.
+        index: usize,
+        /// The slice.
+        delta: Delta<'a>,
+    },
+    /// Closes content block `index`.
+    ContentBlockStop {
+        /// Block position.
+        index: usize,
+    },
+    /// The stop reason and the final usage.
+    MessageDelta {
+        /// `stop_reason` and `stop_sequence`.
+        delta: StopDelta,
+        /// Final token counts.
+        usage: Value,
+    },
+    /// Ends the stream.
+    MessageStop,
+}
+
+/// The message envelope `message_start` carries.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageStart<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    role: &'a str,
+    model: &'a str,
+    content: [Value; 0],
+    stop_reason: Option<&'a str>,
+    stop_sequence: Option<&'a str>,
+    usage: Value,
+}
+
+/// The `delta` of `message_delta`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StopDelta {
+    stop_reason: String,
+    stop_sequence: Option<String>,
 }
 
 impl Event<'_> {
     /// The event's `type`, which is also its SSE event name.
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> &'static str {
         match self {
-            Event::Value(v) => v.get("type").and_then(Value::as_str).unwrap_or("message"),
-            Event::Delta(d) => d.kind,
+            Event::MessageStart { .. } => "message_start",
+            Event::Ping => "ping",
+            Event::ContentBlockStart { .. } => "content_block_start",
+            Event::ContentBlockDelta { .. } => "content_block_delta",
+            Event::ContentBlockStop { .. } => "content_block_stop",
+            Event::MessageDelta { .. } => "message_delta",
+            Event::MessageStop => "message_stop",
         }
     }
 
     /// The event as compact JSON text.
     pub fn json(&self) -> String {
-        match self {
-            Event::Value(v) => crate::providers::json_text(v),
-            // Plain structs of strings and integers: serialising cannot fail.
-            Event::Delta(d) => serde_json::to_string(d).unwrap_or_default(),
-        }
+        // Strings, integers and values with string keys: serialising cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     /// The event as a value.
     pub fn to_value(&self) -> Value {
-        match self {
-            Event::Value(v) => v.clone(),
-            Event::Delta(d) => serde_json::to_value(d).unwrap_or(Value::Null),
-        }
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 }
 
@@ -325,38 +372,37 @@ pub fn for_each_stream_event(
     let env = envelope(reply, req, ctx);
     let (input, output) = token_counts(reply, req);
     // The API reports a token or so of output at the start; message_delta has the total.
-    emit(Event::Value(json!({"type": "message_start", "message": {
-        "id": env.id,
-        "type": "message",
-        "role": env.role,
-        "model": env.model,
-        "content": [],
-        "stop_reason": null,
-        "stop_sequence": null,
-        "usage": usage(reply, input, output.min(1)),
-    }})));
-    emit(Event::Value(json!({"type": "ping"})));
+    emit(Event::MessageStart {
+        message: MessageStart {
+            id: &env.id,
+            kind: "message",
+            role: &env.role,
+            model: &env.model,
+            content: [],
+            stop_reason: None,
+            stop_sequence: None,
+            usage: usage(reply, input, output.min(1)),
+        },
+    });
+    emit(Event::Ping);
     for (index, block) in out_blocks(reply, ctx).iter().enumerate() {
-        emit(Event::Value(
-            json!({"type": "content_block_start", "index": index, "content_block": block.start()}),
-        ));
+        emit(Event::ContentBlockStart {
+            index,
+            content_block: block.start(),
+        });
         for delta in block.deltas(ctx.chunk_size) {
-            emit(Event::Delta(BlockDelta {
-                kind: "content_block_delta",
-                index,
-                delta,
-            }));
+            emit(Event::ContentBlockDelta { index, delta });
         }
-        emit(Event::Value(
-            json!({"type": "content_block_stop", "index": index}),
-        ));
+        emit(Event::ContentBlockStop { index });
     }
-    emit(Event::Value(json!({
-        "type": "message_delta",
-        "delta": {"stop_reason": stop_reason(reply), "stop_sequence": null},
-        "usage": usage(reply, input, output),
-    })));
-    emit(Event::Value(json!({"type": "message_stop"})));
+    emit(Event::MessageDelta {
+        delta: StopDelta {
+            stop_reason: stop_reason(reply),
+            stop_sequence: None,
+        },
+        usage: usage(reply, input, output),
+    });
+    emit(Event::MessageStop);
 }
 
 #[cfg(test)]
