@@ -10,6 +10,7 @@
 //! class from the HTTP status alone (`RateLimitError` for 429, `OverloadedError` for
 //! 529), so the status is always the fixture's own.
 
+pub mod collapse;
 pub mod reply;
 pub mod request;
 

@@ -20,6 +20,7 @@
 //! Bedrock, which makes `hasToolResult` false for that shape; we keep the Anthropic
 //! rule (§2.3) so one fixture answers the same turn on every surface.
 
+pub mod collapse;
 pub mod converse;
 pub mod invoke;
 

@@ -12,6 +12,7 @@
 //! `output_item.added` and `.done`, and a final `response.completed`) and
 //! `responses.parse` (which parses the message text into the caller's model).
 
+pub mod collapse;
 pub mod reply;
 pub mod request;
 
