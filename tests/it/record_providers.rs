@@ -292,7 +292,7 @@ async fn an_exception_inside_a_converse_stream_replays_as_that_modelled_error() 
     let fx = recorded_fixture(&fixtures.path().join("recorded/bedrock.json")).await;
     assert_eq!(
         fx["response"],
-        json!({"error": {"message": "Too many tokens", "type": "ThrottlingException"}, "status": 429})
+        json!({"error": {"message": "Too many tokens", "type": "throttlingException"}, "status": 429})
     );
     rec.stop().await;
 
@@ -301,6 +301,6 @@ async fn an_exception_inside_a_converse_stream_replays_as_that_modelled_error() 
     let replay = TestServer::start(strict).await;
     let r = replay.post(path, &req, &[]).await;
     assert_eq!(r.status, 429);
-    assert_eq!(r.headers["x-amzn-errortype"], "ThrottlingException");
+    assert_eq!(r.headers["x-amzn-errortype"], "throttlingException");
     assert_eq!(r.json()["message"], "Too many tokens");
 }

@@ -141,8 +141,9 @@ fn exception_status(kind: &str) -> u16 {
     }
 }
 
-/// An in-stream exception as an error fixture. The type is stored in the HTTP
-/// spelling (`ThrottlingException`), which the replayed `x-amzn-ErrorType` carries.
+/// An in-stream exception as an error fixture. The type is kept exactly as the
+/// `:exception-type` header spelled it (`throttlingException`): replayed as the
+/// `x-amzn-ErrorType`, it gives boto3 the same error code the live stream raised.
 fn exception_of(kind: &str, payload: &[u8]) -> CollapsedError {
     let v: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
     let message = v
@@ -151,15 +152,10 @@ fn exception_of(kind: &str, payload: &[u8]) -> CollapsedError {
         .and_then(Value::as_str)
         .map(String::from)
         .unwrap_or_else(|| format!("Upstream stream raised {kind}"));
-    let mut name = kind.to_string();
-    if let Some(first) = name.get(..1) {
-        let upper = first.to_ascii_uppercase();
-        name.replace_range(..1, &upper);
-    }
     CollapsedError {
         status: exception_status(kind),
         message,
-        kind: Some(name).filter(|n| !n.is_empty()),
+        kind: Some(kind.to_string()).filter(|k| !k.is_empty()),
         code: None,
     }
 }
@@ -495,7 +491,7 @@ mod tests {
         let c = collapse(ES, &body);
         let e = c.error.clone().unwrap();
         assert_eq!((e.status, e.message.as_str()), (429, "Too many requests"));
-        assert_eq!(e.kind.as_deref(), Some("ThrottlingException"));
+        assert_eq!(e.kind.as_deref(), Some("throttlingException"));
         assert!(!c.truncated);
         let r = fixture(&c);
         assert_eq!(r["status"], 429);
