@@ -150,6 +150,10 @@ pub struct RenderHints {
     pub encrypted_reasoning: bool,
     /// How many embedding vectors the reply must hold (one per input).
     pub embedding_count: usize,
+    /// Gemini `streamGenerateContent?alt=sse`: SSE framing instead of a streamed JSON array.
+    pub alt_sse: bool,
+    /// Cohere `embedding_types` (`float`, `int8`, ...): one `embeddings` key per type.
+    pub embedding_types: Vec<String>,
     /// Request fields a provider echoes back verbatim in its reply (Responses:
     /// `instructions`, `tools`, `text`, `temperature`, ...). Never used for matching.
     pub echo: serde_json::Map<String, serde_json::Value>,

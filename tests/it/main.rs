@@ -1,7 +1,10 @@
 //! The integration suite: one test binary, with a shared harness in `support`.
 
+mod check_cmd;
 mod record;
 mod record_providers;
+mod reload;
 mod replay;
 mod support;
+mod unused;
 mod upstream;

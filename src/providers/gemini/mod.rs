@@ -1,0 +1,209 @@
+//! Gemini API and Vertex AI: `models/{m}:generateContent`, `:streamGenerateContent`,
+//! `:embedContent` and `:batchEmbedContents`, on both the Gemini paths
+//! (`/v1beta/models/...`, `/v1/models/...`) and the Vertex publisher paths
+//! (`/v1|/v1beta1/projects/{p}/locations/{l}/publishers/google/models/...`).
+//!
+//! Layout: [`request`] turns the wire body into a [`ChatRequest`], [`generate`] renders
+//! chat replies (JSON, `alt=sse` SSE, or the streamed JSON array Google sends without
+//! `alt=sse`), [`embed`] renders embeddings. Errors use Google's
+//! `{"error":{"code","message","status"}}` envelope so google-genai raises
+//! `ClientError`/`ServerError` with the message and code.
+//!
+//! Byte shapes follow real captures (tests/data/golden/{gemini,vertex}): non-stream
+//! bodies and streamed array elements are pretty-printed with two-space indents; SSE
+//! events are `data: <json>\r\n\r\n` with a space after `:` but none after `,`; Vertex
+//! puts `role` before `parts` and adds `createTime`.
+//!
+//! Not here: Vertex `:predict` (older embedding models; not routed) and the Interactions
+//! API.
+
+mod embed;
+mod generate;
+mod request;
+
+use std::io;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::{ErrorKind, ParseError, RenderContext, RenderPlan, RequestParts, Surface};
+use crate::fixtures::Fixture;
+use crate::request::ChatRequest;
+
+/// Google's JSON content type, as the API sends it.
+const JSON_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
+
+/// Parse a Gemini or Vertex request.
+pub fn parse_request(
+    surface: &Surface,
+    parts: &RequestParts,
+    body: &[u8],
+) -> Result<ChatRequest, ParseError> {
+    match surface {
+        Surface::GeminiGenerate { model, stream, .. } => {
+            request::parse_generate(parts, body, model, *stream)
+        }
+        Surface::GeminiEmbed { model, batch, .. } => request::parse_embed(body, model, *batch),
+        other => Err(ParseError::bad(
+            "unsupported_surface",
+            format!("{other:?} is not a Gemini surface"),
+        )),
+    }
+}
+
+/// Render a matched (non-error) fixture.
+pub fn render(
+    surface: &Surface,
+    fx: &Fixture,
+    req: &ChatRequest,
+    ctx: &RenderContext,
+) -> RenderPlan {
+    match surface {
+        Surface::GeminiGenerate { model, vertex, .. } => {
+            generate::render(surface, fx, req, ctx, model, *vertex)
+        }
+        Surface::GeminiEmbed { batch, vertex, .. } => {
+            embed::render(surface, fx, req, *batch, *vertex)
+        }
+        _ => error_plan(
+            surface,
+            500,
+            "Gemini renderer called for another surface",
+            &ErrorKind::Internal,
+        ),
+    }
+}
+
+/// The deterministic vector for an unmatched embedding request.
+pub fn fallback_embedding(
+    surface: &Surface,
+    req: &ChatRequest,
+    _ctx: &RenderContext,
+) -> Option<RenderPlan> {
+    match surface {
+        Surface::GeminiEmbed { batch, vertex, .. } => Some(embed::fallback(req, *batch, *vertex)),
+        _ => None,
+    }
+}
+
+/// An error in Google's shape: `{"error":{"code","message","status"}}`.
+pub fn error_plan(_surface: &Surface, status: u16, message: &str, kind: &ErrorKind) -> RenderPlan {
+    // A fixture may pin the canonical status name (`"type": "RESOURCE_EXHAUSTED"`); an
+    // OpenAI-style type such as `rate_limit_error` means nothing to Google clients, so
+    // only SCREAMING_CASE names are taken over.
+    let pinned = match kind {
+        ErrorKind::Fixture(e) => e
+            .kind
+            .clone()
+            .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_')),
+        _ => None,
+    };
+    let status_name = pinned.unwrap_or_else(|| grpc_status(status).to_string());
+    let body = json!({"error": {"code": status, "message": message, "status": status_name}});
+    let mut plan = pretty_plan(status, &body);
+    if status == 429 {
+        let retry = match kind {
+            ErrorKind::Fixture(e) => e.retry_after.unwrap_or(1),
+            _ => 1,
+        };
+        plan.headers.push(("retry-after", retry.to_string()));
+    }
+    plan
+}
+
+/// The canonical `google.rpc.Code` name Google pairs with an HTTP status.
+fn grpc_status(status: u16) -> &'static str {
+    match status {
+        400 | 411 | 413 | 422 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        409 => "ABORTED",
+        412 => "FAILED_PRECONDITION",
+        416 => "OUT_OF_RANGE",
+        429 => "RESOURCE_EXHAUSTED",
+        499 => "CANCELLED",
+        501 => "NOT_IMPLEMENTED",
+        503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        500..=599 => "INTERNAL",
+        _ => "UNKNOWN",
+    }
+}
+
+/// A JSON body pretty-printed as Google sends it (two-space indent, `"key": value`,
+/// a trailing newline).
+fn pretty_plan(status: u16, v: &Value) -> RenderPlan {
+    let mut plan = RenderPlan::json(status, v);
+    plan.content_type = JSON_CONTENT_TYPE;
+    let mut text = pretty(v);
+    text.push('\n');
+    plan.body = super::PlanBody::Full(text.into());
+    plan
+}
+
+/// `serde_json`'s pretty printer already matches Google's layout byte for byte.
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}
+
+/// Google's SSE payload layout: compact, but with a space after every `:`.
+struct ColonSpace;
+
+impl serde_json::ser::Formatter for ColonSpace {
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        writer.write_all(b": ")
+    }
+}
+
+fn colon_spaced(v: &Value) -> String {
+    let mut out = Vec::with_capacity(256);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, ColonSpace);
+    if v.serialize(&mut ser).is_err() {
+        return v.to_string();
+    }
+    String::from_utf8(out).unwrap_or_else(|_| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::PlanBody;
+
+    fn body(plan: &RenderPlan) -> String {
+        match &plan.body {
+            PlanBody::Full(b) => String::from_utf8(b.to_vec()).unwrap(),
+            PlanBody::Stream(_) => panic!("not a full body"),
+        }
+    }
+
+    #[test]
+    fn errors_carry_code_message_and_the_canonical_status_name() {
+        let s = Surface::GeminiGenerate {
+            model: "m".into(),
+            stream: false,
+            vertex: false,
+        };
+        for (status, name) in [
+            (404, "NOT_FOUND"),
+            (429, "RESOURCE_EXHAUSTED"),
+            (400, "INVALID_ARGUMENT"),
+            (503, "UNAVAILABLE"),
+            (500, "INTERNAL"),
+        ] {
+            let plan = error_plan(&s, status, "boom", &ErrorKind::NoMatch);
+            assert_eq!(plan.status, status);
+            let v: Value = serde_json::from_str(&body(&plan)).unwrap();
+            assert_eq!(
+                v,
+                json!({"error": {"code": status, "message": "boom", "status": name}})
+            );
+        }
+    }
+
+    #[test]
+    fn sse_payloads_put_a_space_after_colons_but_not_after_commas() {
+        let v = json!({"a": [{"b": 1}, 2], "c": "x:y,z"});
+        assert_eq!(colon_spaced(&v), r#"{"a": [{"b": 1},2],"c": "x:y,z"}"#);
+    }
+}
