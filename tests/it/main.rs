@@ -1,6 +1,7 @@
 //! The integration suite: one test binary, with a shared harness in `support`.
 
 mod check_cmd;
+mod hostile;
 mod record;
 mod record_providers;
 mod reload;
