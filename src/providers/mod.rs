@@ -230,6 +230,11 @@ impl Surface {
         match self {
             Surface::OpenAiChat { .. } => openai_chat::collapse(content_type, body),
             Surface::OpenAiEmbeddings { .. } => embeddings::collapse_openai(body),
+            Surface::OpenAiResponses => responses::collapse::collapse(content_type, body),
+            Surface::AnthropicMessages => anthropic::collapse::collapse(content_type, body),
+            Surface::BedrockInvoke { .. } | Surface::BedrockConverse { .. } => {
+                bedrock::collapse::collapse(content_type, body)
+            }
             _ => {
                 let mut c = collapse::Collapsed::default();
                 c.warnings.push(format!(

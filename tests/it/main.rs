@@ -3,6 +3,7 @@
 mod check_cmd;
 mod hostile;
 mod record;
+mod record_providers;
 mod reload;
 mod replay;
 mod support;
