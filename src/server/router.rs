@@ -17,6 +17,10 @@ pub enum Route {
     Models,
     /// `GET /api/tags` (Ollama's model list).
     OllamaTags,
+    /// `GET /metrics`.
+    Metrics,
+    /// The control API (`/__aimock/*`, `/v1/_requests`).
+    Control(crate::control::Op),
     /// A provider surface.
     Provider(Surface),
     /// A known path with the wrong method.
@@ -71,7 +75,11 @@ pub fn route(method: &Method, path: &str) -> Route {
             return want(post, Route::Provider(Surface::OllamaEmbed { legacy: true }))
         }
         "/api/tags" => return want(get, Route::OllamaTags),
+        "/metrics" => return want(get, Route::Metrics),
         _ => {}
+    }
+    if let Some(c) = crate::control::route(method, path) {
+        return c.map_or(Route::MethodNotAllowed, Route::Control);
     }
     if let Some(s) = google_surface(path) {
         return want(post, Route::Provider(s));
