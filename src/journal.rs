@@ -376,11 +376,17 @@ impl Journal {
 
     /// Append an entry, evicting the oldest past the cap.
     pub fn push(&self, entry: Entry) {
-        let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if self.max > 0 && e.len() >= self.max {
-            e.pop_front();
-        }
-        e.push_back(Arc::new(entry));
+        let entry = Arc::new(entry);
+        let evicted = {
+            let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            let old = (self.max > 0 && e.len() >= self.max)
+                .then(|| e.pop_front())
+                .flatten();
+            e.push_back(entry);
+            old
+        };
+        // Freed after the lock is released: an entry can hold a large request.
+        drop(evicted);
     }
 
     /// Every entry, oldest first (a snapshot: the lock is released at once).

@@ -172,10 +172,7 @@ where
         hard_turn_index: state.config.hard_turn_index || state.recorder.is_some(),
     };
     let found = state.store.find(&req, mode);
-    let hit = match found.outcome {
-        Outcome::Hit(_) => found.fixture().cloned(),
-        Outcome::Miss { .. } => None,
-    };
+    let hit = found.fixture().cloned();
     let recorder = if strict || hit.is_some() {
         None
     } else {
