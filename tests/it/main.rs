@@ -2,6 +2,7 @@
 
 mod check_cmd;
 mod hostile;
+mod physics;
 mod record;
 mod record_providers;
 mod reload;
