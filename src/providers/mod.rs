@@ -230,6 +230,15 @@ impl Surface {
         match self {
             Surface::OpenAiChat { .. } => openai_chat::collapse(content_type, body),
             Surface::OpenAiEmbeddings { .. } => embeddings::collapse_openai(body),
+            Surface::GeminiGenerate { .. } | Surface::GeminiEmbed { .. } => {
+                gemini::collapse(self, content_type, body)
+            }
+            Surface::CohereChat | Surface::CohereEmbed => {
+                cohere::collapse(self, content_type, body)
+            }
+            Surface::OllamaChat | Surface::OllamaGenerate | Surface::OllamaEmbed { .. } => {
+                ollama::collapse(self, content_type, body)
+            }
             _ => {
                 let mut c = collapse::Collapsed::default();
                 c.warnings.push(format!(
