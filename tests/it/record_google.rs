@@ -226,7 +226,10 @@ async fn a_gemini_generate_content_function_call_replays_with_its_arguments() {
     assert_eq!(fx["response"]["usage"]["prompt_tokens"], 170);
     let v = again.json();
     let want: Value = serde_json::from_slice(&golden(name)).unwrap();
-    assert_eq!(gemini_parts(std::slice::from_ref(&v)).2, gemini_parts(&[want]).2);
+    assert_eq!(
+        gemini_parts(std::slice::from_ref(&v)).2,
+        gemini_parts(&[want]).2
+    );
     assert_eq!(v["candidates"][0]["finishReason"], "STOP");
     assert_eq!(v["usageMetadata"]["promptTokenCount"], 170);
 }

@@ -327,6 +327,8 @@ mod tests {
         let v: Value = serde_json::from_slice(&golden("ollama/api-embeddings.json")).unwrap();
         assert_eq!(r["embedding"], v["embedding"]);
         assert!(c.embedding.unwrap().len() > 100);
+        // Every digit survives: serde_json must parse floats exactly (`float_roundtrip`).
+        assert!(r.to_string().contains(",0.20527076721191406,"));
         let c = collapse(
             &Surface::OllamaEmbed { legacy: false },
             "application/json",
