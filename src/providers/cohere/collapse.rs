@@ -529,6 +529,27 @@ mod tests {
     }
 
     #[test]
+    fn the_recorder_sees_message_end_then_done_in_both_streams() {
+        use crate::record::capture::StreamWatch;
+        use std::time::Duration;
+        for name in [
+            "cohere/chat-v2-stream-text.sse",
+            "cohere/chat-v2-stream-tool-call.sse",
+        ] {
+            let mut w = StreamWatch::new("text/event-stream");
+            let body = golden(name);
+            let end = String::from_utf8_lossy(&body).find("data: [DONE]").unwrap();
+            w.push(&body[..end], Duration::ZERO);
+            assert!(
+                w.terminal && !w.final_seen,
+                "{name}: message-end is terminal"
+            );
+            w.push(&body[end..], Duration::ZERO);
+            assert!(w.final_seen && !w.broken, "{name}: [DONE] is final");
+        }
+    }
+
+    #[test]
     fn garbage_never_panics() {
         for body in [
             &b""[..],
