@@ -1,4 +1,5 @@
-//! Assembling the program: configuration to fixture store to a listening server.
+//! Assembling the program: configuration to fixture store to a listening server, with
+//! the cassette watcher beside it; and, at shutdown, the unused-fixture report.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,7 +10,8 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::fixtures::load::{load_sources, log_findings};
-use crate::fixtures::FixtureStore;
+use crate::fixtures::watch::Watcher;
+use crate::fixtures::{FixtureStore, UsageReport};
 use crate::server::{serve, AppState};
 
 /// Load the cassettes named by `config`, logging every finding.
@@ -58,7 +60,10 @@ pub struct Running {
 }
 
 /// Bind, then serve until `shutdown` resolves. `on_ready` is called once the socket is
-/// bound, before the first request is accepted.
+/// bound and the cassettes are watched, before the first request is accepted.
+///
+/// After the server stops, the unused-fixture report is logged; with
+/// `config.fail_on_unused` an unused fixture makes this return an error.
 pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
@@ -85,15 +90,88 @@ pub async fn run(
         }
         None => None,
     };
+    let watcher = if config.watch {
+        match Watcher::start(store.clone(), &config.cassettes) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                // Serving without reload beats not serving: say so and go on.
+                tracing::warn!(error = %e, "cannot watch cassettes; hot reload is off");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let fail_on_unused = config.fail_on_unused;
     let state = Arc::new(AppState {
         config,
         store,
         recorder,
     });
+    // Poll the shutdown future once before announcing readiness: signal handlers are
+    // installed on first poll, and a harness that reads the ready line and then sends
+    // SIGTERM must get a graceful shutdown (with the unused report), not a killed process.
+    let mut shutdown = std::pin::pin!(shutdown);
+    let stop_at_once = tokio::select! {
+        biased;
+        () = &mut shutdown => true,
+        () = std::future::ready(()) => false,
+    };
     on_ready(&Running {
         addr,
         state: state.clone(),
     });
-    serve(listener, state, shutdown).await?;
+    let served = if stop_at_once {
+        serve(listener, state.clone(), std::future::ready(())).await
+    } else {
+        serve(listener, state.clone(), shutdown).await
+    };
+    if let Some(w) = watcher {
+        // Joining waits at most for one file's reload; keep it off the async workers.
+        let _ = tokio::task::spawn_blocking(move || w.stop()).await;
+    }
+    served?;
+    let report = state.store.usage_report();
+    log_usage(&report);
+    if fail_on_unused && !report.unused.is_empty() {
+        bail!(
+            "{} of {} cassette fixture(s) never matched a request (--fail-on-unused)",
+            report.unused.len(),
+            report.total
+        );
+    }
     Ok(())
+}
+
+/// Log the unused-fixture report: one line per file, naming each unused fixture's
+/// index and, when known, its line.
+pub fn log_usage(report: &UsageReport) {
+    if report.unused.is_empty() {
+        if report.total > 0 {
+            tracing::info!(
+                "all {} cassette fixtures matched at least once",
+                report.total
+            );
+        }
+        return;
+    }
+    tracing::warn!(
+        "{} of {} cassette fixture(s) never matched a request:",
+        report.unused.len(),
+        report.total
+    );
+    let mut by_file: Vec<(&std::path::Path, Vec<String>)> = Vec::new();
+    for u in &report.unused {
+        let item = match u.pos {
+            Some(p) => format!("#{} (line {})", u.index, p.line),
+            None => format!("#{}", u.index),
+        };
+        match by_file.last_mut() {
+            Some((f, items)) if *f == u.file.as_path() => items.push(item),
+            _ => by_file.push((u.file.as_path(), vec![item])),
+        }
+    }
+    for (file, items) in by_file {
+        tracing::warn!("  unused in {}: {}", file.display(), items.join(", "));
+    }
 }

@@ -21,6 +21,16 @@ pub enum Command {
     Replay(ServeArgs),
     /// Serve from cassettes, and forward every miss to the real provider and save it.
     Record(Box<RecordCmd>),
+    /// Validate cassettes without serving them (exit 1 when any has an error).
+    Check(CheckArgs),
+}
+
+/// Options of `aimock check`.
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// Cassette files or directories to check, in load order (default: ./cassettes).
+    #[arg(value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
 }
 
 /// Options shared by `replay` and `record`.
@@ -66,6 +76,18 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes (larger gets 413).
     #[arg(long, default_value_t = 32 * 1024 * 1024)]
     pub max_body_bytes: usize,
+
+    /// Reload cassettes when they change (the default; accepted for compatibility).
+    #[arg(long, short = 'w', overrides_with = "no_watch")]
+    pub watch: bool,
+
+    /// Do not watch cassettes for changes.
+    #[arg(long, overrides_with = "watch")]
+    pub no_watch: bool,
+
+    /// At shutdown, exit non-zero when some cassette fixture never matched a request.
+    #[arg(long)]
+    pub fail_on_unused: bool,
 }
 
 /// `aimock record`: the serve options plus the upstreams.

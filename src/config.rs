@@ -30,6 +30,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// `turnIndex` is a hard gate on replay too (`AIMOCK_STRICT_TURN_INDEX`).
     pub hard_turn_index: bool,
+    /// Reload cassettes when they change.
+    pub watch: bool,
+    /// Fail at shutdown when some cassette fixture never matched.
+    pub fail_on_unused: bool,
     /// Record mode, when on.
     pub record: Option<RecordConfig>,
 }
@@ -70,6 +74,9 @@ impl Config {
             replay_speed: args.replay_speed,
             max_body_bytes: args.max_body_bytes,
             hard_turn_index,
+            // `--watch` only exists for the reference's users: watching is the default.
+            watch: !args.no_watch,
+            fail_on_unused: args.fail_on_unused,
             record: None,
         })
     }
@@ -119,7 +126,8 @@ impl Config {
         Ok(config)
     }
 
-    /// A configuration for tests and embedding: defaults, given sources, port 0.
+    /// A configuration for tests and embedding: defaults, given sources, port 0, and
+    /// no file watching (tests that want it turn it on).
     pub fn for_tests(cassettes: Vec<PathBuf>) -> Config {
         Config {
             host: IpAddr::from([127, 0, 0, 1]),
@@ -131,6 +139,8 @@ impl Config {
             replay_speed: 1.0,
             max_body_bytes: 32 * 1024 * 1024,
             hard_turn_index: false,
+            watch: false,
+            fail_on_unused: false,
             record: None,
         }
     }

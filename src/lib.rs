@@ -16,9 +16,11 @@
 //! - [`server`]: hyper service, lifecycle pipeline, streaming physics.
 //! - [`config`] / [`cli`]: raw arguments and the resolved configuration.
 //! - [`app`]: wiring and start-up.
+//! - [`check`]: `aimock check`, cassette validation without serving.
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod codec;
 pub mod config;

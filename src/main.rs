@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use aimock::cli::{Cli, Command};
-use aimock::config::Config;
+use aimock::cli::{CheckArgs, Cli, Command};
+use aimock::config::{Config, DEFAULT_CASSETTES};
 
 fn init_tracing(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
@@ -18,9 +18,30 @@ fn init_tracing(level: &str) {
         .init();
 }
 
+/// `aimock check`: 0 when clean (warnings allowed), 1 on any error, 2 when the report
+/// cannot even be written.
+fn check(args: &CheckArgs) -> ExitCode {
+    let paths = if args.paths.is_empty() {
+        vec![std::path::PathBuf::from(DEFAULT_CASSETTES)]
+    } else {
+        args.paths.clone()
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let result = aimock::check::run(&paths, &mut out).and_then(|s| out.flush().map(|()| s));
+    match result {
+        Ok(s) if s.errors == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: cannot write the report: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (args, resolved) = match &cli.command {
+        Command::Check(a) => return check(a),
         Command::Replay(a) => (a.clone(), Config::resolve(a)),
         Command::Record(r) => (r.serve.clone(), Config::resolve_record(&r.serve, &r.record)),
     };

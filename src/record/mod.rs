@@ -381,10 +381,13 @@ fn save(
         tracing::warn!(file = %path.display(), "{w}");
     }
     // Off the request path: fsync and rename can take milliseconds.
-    let write = move || match writer::append_fixture(&path, entry, &warnings) {
-        Ok(i) => tracing::info!(file = %path.display(), index = i, "recorded a fixture"),
-        Err(e) => tracing::error!(file = %path.display(), error = %e, "cannot write recording"),
-    };
+    let store = store.clone();
+    let note = move |p: &std::path::Path, bytes: &[u8]| store.note_own_write(p, bytes);
+    let write =
+        move || match writer::append_fixture_noting(&path, entry, &warnings, &|b| note(&path, b)) {
+            Ok(i) => tracing::info!(file = %path.display(), index = i, "recorded a fixture"),
+            Err(e) => tracing::error!(file = %path.display(), error = %e, "cannot write recording"),
+        };
     match tokio::runtime::Handle::try_current() {
         Ok(rt) => {
             rt.spawn_blocking(write);

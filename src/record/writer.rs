@@ -98,6 +98,18 @@ static WRITE_LOCK: Mutex<()> = Mutex::new(());
 /// A corrupt existing file is kept aside as `<name>.corrupt-<n>` rather than lost.
 /// Returns the index the entry got in the file.
 pub fn append_fixture(path: &Path, entry: Value, warnings: &[String]) -> std::io::Result<usize> {
+    append_fixture_noting(path, entry, warnings, &|_| {})
+}
+
+/// [`append_fixture`], calling `note` with the file's new bytes just before they
+/// appear under `path`: the hot-reload contract (see `fixtures::watch`), so the watcher
+/// knows this write is ours and does not load the fixture a second time.
+pub fn append_fixture_noting(
+    path: &Path,
+    entry: Value,
+    warnings: &[String],
+    note: &dyn Fn(&[u8]),
+) -> std::io::Result<usize> {
     let _guard = WRITE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -152,6 +164,7 @@ pub fn append_fixture(path: &Path, entry: Value, warnings: &[String]) -> std::io
     let mut text =
         serde_json::to_string_pretty(&Value::Object(doc)).map_err(std::io::Error::other)?;
     text.push('\n');
+    note(text.as_bytes());
     write_atomic(path, text.as_bytes())?;
     Ok(index)
 }

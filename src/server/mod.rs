@@ -70,7 +70,10 @@ pub async fn serve(
                 let state = state.clone();
                 let svc = service_fn(move |req| {
                     let state = state.clone();
-                    async move { Ok::<_, Infallible>(pipeline::handle(state, req).await) }
+                    async move {
+                        let resp = CatchPanic(Box::pin(pipeline::handle(state, req))).await;
+                        Ok::<_, Infallible>(resp)
+                    }
                 });
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
                 let conn = graceful.watch(conn.into_owned());
@@ -91,4 +94,43 @@ pub async fn serve(
         tracing::warn!("connections still open after the {GRACE:?} grace period; closing them");
     }
     Ok(())
+}
+
+/// A last line of defence: a bug that panics inside the pipeline becomes a logged 500
+/// for that one request instead of a dropped connection. Nothing from outside should
+/// reach a panic (parsers return errors); this only keeps an unknown bug contained.
+struct CatchPanic<F>(std::pin::Pin<Box<F>>);
+
+impl<F> Future for CatchPanic<F>
+where
+    F: Future<Output = http::Response<body::Body>>,
+{
+    type Output = http::Response<body::Body>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let fut = self.0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(p) => p,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(panic = %what, "internal error while handling a request");
+                let mut r = http::Response::new(body::Body::full(
+                    r#"{"error":{"message":"aimock internal error","type":"server_error"}}"#,
+                ));
+                *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                r.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+                std::task::Poll::Ready(r)
+            }
+        }
+    }
 }

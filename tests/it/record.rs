@@ -401,3 +401,47 @@ async fn base64_embeddings_are_recorded_as_floats() {
     );
     assert_eq!(doc["fixtures"][0]["match"]["inputText"], "fox");
 }
+
+#[tokio::test]
+async fn an_upstream_that_never_answers_gets_a_502_after_the_head_timeout() {
+    // Accepts connections and reads, but never writes a response head.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = silent.accept().await {
+            held.push(sock);
+        }
+    });
+    let dir = FixtureDir::new();
+    let mut c = config(dir.path(), "openai", &url);
+    c.record.as_mut().unwrap().head_timeout = Duration::from_millis(200);
+    let s = TestServer::start(c).await;
+    let r = s.post(CHAT, &chat("x", false), &[]).await;
+    assert_eq!(r.status, 502);
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no response within"));
+}
+
+#[tokio::test]
+async fn an_upstream_that_stalls_mid_body_cuts_the_client_after_the_idle_timeout() {
+    let up = FakeUpstream::start().await;
+    let body = golden("openai/chat-stream-text-include-usage.sse");
+    up.script(
+        CHAT,
+        Script::body(200, "text/event-stream", body).chunked(200, Duration::from_secs(30)),
+    );
+    let dir = FixtureDir::new();
+    let mut c = config(dir.path(), "openai", &up.url());
+    c.record.as_mut().unwrap().idle_timeout = Duration::from_millis(200);
+    let s = TestServer::start(c).await;
+    let r = s.post(CHAT, &chat("x", true), &[]).await;
+    assert_eq!(r.status, 200, "the head was relayed before the stall");
+    assert!(
+        r.body.is_err(),
+        "a stalled body must cut the client, not end cleanly"
+    );
+    assert!(!dir.path().join("recorded/openai.json").exists());
+}

@@ -5,11 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aimock::config::Config;
+use aimock::fixtures::{FixtureStore, MatchMode};
+use aimock::request::{ChatRequest, Endpoint, Message, Role};
 use aimock::server::AppState;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::sync::oneshot;
 
 /// A running server; shuts down when dropped.
@@ -66,6 +69,54 @@ impl TestServer {
 
     pub async fn get(&self, path: &str) -> Reply {
         request("GET", &self.url(path), Vec::new(), &[]).await
+    }
+
+    /// Stop and hand back what `app::run` returned (the unused report's verdict).
+    #[allow(dead_code)]
+    pub async fn finish(mut self) -> anyhow::Result<()> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        match self.task.take() {
+            Some(t) => t.await.expect("joins"),
+            None => Ok(()),
+        }
+    }
+
+    /// POST a JSON body and return the response with its body unread, to read a stream
+    /// frame by frame.
+    #[allow(dead_code)]
+    pub async fn post_streaming(&self, path: &str, body: &str) -> http::Response<Incoming> {
+        let stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connect");
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(conn);
+        let req = http::Request::post(path)
+            .header("host", "127.0.0.1")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .expect("request");
+        sender.send_request(req).await.expect("response head")
+    }
+
+    /// The text an OpenAI chat call with one user message gets, or `None` on an
+    /// error status.
+    #[allow(dead_code)]
+    pub async fn answer(&self, user: &str) -> Option<String> {
+        let body =
+            serde_json::json!({"model": "gpt-4o", "messages": [{"role": "user", "content": user}]});
+        let r = self
+            .post("/v1/chat/completions", &body.to_string(), &[])
+            .await;
+        (r.status == 200).then(|| {
+            r.json()["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
     }
 
     #[allow(dead_code)]
@@ -179,4 +230,64 @@ pub fn sse_data(body: &str) -> Vec<String> {
                 .map(String::from)
         })
         .collect()
+}
+
+/// How long a test waits for something that should happen within milliseconds.
+#[allow(dead_code)]
+pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Poll `cond` every 5 ms until it holds, failing the test after [`DEADLINE`]. For
+/// waiting on a reload: never a fixed sleep.
+#[allow(dead_code)]
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting until {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// The text `store` would answer a chat request with one user message with, now.
+#[allow(dead_code)]
+pub fn store_answer(store: &FixtureStore, text: &str) -> Option<String> {
+    let mut r = ChatRequest::new(Endpoint::Chat, b"");
+    r.messages.push(Message::text(Role::User, text));
+    let found = store.find(&r, MatchMode::default());
+    match &found.fixture()?.reply {
+        aimock::fixtures::Reply::Chat(c) => c.text(),
+        _ => None,
+    }
+}
+
+/// Every chat text in `store`'s current set, in load order.
+#[allow(dead_code)]
+pub fn texts(store: &FixtureStore) -> Vec<String> {
+    store
+        .snapshot()
+        .fixtures
+        .iter()
+        .filter_map(|f| match &f.reply {
+            aimock::fixtures::Reply::Chat(c) => c.text(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Cassette JSON with one fixture per `(userMessage, content)` pair, pretty-printed.
+#[allow(dead_code)]
+pub fn cassette(pairs: &[(&str, &str)]) -> String {
+    let list: Vec<serde_json::Value> = pairs
+        .iter()
+        .map(|(u, c)| serde_json::json!({"match": {"userMessage": u}, "response": {"content": c}}))
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({ "fixtures": list })).expect("json")
+}
+
+/// Write `text` to `dir/name`, creating parent directories.
+#[allow(dead_code)]
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().expect("a parent")).expect("mkdir");
+    std::fs::write(&p, text).expect("write");
+    p
 }

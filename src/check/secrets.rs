@@ -1,0 +1,195 @@
+//! Credential-shaped strings in a cassette entry, so a real key is caught before it is
+//! committed.
+//!
+//! Two kinds of evidence, chosen to keep false alarms rare in ordinary fixture text:
+//! - well-known key shapes anywhere (OpenAI `sk-…`, Anthropic `sk-ant-…`, AWS `AKIA…`,
+//!   Google `AIza…` and `ya29.…`, GitHub `ghp_…`, `Bearer <token>`, JWTs), each anchored
+//!   at a word boundary and long enough that prose does not match;
+//! - any long token-like value (no spaces, 20+ characters of the base64/hex alphabet)
+//!   under a header-like field name (`authorization`, `x-api-key`, `...token`,
+//!   `...secret`, `password`).
+//!
+//! Findings name the field and show only the first few characters of the value: the
+//! check's own output must not spread the secret further.
+//!
+//! Not here: redacting recordings (the recorder's job).
+
+use std::sync::LazyLock;
+
+use regex::{Regex, RegexSet};
+use serde_json::Value;
+
+/// One credential-shaped value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// Field path inside the entry, e.g. `response.content`.
+    pub field: String,
+    /// What it looks like, and a masked preview.
+    pub message: String,
+}
+
+const SHAPES: &[(&str, &str)] = &[
+    (r"\bsk-ant-[A-Za-z0-9_\-]{16,}", "an Anthropic API key"),
+    (
+        r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}",
+        "an OpenAI API key",
+    ),
+    (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", "an AWS access key id"),
+    (r"\bAIza[0-9A-Za-z_\-]{35}", "a Google API key"),
+    (r"\bya29\.[0-9A-Za-z_\-]{20,}", "a Google OAuth token"),
+    (r"\bgh[pousr]_[A-Za-z0-9]{30,}", "a GitHub token"),
+    (r"\bBearer\s+[A-Za-z0-9._~+/=\-]{16,}", "a bearer token"),
+    (
+        r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
+        "a JSON Web Token",
+    ),
+];
+
+static SET: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new(SHAPES.iter().map(|(p, _)| *p)).expect("the credential patterns are valid")
+});
+
+static EACH: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    SHAPES
+        .iter()
+        .map(|(p, _)| Regex::new(p).expect("the credential patterns are valid"))
+        .collect()
+});
+
+/// Field names that hold credentials in headers and configs.
+fn header_like(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "authorization",
+        "api-key",
+        "api_key",
+        "apikey",
+        "token",
+        "secret",
+        "password",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
+        && !k.contains("tokens") // usage counters: prompt_tokens, max_tokens
+}
+
+fn token_like(v: &str) -> bool {
+    let v = v
+        .strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("Basic "))
+        .unwrap_or(v);
+    v.len() >= 20
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._~+/=-".contains(&b))
+}
+
+fn preview(s: &str) -> String {
+    let head: String = s.chars().take(6).collect();
+    format!("{head}…")
+}
+
+fn check_string(field: &str, key: &str, v: &str, out: &mut Vec<Hit>) {
+    // A cheap gate first: most strings contain none of the shapes' fixed parts.
+    let maybe = [
+        "sk-", "AKIA", "ASIA", "AIza", "ya29.", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "Bearer",
+        "eyJ",
+    ]
+    .iter()
+    .any(|lit| v.contains(lit));
+    if maybe {
+        if let Some(k) = SET.matches(v).iter().next() {
+            let found = EACH[k].find(v).map_or(v, |m| m.as_str());
+            out.push(Hit {
+                field: field.to_string(),
+                message: format!(
+                    "looks like {} ({}); use a plainly fake value",
+                    SHAPES[k].1,
+                    preview(found)
+                ),
+            });
+            return;
+        }
+    }
+    if header_like(key) && token_like(v) {
+        out.push(Hit {
+            field: field.to_string(),
+            message: format!(
+                "a credential-like value under a header-like name ({}); use a plainly fake value",
+                preview(v)
+            ),
+        });
+    }
+}
+
+fn walk(v: &Value, field: &mut String, key: &str, out: &mut Vec<Hit>) {
+    match v {
+        Value::String(s) => check_string(field, key, s, out),
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                let len = field.len();
+                field.push_str(&format!("[{i}]"));
+                walk(x, field, key, out);
+                field.truncate(len);
+            }
+        }
+        Value::Object(o) => {
+            for (k, x) in o {
+                let len = field.len();
+                if !field.is_empty() {
+                    field.push('.');
+                }
+                field.push_str(k);
+                walk(x, field, k, out);
+                field.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every credential-shaped string in one cassette entry.
+pub fn scan_entry(entry: &Value) -> Vec<Hit> {
+    let mut out = Vec::new();
+    walk(entry, &mut String::new(), "", &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn key_shapes_are_found_with_their_field_and_a_masked_preview() {
+        let hits = scan_entry(&json!({
+            "match": {"userMessage": "use sk-ant-api03-abcdefghijklmnopqrstu please"},
+            "response": {"content": "ok", "toolCalls": [{"name": "f", "arguments": {"k": "AKIAABCDEFGHIJKLMNOP"}}]}
+        }));
+        assert_eq!(hits.len(), 2, "{hits:?}");
+        assert_eq!(hits[0].field, "match.userMessage");
+        assert!(hits[0].message.contains("Anthropic API key (sk-ant…)"));
+        assert!(!hits[0].message.contains("abcdefghijklmnop"));
+        assert_eq!(hits[1].field, "response.toolCalls[0].arguments.k");
+    }
+
+    #[test]
+    fn prose_and_usage_counters_are_not_credentials() {
+        let hits = scan_entry(&json!({
+            "match": {"userMessage": "plan the task-management-system-design and ask for a Bearer token"},
+            "response": {"content": "AKIA is a prefix; eyJ starts JSON", "usage": {"prompt_tokens": 12},
+                         "id": "chatcmpl-0123456789abcdef0123456789"},
+            "metadata": {"toolsHash": "0123abcd"}
+        }));
+        assert!(hits.is_empty(), "{hits:?}");
+    }
+
+    #[test]
+    fn long_tokens_under_header_like_names_are_flagged() {
+        let hits = scan_entry(&json!({"metadata": {"headers": {
+            "x-api-key": "0123456789abcdef0123456789abcdef",
+            "x-request-id": "0123456789abcdef0123456789abcdef"
+        }}}));
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].field, "metadata.headers.x-api-key");
+    }
+}
