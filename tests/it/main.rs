@@ -4,6 +4,7 @@ mod check_cmd;
 mod hostile;
 mod physics;
 mod record;
+mod record_google;
 mod record_providers;
 mod reload;
 mod replay;
