@@ -1,5 +1,5 @@
-//! Cohere v2: `POST /v2/chat` ([`chat`]: JSON, or SSE with hyphenated `event:` types
-//! ending in `data: [DONE]`) and `POST /v2/embed` ([`embed`]); [`collapse`] reads
+//! Cohere v2: `POST /v2/chat` (`chat`: JSON, or SSE with hyphenated `event:` types
+//! ending in `data: [DONE]`) and `POST /v2/embed` (`embed`); [`collapse`] reads
 //! recorded replies of both back into fixtures.
 //!
 //! Shapes follow the captures in tests/data/golden/cohere. Errors are Cohere's

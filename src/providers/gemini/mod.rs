@@ -3,9 +3,9 @@
 //! (`/v1beta/models/...`, `/v1/models/...`) and the Vertex publisher paths
 //! (`/v1|/v1beta1/projects/{p}/locations/{l}/publishers/google/models/...`).
 //!
-//! Layout: [`request`] turns the wire body into a [`ChatRequest`], [`generate`] renders
+//! Layout: `request` turns the wire body into a [`ChatRequest`], `generate` renders
 //! chat replies (JSON, `alt=sse` SSE, or the streamed JSON array Google sends without
-//! `alt=sse`), [`embed`] renders embeddings, [`collapse`] reads recorded replies back.
+//! `alt=sse`), `embed` renders embeddings, [`collapse`] reads recorded replies back.
 //! Errors use Google's `{"error":{"code","message","status"}}` envelope so google-genai
 //! raises `ClientError`/`ServerError` with the message and code.
 //!

@@ -1,5 +1,5 @@
-//! Ollama's native API: `/api/chat`, `/api/generate` ([`chat`]) and `/api/embed`,
-//! `/api/embeddings` ([`embed`]). (`GET /api/tags` is answered by the pipeline.)
+//! Ollama's native API: `/api/chat`, `/api/generate` (`chat`) and `/api/embed`,
+//! `/api/embeddings` (`embed`). (`GET /api/tags` is answered by the pipeline.)
 //! [`collapse`] reads recorded replies of all four back into fixtures.
 //!
 //! Streaming is the default (`stream` absent or true): NDJSON under
