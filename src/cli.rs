@@ -141,28 +141,28 @@ pub struct RecordCmd {
 /// Where misses go, and how recordings are taken.
 #[derive(Debug, Args, Clone, Default)]
 pub struct RecordArgs {
-    /// OpenAI base URL (e.g. https://api.openai.com); a path prefix is kept.
+    /// OpenAI base URL (e.g. `https://api.openai.com`); a path prefix is kept.
     #[arg(long, value_name = "URL")]
     pub provider_openai: Option<String>,
-    /// Anthropic base URL (e.g. https://api.anthropic.com).
+    /// Anthropic base URL (e.g. `https://api.anthropic.com`).
     #[arg(long, value_name = "URL")]
     pub provider_anthropic: Option<String>,
-    /// Gemini base URL (e.g. https://generativelanguage.googleapis.com).
+    /// Gemini base URL (e.g. `https://generativelanguage.googleapis.com`).
     #[arg(long, value_name = "URL")]
     pub provider_gemini: Option<String>,
-    /// Vertex AI base URL (e.g. https://us-central1-aiplatform.googleapis.com).
+    /// Vertex AI base URL (e.g. `https://us-central1-aiplatform.googleapis.com`).
     #[arg(long, value_name = "URL")]
     pub provider_vertexai: Option<String>,
-    /// Bedrock runtime base URL (e.g. https://bedrock-runtime.us-east-1.amazonaws.com).
+    /// Bedrock runtime base URL (e.g. `https://bedrock-runtime.us-east-1.amazonaws.com`).
     #[arg(long, value_name = "URL")]
     pub provider_bedrock: Option<String>,
-    /// Azure OpenAI base URL (e.g. https://NAME.openai.azure.com).
+    /// Azure OpenAI base URL (e.g. `https://NAME.openai.azure.com`).
     #[arg(long, value_name = "URL")]
     pub provider_azure: Option<String>,
-    /// Ollama base URL (e.g. http://127.0.0.1:11434).
+    /// Ollama base URL (e.g. `http://127.0.0.1:11434`).
     #[arg(long, value_name = "URL")]
     pub provider_ollama: Option<String>,
-    /// Cohere base URL (e.g. https://api.cohere.com).
+    /// Cohere base URL (e.g. `https://api.cohere.com`).
     #[arg(long, value_name = "URL")]
     pub provider_cohere: Option<String>,
     /// Forward misses without saving anything.
