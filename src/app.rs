@@ -113,19 +113,16 @@ pub async fn run(
     };
     let fail_on_unused = config.fail_on_unused;
     let state = Arc::new(AppState::new(config, store, recorder, metrics));
+    // Always logged: fixture or header chaos needs the seed to be repeatable too.
     let c = &state.config.chaos;
-    if c.drop.is_some() || c.malformed.is_some() || c.disconnect.is_some() {
-        tracing::info!(
-            seed = state.chaos.seed(),
-            drop = c.drop.unwrap_or(0.0),
-            malformed = c.malformed.unwrap_or(0.0),
-            disconnect = c.disconnect.unwrap_or(0.0),
-            "chaos is on; pass --chaos-seed {} to repeat this run's faults",
-            state.chaos.seed()
-        );
-    } else {
-        tracing::debug!(seed = state.chaos.seed(), "chaos seed");
-    }
+    tracing::info!(
+        seed = state.chaos.seed(),
+        drop = c.drop.unwrap_or(0.0),
+        malformed = c.malformed.unwrap_or(0.0),
+        disconnect = c.disconnect.unwrap_or(0.0),
+        "chaos: pass --chaos-seed {} to repeat this run's faults",
+        state.chaos.seed()
+    );
     // Poll the shutdown future once before announcing readiness: signal handlers are
     // installed on first poll, and a harness that reads the ready line and then sends
     // SIGTERM must get a graceful shutdown (with the unused report), not a killed process.
