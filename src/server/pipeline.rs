@@ -57,6 +57,10 @@ where
         Route::Ready => json_response(200, &json!({"status": "ready"})),
         Route::Metrics => metrics(&state),
         Route::Models => models(&state),
+        Route::Model(id) => json_response(
+            200,
+            &json!({"id": id, "object": "model", "created": 1686935002, "owned_by": "aimock"}),
+        ),
         Route::OllamaTags => ollama_tags(&state),
         Route::Control(op) => crate::control::handle(&state, op, &parts, body).await,
         Route::MethodNotAllowed => json_response(

@@ -15,6 +15,8 @@ pub enum Route {
     Ready,
     /// `GET /v1/models`.
     Models,
+    /// `GET /v1/models/{id}` (one model).
+    Model(String),
     /// `GET /api/tags` (Ollama's model list).
     OllamaTags,
     /// `GET /metrics`.
@@ -80,6 +82,14 @@ pub fn route(method: &Method, path: &str) -> Route {
     }
     if let Some(c) = crate::control::route(method, path) {
         return c.map_or(Route::MethodNotAllowed, Route::Control);
+    }
+    if get {
+        if let Some(id) = path
+            .strip_prefix("/v1/models/")
+            .filter(|id| !id.is_empty() && !id.contains(':'))
+        {
+            return Route::Model(decode(id));
+        }
     }
     if let Some(s) = google_surface(path) {
         return want(post, Route::Provider(s));
