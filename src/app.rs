@@ -69,12 +69,18 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
     on_ready: impl FnOnce(&Running),
 ) -> anyhow::Result<()> {
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
     let store = load_store(&config)?;
     let addr = SocketAddr::new(config.host, config.port);
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let addr = listener.local_addr()?;
+    let metrics = config
+        .metrics
+        .then(|| Arc::new(crate::metrics::Metrics::new()));
     let recorder = match &config.record {
         Some(rc) => {
             std::fs::create_dir_all(&rc.record_dir).with_context(|| {
@@ -86,7 +92,10 @@ pub async fn run(
             for (p, u) in &rc.upstreams {
                 tracing::info!(provider = %p, upstream = %u, "recording misses");
             }
-            Some(crate::record::Recorder::new(rc.clone(), store.clone())?)
+            Some(
+                crate::record::Recorder::new(rc.clone(), store.clone())?
+                    .with_metrics(metrics.clone()),
+            )
         }
         None => None,
     };
@@ -103,11 +112,17 @@ pub async fn run(
         None
     };
     let fail_on_unused = config.fail_on_unused;
-    let state = Arc::new(AppState {
-        config,
-        store,
-        recorder,
-    });
+    let state = Arc::new(AppState::new(config, store, recorder, metrics));
+    // Always logged: fixture or header chaos needs the seed to be repeatable too.
+    let c = &state.config.chaos;
+    tracing::info!(
+        seed = state.chaos.seed(),
+        drop = c.drop.unwrap_or(0.0),
+        malformed = c.malformed.unwrap_or(0.0),
+        disconnect = c.disconnect.unwrap_or(0.0),
+        "chaos: pass --chaos-seed {} to repeat this run's faults",
+        state.chaos.seed()
+    );
     // Poll the shutdown future once before announcing readiness: signal handlers are
     // installed on first poll, and a harness that reads the ready line and then sends
     // SIGTERM must get a graceful shutdown (with the unused report), not a killed process.
@@ -126,6 +141,21 @@ pub async fn run(
     } else {
         serve(listener, state.clone(), shutdown).await
     };
+    if let Some(rec) = &state.recorder {
+        let pending = rec.pending_writes();
+        if pending > 0 {
+            tracing::info!(pending, "waiting for recordings to reach the disk");
+        }
+        if tokio::time::timeout(state.config.shutdown_timeout, rec.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                pending = rec.pending_writes(),
+                "recordings still being written at the shutdown deadline"
+            );
+        }
+    }
     if let Some(w) = watcher {
         // Joining waits at most for one file's reload; keep it off the async workers.
         let _ = tokio::task::spawn_blocking(move || w.stop()).await;

@@ -1,5 +1,9 @@
 //! The command line, as clap sees it: raw values only. `config.rs` turns these into a
 //! validated [`crate::config::Config`]; nothing else reads clap types.
+//!
+//! Options a config file can also set are `Option`s with no clap default, so
+//! `config.rs` can tell "not given" from "given the default" (command line > file >
+//! default); their defaults are stated in the help text.
 
 use std::path::PathBuf;
 
@@ -18,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve answers from cassettes.
-    Replay(ServeArgs),
+    Replay(Box<ServeArgs>),
     /// Serve from cassettes, and forward every miss to the real provider and save it.
     Record(Box<RecordCmd>),
     /// Validate cassettes without serving them (exit 1 when any has an error).
@@ -45,33 +49,33 @@ pub struct ServeArgs {
     )]
     pub cassettes: Vec<PathBuf>,
 
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1", env = "AIMOCK_HOST")]
-    pub host: String,
+    /// Address to listen on [default: 127.0.0.1].
+    #[arg(long, env = "AIMOCK_HOST")]
+    pub host: Option<String>,
 
-    /// Port to listen on; 0 picks a free one.
-    #[arg(long, short = 'p', default_value_t = 4010, env = "AIMOCK_PORT")]
-    pub port: u16,
+    /// Port to listen on; 0 picks a free one [default: 4010].
+    #[arg(long, short = 'p', env = "AIMOCK_PORT")]
+    pub port: Option<u16>,
 
     /// Answer a request no cassette matches with 503 instead of 404.
     #[arg(long)]
     pub strict: bool,
 
-    /// Log level or tracing filter (error, warn, info, debug, trace).
-    #[arg(long, default_value = "info", env = "AIMOCK_LOG")]
-    pub log_level: String,
+    /// Log level or tracing filter (error, warn, info, debug, trace) [default: info].
+    #[arg(long, env = "AIMOCK_LOG")]
+    pub log_level: Option<String>,
 
-    /// Characters per streamed chunk when a fixture sets no chunkSize.
-    #[arg(long, short = 'c', default_value_t = 20)]
-    pub chunk_size: usize,
+    /// Characters per streamed chunk when a fixture sets no chunkSize [default: 20].
+    #[arg(long, short = 'c')]
+    pub chunk_size: Option<usize>,
 
-    /// Milliseconds before each streamed chunk when a fixture sets no latency.
-    #[arg(long, short = 'l', default_value_t = 0.0)]
-    pub latency: f64,
+    /// Milliseconds before each streamed chunk when a fixture sets no latency [default: 0].
+    #[arg(long, short = 'l')]
+    pub latency: Option<f64>,
 
-    /// Divide every streaming delay by this factor.
-    #[arg(long, default_value_t = 1.0)]
-    pub replay_speed: f64,
+    /// Divide every streaming delay by this factor [default: 1].
+    #[arg(long)]
+    pub replay_speed: Option<f64>,
 
     /// Largest request body accepted, in bytes (larger gets 413).
     #[arg(long, default_value_t = 32 * 1024 * 1024)]
@@ -88,6 +92,39 @@ pub struct ServeArgs {
     /// At shutdown, exit non-zero when some cassette fixture never matched a request.
     #[arg(long)]
     pub fail_on_unused: bool,
+
+    /// A JSON config file in the reference's shape (`port`, `host`, `strict`, `metrics`,
+    /// `llm.fixtures`, `llm.chaos`, `llm.record`, ...); command-line flags win over it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Probability (0..1) of answering a request with a provider-shaped 500.
+    #[arg(long, value_name = "RATE")]
+    pub chaos_drop: Option<f64>,
+
+    /// Probability (0..1) of answering with a body that does not parse.
+    #[arg(long, value_name = "RATE")]
+    pub chaos_malformed: Option<f64>,
+
+    /// Probability (0..1) of destroying the connection mid-response.
+    #[arg(long, value_name = "RATE")]
+    pub chaos_disconnect: Option<f64>,
+
+    /// Seed of the chaos decisions, to reproduce a run (default: random, logged at start).
+    #[arg(long, value_name = "N")]
+    pub chaos_seed: Option<u64>,
+
+    /// Requests kept in the journal; 0 keeps all [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub journal_max: Option<usize>,
+
+    /// Serve Prometheus metrics at GET /metrics.
+    #[arg(long)]
+    pub metrics: bool,
+
+    /// Milliseconds in-flight requests get to finish after SIGTERM [default: 10000].
+    #[arg(long, value_name = "MS")]
+    pub shutdown_timeout_ms: Option<u64>,
 }
 
 /// `aimock record`: the serve options plus the upstreams.
@@ -104,43 +141,43 @@ pub struct RecordCmd {
 /// Where misses go, and how recordings are taken.
 #[derive(Debug, Args, Clone, Default)]
 pub struct RecordArgs {
-    /// OpenAI base URL (e.g. https://api.openai.com); a path prefix is kept.
+    /// OpenAI base URL (e.g. `https://api.openai.com`); a path prefix is kept.
     #[arg(long, value_name = "URL")]
     pub provider_openai: Option<String>,
-    /// Anthropic base URL (e.g. https://api.anthropic.com).
+    /// Anthropic base URL (e.g. `https://api.anthropic.com`).
     #[arg(long, value_name = "URL")]
     pub provider_anthropic: Option<String>,
-    /// Gemini base URL (e.g. https://generativelanguage.googleapis.com).
+    /// Gemini base URL (e.g. `https://generativelanguage.googleapis.com`).
     #[arg(long, value_name = "URL")]
     pub provider_gemini: Option<String>,
-    /// Vertex AI base URL (e.g. https://us-central1-aiplatform.googleapis.com).
+    /// Vertex AI base URL (e.g. `https://us-central1-aiplatform.googleapis.com`).
     #[arg(long, value_name = "URL")]
     pub provider_vertexai: Option<String>,
-    /// Bedrock runtime base URL (e.g. https://bedrock-runtime.us-east-1.amazonaws.com).
+    /// Bedrock runtime base URL (e.g. `https://bedrock-runtime.us-east-1.amazonaws.com`).
     #[arg(long, value_name = "URL")]
     pub provider_bedrock: Option<String>,
-    /// Azure OpenAI base URL (e.g. https://NAME.openai.azure.com).
+    /// Azure OpenAI base URL (e.g. `https://NAME.openai.azure.com`).
     #[arg(long, value_name = "URL")]
     pub provider_azure: Option<String>,
-    /// Ollama base URL (e.g. http://127.0.0.1:11434).
+    /// Ollama base URL (e.g. `http://127.0.0.1:11434`).
     #[arg(long, value_name = "URL")]
     pub provider_ollama: Option<String>,
-    /// Cohere base URL (e.g. https://api.cohere.com).
+    /// Cohere base URL (e.g. `https://api.cohere.com`).
     #[arg(long, value_name = "URL")]
     pub provider_cohere: Option<String>,
     /// Forward misses without saving anything.
     #[arg(long)]
     pub proxy_only: bool,
-    /// Milliseconds to wait for the upstream's response head.
-    #[arg(long, default_value_t = 30_000)]
-    pub upstream_timeout_ms: u64,
-    /// Milliseconds of upstream silence tolerated between body chunks.
-    #[arg(long, default_value_t = 30_000)]
-    pub body_timeout_ms: u64,
+    /// Milliseconds to wait for the upstream's response head [default: 30000].
+    #[arg(long)]
+    pub upstream_timeout_ms: Option<u64>,
+    /// Milliseconds of upstream silence tolerated between body chunks [default: 30000].
+    #[arg(long)]
+    pub body_timeout_ms: Option<u64>,
     /// Largest upstream reply copied for recording, in bytes (larger replies are relayed
-    /// in full but not recorded).
-    #[arg(long, default_value_t = 64 * 1024 * 1024)]
-    pub max_capture_bytes: usize,
+    /// in full but not recorded) [default: 67108864].
+    #[arg(long)]
+    pub max_capture_bytes: Option<usize>,
     /// Keep date suffixes in recorded model names (`gpt-4o-2024-08-06`).
     #[arg(long)]
     pub record_full_model_version: bool,

@@ -1,12 +1,17 @@
 //! The resolved configuration: defaults applied, values validated. Built once from the
-//! command line; the rest of the program reads only this.
+//! command line and, with `--config`, a JSON file; the rest of the program reads only
+//! this. Precedence, value by value: command line (or its environment variable), then
+//! the file, then the default.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 
 use crate::cli::{RecordArgs, ServeArgs};
+use crate::config_file::{self, FileConfig};
+use crate::fixtures::model::ChaosRates;
 use crate::record::RecordConfig;
 
 /// What the server runs with.
@@ -36,55 +41,134 @@ pub struct Config {
     pub fail_on_unused: bool,
     /// Record mode, when on.
     pub record: Option<RecordConfig>,
+    /// The tracing filter.
+    pub log_level: String,
+    /// Server-level chaos rates.
+    pub chaos: ChaosRates,
+    /// Seed of the chaos decisions (`None`: a random one, logged at start).
+    pub chaos_seed: Option<u64>,
+    /// Journal entries kept (0: all).
+    pub journal_max: usize,
+    /// Serve `GET /metrics`.
+    pub metrics: bool,
+    /// How long in-flight requests get after shutdown starts.
+    pub shutdown_timeout: Duration,
+    /// What the config file said that aimock ignores; logged at start.
+    pub warnings: Vec<String>,
 }
 
 /// The directory `aimock replay` serves when no `--cassettes` is given.
 pub const DEFAULT_CASSETTES: &str = "./cassettes";
+/// The port when neither flag nor file names one.
+pub const DEFAULT_PORT: u16 = 4010;
+/// The shutdown deadline when neither flag nor file names one.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn read_file(args: &ServeArgs) -> anyhow::Result<FileConfig> {
+    match &args.config {
+        Some(p) => config_file::load(p),
+        None => Ok(FileConfig::default()),
+    }
+}
+
+fn rate(flag: &str, v: Option<f64>) -> anyhow::Result<Option<f64>> {
+    match v {
+        Some(r) if !(0.0..=1.0).contains(&r) => bail!("--{flag} must be between 0 and 1"),
+        v => Ok(v),
+    }
+}
 
 impl Config {
-    /// Resolve the `replay`/`record` arguments.
+    /// Resolve the `replay` arguments (and the config file they name).
     pub fn resolve(args: &ServeArgs) -> anyhow::Result<Config> {
-        let host: IpAddr = if args.host == "localhost" {
+        let mut file = read_file(args)?;
+        if file.record.take().is_some() {
+            file.warnings.push(
+                "config key `llm.record` is only used by `aimock record`; `aimock replay` \
+                 never forwards (ignored)"
+                    .into(),
+            );
+        }
+        Self::resolve_with(args, file)
+    }
+
+    fn resolve_with(args: &ServeArgs, file: FileConfig) -> anyhow::Result<Config> {
+        let host = args
+            .host
+            .clone()
+            .or(file.host)
+            .unwrap_or_else(|| "127.0.0.1".into());
+        let host: IpAddr = if host == "localhost" {
             IpAddr::from([127, 0, 0, 1])
         } else {
-            args.host
-                .parse()
-                .with_context(|| format!("--host {:?} is not an IP address", args.host))?
+            host.parse()
+                .with_context(|| format!("--host {host:?} is not an IP address"))?
         };
-        if !args.replay_speed.is_finite() || args.replay_speed <= 0.0 {
+        let replay_speed = args.replay_speed.or(file.replay_speed).unwrap_or(1.0);
+        if !replay_speed.is_finite() || replay_speed <= 0.0 {
             bail!("--replay-speed must be a positive number");
         }
-        if !args.latency.is_finite() || args.latency < 0.0 {
+        let latency = args.latency.or(file.latency).unwrap_or(0.0);
+        if !latency.is_finite() || latency < 0.0 {
             bail!("--latency must be zero or more milliseconds");
         }
-        let cassettes = if args.cassettes.is_empty() {
-            vec![PathBuf::from(DEFAULT_CASSETTES)]
-        } else {
+        let cassettes = if !args.cassettes.is_empty() {
             args.cassettes.clone()
+        } else if !file.fixtures.is_empty() {
+            file.fixtures
+        } else {
+            vec![PathBuf::from(DEFAULT_CASSETTES)]
         };
         let hard_turn_index = std::env::var("AIMOCK_STRICT_TURN_INDEX")
             .is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+        let file_chaos = file.chaos.unwrap_or_default();
+        let chaos = ChaosRates {
+            drop: rate("chaos-drop", args.chaos_drop)?.or(file_chaos.drop),
+            malformed: rate("chaos-malformed", args.chaos_malformed)?.or(file_chaos.malformed),
+            disconnect: rate("chaos-disconnect", args.chaos_disconnect)?.or(file_chaos.disconnect),
+        };
         Ok(Config {
             host,
-            port: args.port,
+            port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
             cassettes,
-            strict: args.strict,
-            chunk_size: args.chunk_size.max(1),
-            latency_ms: args.latency,
-            replay_speed: args.replay_speed,
+            strict: args.strict || file.strict.unwrap_or(false),
+            chunk_size: args.chunk_size.or(file.chunk_size).unwrap_or(20).max(1),
+            latency_ms: latency,
+            replay_speed,
             max_body_bytes: args.max_body_bytes,
             hard_turn_index,
             // `--watch` only exists for the reference's users: watching is the default.
             watch: !args.no_watch,
             fail_on_unused: args.fail_on_unused,
             record: None,
+            log_level: args
+                .log_level
+                .clone()
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".into()),
+            chaos,
+            chaos_seed: args.chaos_seed,
+            journal_max: args.journal_max.unwrap_or(crate::journal::DEFAULT_MAX),
+            metrics: args.metrics || file.metrics.unwrap_or(false),
+            shutdown_timeout: args
+                .shutdown_timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
+            warnings: file.warnings,
         })
     }
 
-    /// Resolve `aimock record`: the serve options plus at least one upstream.
+    /// Resolve `aimock record`: the serve options plus at least one upstream. Upstreams
+    /// from the command line and from the file's `llm.record.providers` are merged, the
+    /// command line winning for a provider named in both.
     pub fn resolve_record(args: &ServeArgs, rec: &RecordArgs) -> anyhow::Result<Config> {
-        let mut config = Config::resolve(args)?;
+        let mut file = read_file(args)?;
+        let frec = file.record.take().unwrap_or_default();
+        let mut config = Self::resolve_with(args, file)?;
         let mut upstreams = std::collections::BTreeMap::new();
+        for (name, url) in &frec.providers {
+            upstreams.insert(name.clone(), crate::record::parse_base(name, url)?);
+        }
         for (name, value) in [
             ("openai", &rec.provider_openai),
             ("anthropic", &rec.provider_anthropic),
@@ -105,7 +189,15 @@ impl Config {
                  --provider-anthropic URL, ... (see `aimock record --help`)"
             );
         }
-        if rec.upstream_timeout_ms == 0 || rec.body_timeout_ms == 0 {
+        let head = rec
+            .upstream_timeout_ms
+            .or(frec.upstream_timeout_ms)
+            .unwrap_or(30_000);
+        let idle = rec
+            .body_timeout_ms
+            .or(frec.body_timeout_ms)
+            .unwrap_or(30_000);
+        if head == 0 || idle == 0 {
             bail!("--upstream-timeout-ms and --body-timeout-ms must be positive");
         }
         let first = &config.cassettes[0];
@@ -116,12 +208,16 @@ impl Config {
         };
         config.record = Some(RecordConfig {
             upstreams,
-            proxy_only: rec.proxy_only,
-            head_timeout: std::time::Duration::from_millis(rec.upstream_timeout_ms),
-            idle_timeout: std::time::Duration::from_millis(rec.body_timeout_ms),
-            max_capture_bytes: rec.max_capture_bytes,
-            record_dir: base.join("recorded"),
-            full_model_version: rec.record_full_model_version,
+            proxy_only: rec.proxy_only || frec.proxy_only.unwrap_or(false),
+            head_timeout: Duration::from_millis(head),
+            idle_timeout: Duration::from_millis(idle),
+            max_capture_bytes: rec
+                .max_capture_bytes
+                .or(frec.max_proxy_buffer_bytes)
+                .unwrap_or(64 * 1024 * 1024),
+            record_dir: frec.fixture_path.unwrap_or_else(|| base.join("recorded")),
+            full_model_version: rec.record_full_model_version
+                || frec.record_full_model_version.unwrap_or(false),
         });
         Ok(config)
     }
@@ -142,6 +238,13 @@ impl Config {
             watch: false,
             fail_on_unused: false,
             record: None,
+            log_level: "info".into(),
+            chaos: ChaosRates::default(),
+            chaos_seed: None,
+            journal_max: crate::journal::DEFAULT_MAX,
+            metrics: false,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            warnings: Vec::new(),
         }
     }
 }

@@ -14,17 +14,27 @@
 //! - [`codec`]: pure SSE, NDJSON and AWS EventStream framing.
 //! - [`providers`]: each provider's wire format: parse requests, render replies.
 //! - [`server`]: hyper service, lifecycle pipeline, streaming physics.
-//! - [`config`] / [`cli`]: raw arguments and the resolved configuration.
+//! - [`config`] / [`cli`] / [`config_file`]: raw arguments, the JSON config file, and
+//!   the resolved configuration.
+//! - [`control`]: the `/__aimock/*` control API (fixtures, journal, reset, one-shot errors).
+//! - [`journal`]: the bounded log of handled requests.
+//! - [`chaos`]: seeded fault injection (drop, malformed, disconnect).
+//! - [`metrics`]: Prometheus counters and histograms.
 //! - [`app`]: wiring and start-up.
 //! - [`check`]: `aimock check`, cassette validation without serving.
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod chaos;
 pub mod check;
 pub mod cli;
 pub mod codec;
 pub mod config;
+pub mod config_file;
+pub mod control;
 pub mod fixtures;
+pub mod journal;
+pub mod metrics;
 pub mod providers;
 pub mod record;
 pub mod request;

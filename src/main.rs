@@ -40,12 +40,11 @@ fn check(args: &CheckArgs) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (args, resolved) = match &cli.command {
+    let resolved = match &cli.command {
         Command::Check(a) => return check(a),
-        Command::Replay(a) => (a.clone(), Config::resolve(a)),
-        Command::Record(r) => (r.serve.clone(), Config::resolve_record(&r.serve, &r.record)),
+        Command::Replay(a) => Config::resolve(a),
+        Command::Record(r) => Config::resolve_record(&r.serve, &r.record),
     };
-    init_tracing(&args.log_level);
     let config = match resolved {
         Ok(c) => c,
         Err(e) => {
@@ -53,6 +52,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // After resolving: the config file may set the log level.
+    init_tracing(&config.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,4 +1,54 @@
-//! Process signals: SIGINT (Ctrl-C) and SIGTERM both start a graceful shutdown.
+//! Shutdown: process signals (SIGINT and SIGTERM both start a graceful shutdown), and
+//! the in-process [`Shutdown`] flag that long-lived work watches so it can end cleanly
+//! inside the grace period.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+/// A one-way flag: raised once when shutdown begins. Cheap to clone; every clone and
+/// every [`Shutdown::wait`] future sees the same flag.
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    tx: Arc<watch::Sender<bool>>,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Shutdown {
+    /// A lowered flag.
+    pub fn new() -> Shutdown {
+        Shutdown {
+            tx: Arc::new(watch::Sender::new(false)),
+        }
+    }
+
+    /// Raise the flag (idempotent).
+    pub fn trigger(&self) {
+        self.tx.send_replace(true);
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_triggered(&self) -> bool {
+        *self.tx.borrow()
+    }
+
+    /// A future that resolves once the flag is raised (at once if it already is).
+    pub fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.tx.subscribe();
+        async move {
+            // An error means the sender is gone: nothing can raise the flag any more.
+            if rx.wait_for(|up| *up).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
 
 /// Resolves on the first SIGINT or SIGTERM.
 pub async fn signal() {

@@ -206,6 +206,10 @@ impl Collapsed {
             if let Some(s) = &self.signature {
                 r.insert("reasoningSignature".into(), s.clone().into());
             }
+        } else if self.signature.is_some() {
+            warnings.push(
+                "the reply carried a reasoning signature but no reasoning text; the signature was not saved".into(),
+            );
         }
         if !self.redacted.is_empty() {
             r.insert("redactedThinking".into(), json!(self.redacted));

@@ -230,19 +230,19 @@ impl Surface {
         match self {
             Surface::OpenAiChat { .. } => openai_chat::collapse(content_type, body),
             Surface::OpenAiEmbeddings { .. } => embeddings::collapse_openai(body),
-            _ => {
-                let mut c = collapse::Collapsed::default();
-                c.warnings.push(format!(
-                    "recording {} replies is not supported yet",
-                    self.provider()
-                ));
-                c.error = Some(collapse::CollapsedError {
-                    status: 501,
-                    message: format!("aimock cannot collapse {self:?} recordings yet"),
-                    kind: Some("not_implemented".into()),
-                    code: None,
-                });
-                c
+            Surface::OpenAiResponses => responses::collapse::collapse(content_type, body),
+            Surface::AnthropicMessages => anthropic::collapse::collapse(content_type, body),
+            Surface::BedrockInvoke { .. } | Surface::BedrockConverse { .. } => {
+                bedrock::collapse::collapse(content_type, body)
+            }
+            Surface::GeminiGenerate { .. } | Surface::GeminiEmbed { .. } => {
+                gemini::collapse(self, content_type, body)
+            }
+            Surface::CohereChat | Surface::CohereEmbed => {
+                cohere::collapse(self, content_type, body)
+            }
+            Surface::OllamaChat | Surface::OllamaGenerate | Surface::OllamaEmbed { .. } => {
+                ollama::collapse(self, content_type, body)
             }
         }
     }

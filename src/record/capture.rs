@@ -175,17 +175,27 @@ fn eventstream_signal(
         Some("messageStop") => Signal::Terminal,
         Some("metadata") => Signal::Final,
         Some("chunk") => {
-            let inner = serde_json::from_slice::<Value>(payload)
-                .ok()
-                .and_then(|v| v.get("bytes").and_then(|b| b.as_str()).map(String::from))
-                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-                .and_then(|raw| serde_json::from_slice::<Value>(&raw).ok());
-            match inner
+            // The model's event is base64 in `bytes` (AWS), or the payload itself
+            // (older aimock recordings).
+            let outer = serde_json::from_slice::<Value>(payload).ok();
+            let inner = match outer
                 .as_ref()
-                .and_then(|v| v.get("type"))
-                .and_then(|t| t.as_str())
+                .and_then(|v| v.get("bytes").and_then(|b| b.as_str()))
             {
+                Some(b) => base64::engine::general_purpose::STANDARD
+                    .decode(b)
+                    .ok()
+                    .and_then(|raw| serde_json::from_slice::<Value>(&raw).ok()),
+                None => outer,
+            };
+            let Some(inner) = inner else {
+                return Signal::None;
+            };
+            match inner.get("type").and_then(|t| t.as_str()) {
                 Some("message_stop") => Signal::Final,
+                // Nova wraps Converse-shaped events: `{"messageStop": {...}}`.
+                _ if inner.get("messageStop").is_some() => Signal::Terminal,
+                _ if inner.get("metadata").is_some() => Signal::Final,
                 _ => Signal::None,
             }
         }
@@ -248,6 +258,10 @@ mod tests {
             (
                 "application/vnd.amazon.eventstream",
                 "bedrock/invoke-stream-anthropic-messages.eventstream",
+            ),
+            (
+                "application/vnd.amazon.eventstream",
+                "bedrock/invoke-stream-nova.eventstream",
             ),
         ] {
             let path = format!("{}/tests/data/golden/{name}", env!("CARGO_MANIFEST_DIR"));

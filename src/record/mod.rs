@@ -117,6 +117,38 @@ pub struct Recorder {
     client: HttpsClient,
     store: FixtureStore,
     recorded: Arc<AtomicUsize>,
+    writes: Arc<Writes>,
+}
+
+/// Recordings being written off the request path, so shutdown can wait for them; and
+/// the metric a finished write bumps.
+#[derive(Default)]
+pub struct Writes {
+    pending: AtomicUsize,
+    idle: tokio::sync::Notify,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+}
+
+impl Writes {
+    fn start(&self) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn done(&self, ok: bool) {
+        if ok {
+            if let Some(m) = &self.metrics {
+                m.recorded();
+            }
+        }
+        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Recordings not yet on disk.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
 }
 
 impl Recorder {
@@ -147,7 +179,37 @@ impl Recorder {
             client,
             store,
             recorded: Arc::new(AtomicUsize::new(0)),
+            writes: Arc::default(),
         })
+    }
+
+    /// Count every recording written in `metrics`.
+    pub fn with_metrics(mut self, metrics: Option<Arc<crate::metrics::Metrics>>) -> Recorder {
+        self.writes = Arc::new(Writes {
+            metrics,
+            ..Writes::default()
+        });
+        self
+    }
+
+    /// Wait until every recording handed to the writer is on disk (shutdown calls this
+    /// after the last connection closed, under its own deadline).
+    pub async fn flush(&self) {
+        loop {
+            let idle = self.writes.idle.notified();
+            tokio::pin!(idle);
+            // Register before checking, so a write finishing in between still wakes us.
+            idle.as_mut().enable();
+            if self.writes.pending() == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+
+    /// Recordings not yet on disk.
+    pub fn pending_writes(&self) -> usize {
+        self.writes.pending()
     }
 
     /// Whether an upstream is configured for this surface's provider.
@@ -277,6 +339,7 @@ impl Recorder {
             let store = self.store.clone();
             let config = self.config.clone();
             let counter = self.recorded.clone();
+            let writes = self.writes.clone();
             let ct = content_type.clone();
             Some(Box::new(move |cap: Capture| {
                 save(
@@ -288,6 +351,7 @@ impl Recorder {
                     &config,
                     &store,
                     &counter,
+                    &writes,
                 );
             }))
         };
@@ -338,6 +402,7 @@ fn save(
     config: &RecordConfig,
     store: &FixtureStore,
     counter: &AtomicUsize,
+    writes: &Arc<Writes>,
 ) {
     let collapsed = surface.collapse(status, content_type, &cap.body);
     let (mut response, mut warnings) = collapsed.to_response();
@@ -383,11 +448,21 @@ fn save(
     // Off the request path: fsync and rename can take milliseconds.
     let store = store.clone();
     let note = move |p: &std::path::Path, bytes: &[u8]| store.note_own_write(p, bytes);
-    let write =
-        move || match writer::append_fixture_noting(&path, entry, &warnings, &|b| note(&path, b)) {
-            Ok(i) => tracing::info!(file = %path.display(), index = i, "recorded a fixture"),
-            Err(e) => tracing::error!(file = %path.display(), error = %e, "cannot write recording"),
+    writes.start();
+    let writes = writes.clone();
+    let write = move || {
+        let ok = match writer::append_fixture_noting(&path, entry, &warnings, &|b| note(&path, b)) {
+            Ok(i) => {
+                tracing::info!(file = %path.display(), index = i, "recorded a fixture");
+                true
+            }
+            Err(e) => {
+                tracing::error!(file = %path.display(), error = %e, "cannot write recording");
+                false
+            }
         };
+        writes.done(ok);
+    };
     match tokio::runtime::Handle::try_current() {
         Ok(rt) => {
             rt.spawn_blocking(write);

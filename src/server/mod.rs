@@ -5,6 +5,10 @@
 //! - `pacing`: streaming physics for replayed streams.
 //! - `body`: the one response body type.
 //!
+//! Shutdown: stop accepting, raise [`AppState::shutdown`] so paced replay streams send
+//! their remaining frames at once, then wait for open connections up to
+//! `--shutdown-timeout-ms`; `app::run` flushes pending recordings afterwards.
+//!
 //! [`serve`] takes a bound listener and a shutdown future, so tests and the binary run
 //! the same code: tests bind 127.0.0.1:0, the binary binds the configured address.
 
@@ -27,9 +31,6 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::fixtures::FixtureStore;
 
-/// How long in-flight requests get to finish after shutdown starts.
-pub const GRACE: Duration = Duration::from_secs(10);
-
 /// Everything a request handler can reach. Shared by `Arc`.
 pub struct AppState {
     /// Resolved configuration.
@@ -38,10 +39,46 @@ pub struct AppState {
     pub store: FixtureStore,
     /// Record mode: forwards misses upstream and saves them.
     pub recorder: Option<crate::record::Recorder>,
+    /// The request journal (its own short lock per push or read).
+    pub journal: crate::journal::Journal,
+    /// The seeded chaos decisions (lock-free).
+    pub chaos: crate::chaos::Chaos,
+    /// Prometheus metrics, when `--metrics` is on.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// Control-API state: the queued one-shot error.
+    pub control: crate::control::Control,
+    /// Raised when shutdown begins; paced streams watch it to finish early.
+    pub shutdown: crate::shutdown::Shutdown,
 }
 
-/// Serve connections from `listener` until `shutdown` completes, then stop accepting
-/// and give open connections [`GRACE`] to finish.
+impl AppState {
+    /// The state for `config`, serving `store`, with a fresh journal, chaos stream and
+    /// (when configured) metrics.
+    pub fn new(
+        config: Config,
+        store: FixtureStore,
+        recorder: Option<crate::record::Recorder>,
+        metrics: Option<Arc<crate::metrics::Metrics>>,
+    ) -> AppState {
+        let seed = config
+            .chaos_seed
+            .unwrap_or_else(crate::chaos::Chaos::random_seed);
+        AppState {
+            journal: crate::journal::Journal::new(config.journal_max),
+            chaos: crate::chaos::Chaos::new(seed, config.chaos),
+            metrics,
+            control: crate::control::Control::default(),
+            shutdown: crate::shutdown::Shutdown::new(),
+            config,
+            store,
+            recorder,
+        }
+    }
+}
+
+/// Serve connections from `listener` until `shutdown` completes, then stop accepting,
+/// raise `state.shutdown` (paced streams then finish without their delays) and give
+/// open connections `config.shutdown_timeout` to finish.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
@@ -87,11 +124,13 @@ pub async fn serve(
         }
     }
     drop(listener);
-    if tokio::time::timeout(GRACE, graceful.shutdown())
+    state.shutdown.trigger();
+    let grace = state.config.shutdown_timeout;
+    if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()
     {
-        tracing::warn!("connections still open after the {GRACE:?} grace period; closing them");
+        tracing::warn!("connections still open after the {grace:?} grace period; closing them");
     }
     Ok(())
 }

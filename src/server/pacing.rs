@@ -105,6 +105,10 @@ pub struct PacedBody {
     yielded_before_cut: bool,
     /// Called once when the stream is cut on purpose (for the journal).
     on_cut: Option<Box<dyn FnOnce(&'static str) + Send + Sync>>,
+    /// Resolves when the server starts shutting down (see [`PacedBody::stop_on`]).
+    stop: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// Shutdown has begun: the remaining frames go out without delays.
+    hurry: bool,
 }
 
 impl PacedBody {
@@ -121,7 +125,23 @@ impl PacedBody {
             deadline,
             yielded_before_cut: false,
             on_cut: None,
+            stop: None,
+            hurry: false,
         }
+    }
+
+    /// Register a callback for a deliberate cut, on a body already built.
+    pub fn set_on_cut(&mut self, f: impl FnOnce(&'static str) + Send + Sync + 'static) {
+        self.on_cut = Some(Box::new(f));
+    }
+
+    /// End the stream promptly once `stop` resolves (server shutdown): the remaining
+    /// frames are sent without their delays, terminal frame included, so the client
+    /// gets a complete reply instead of a connection cut at the grace deadline. A
+    /// deliberate `truncateAfterChunks` cut still happens; `disconnectAfterMs` no longer
+    /// waits.
+    pub fn stop_on(&mut self, stop: impl Future<Output = ()> + Send + 'static) {
+        self.stop = Some(Box::pin(stop));
     }
 
     /// Register a callback for a deliberate cut (`truncateAfterChunks`/`disconnectAfterMs`).
@@ -151,6 +171,15 @@ impl PacedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, io::Error>>> {
         let this = &mut *self;
+        if let Some(s) = this.stop.as_mut() {
+            if s.as_mut().poll(cx).is_ready() {
+                this.stop = None;
+                this.hurry = true;
+                this.waiting = None;
+                this.deadline = None;
+                tracing::debug!("shutting down: flushing a paced stream");
+            }
+        }
         if let Some(d) = this.deadline.as_mut() {
             if d.as_mut().poll(cx).is_ready() {
                 this.deadline = None;
@@ -173,7 +202,7 @@ impl PacedBody {
         let Some(front) = this.frames.front() else {
             return Poll::Ready(None);
         };
-        if front.paced && !this.waited_for_front {
+        if front.paced && !this.waited_for_front && !this.hurry {
             if this.waiting.is_none() {
                 let d = this.pacing.delay(this.paced_index);
                 if !d.is_zero() {

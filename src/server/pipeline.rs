@@ -1,18 +1,28 @@
 //! The request lifecycle, top to bottom, in one place:
 //!
-//! 1. **route**: a pure match of method and path (`router`);
+//! 1. **route**: a pure match of method and path (`router`); probes, `/metrics` and
+//!    the control API (`control`) are answered at once;
 //! 2. **read**: the body, bounded by `--max-body-bytes` (413 past it);
 //! 3. **parse**: the provider's wire request into a [`ChatRequest`] (400 in the
 //!    provider's error shape when malformed);
 //! 4. **scope**: test id, context and strict override from the request headers;
-//! 5. **match**: against the fixture set taken at the start of the request;
-//! 6. **answer**: render the fixture and pace it; or, on a miss, a 503 (strict), a
-//!    deterministic embedding, or a 404, each naming the closest fixtures.
+//! 5. **one-shot error**: an error queued with `POST /__aimock/error` answers this
+//!    request, before matching, as the reference's front-of-list error fixture does (so
+//!    no sequence slot is used up);
+//! 6. **match**: against the fixture set taken at the start of the request (sequence
+//!    counts advance here);
+//! 7. **chaos**: drop, malformed or disconnect, rolled after matching and before the
+//!    strict and 404 decisions (`chaos`);
+//! 8. **answer**: render the fixture and pace it; or, on a miss, forward it (record
+//!    mode), a 503 (strict), a deterministic embedding, or a 404, each naming the
+//!    closest fixtures;
+//! 9. **account**: metrics and the journal entry (`journal`, `metrics`).
 //!
 //! Every failure becomes an HTTP response in the caller's provider shape here; nothing
 //! returns an error to hyper, so a bad request can never take a connection down.
 
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
@@ -23,7 +33,9 @@ use super::body::Body;
 use super::pacing::{PacedBody, Pacing};
 use super::router::{route, Route};
 use super::AppState;
-use crate::fixtures::{MatchMode, Outcome};
+use crate::chaos::{self, Action, Decision};
+use crate::fixtures::{Fixture, MatchMode, Outcome};
+use crate::journal::{Draft, Entry, Interruption, Source};
 use crate::providers::{ErrorKind, PlanBody, RenderContext, RenderPlan, RequestParts, Surface};
 use crate::request::{ChatRequest, DEFAULT_TEST_ID};
 
@@ -33,6 +45,7 @@ where
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let started = Instant::now();
     let (parts, body) = req.into_parts();
     let route = route(&parts.method, parts.uri.path());
     let mut resp = match route {
@@ -42,8 +55,14 @@ where
             &json!({"status": "ok", "fixtures": state.store.snapshot().len()}),
         ),
         Route::Ready => json_response(200, &json!({"status": "ready"})),
+        Route::Metrics => metrics(&state),
         Route::Models => models(&state),
+        Route::Model(id) => json_response(
+            200,
+            &json!({"id": id, "object": "model", "created": 1686935002, "owned_by": "aimock"}),
+        ),
         Route::OllamaTags => ollama_tags(&state),
+        Route::Control(op) => crate::control::handle(&state, op, &parts, body).await,
         Route::MethodNotAllowed => json_response(
             405,
             &json!({"error": {"message": format!("Method {} not allowed on {}", parts.method, parts.uri.path()), "type": "invalid_request_error"}}),
@@ -55,7 +74,14 @@ where
                 &json!({"error": {"message": format!("Not found: {} {}", parts.method, parts.uri.path()), "type": "not_found"}}),
             )
         }
-        Route::Provider(surface) => serve_provider(&state, surface, &parts, body).await,
+        Route::Provider(surface) => {
+            let arrived = SystemTime::now();
+            let mut draft = Draft::new(state.journal.request_id(&parts.headers));
+            draft.provider = Some(surface.provider());
+            let mut resp = serve_provider(&state, &surface, &parts, body, &mut draft).await;
+            account(&state, &surface, &parts, arrived, started, &mut resp, draft);
+            resp
+        }
     };
     if parts.method == Method::HEAD {
         *resp.body_mut() = Body::empty();
@@ -66,9 +92,10 @@ where
 
 async fn serve_provider<B>(
     state: &AppState,
-    surface: Surface,
+    surface: &Surface,
     parts: &http::request::Parts,
     body: B,
+    draft: &mut Draft,
 ) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes>,
@@ -81,7 +108,7 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
-        return too_large(&surface, max);
+        return too_large(surface, max);
     }
     let bytes = match Limited::new(body, max).collect().await {
         Ok(c) => c.to_bytes(),
@@ -89,7 +116,7 @@ where
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
-                return too_large(&surface, max);
+                return too_large(surface, max);
             }
             tracing::warn!(path = parts.uri.path(), error = %e, "could not read request body");
             return plan_response(
@@ -125,47 +152,214 @@ where
     };
     scope(&mut req, &rp);
     let strict = strict_override(&parts.headers).unwrap_or(state.config.strict);
+    if strict != state.config.strict {
+        draft.strict_override = Some(strict);
+    }
+
+    if let Some(e) = state.control.one_shot().take() {
+        tracing::info!(
+            provider = surface.provider(),
+            status = e.status,
+            "answering with the queued one-shot error"
+        );
+        draft.source = Source::Injected;
+        draft.keep(req);
+        return plan_response(
+            surface.error_plan(e.status, &e.message, ErrorKind::Fixture(&e)),
+            None,
+        );
+    }
+
     // While recording, turnIndex is a hard gate: an earlier turn's capture must not
     // shadow a later turn that still needs recording.
     let mode = MatchMode {
         hard_turn_index: state.config.hard_turn_index || state.recorder.is_some(),
     };
-
     let found = state.store.find(&req, mode);
-    match (&found.outcome, found.fixture()) {
-        (Outcome::Hit(_), Some(fx)) => {
-            let ctx = RenderContext::new(fx, &req, state.config.chunk_size);
-            tracing::debug!(provider = surface.provider(), fixture = %fx.origin, "matched");
-            let plan = surface.render(fx, &req, &ctx);
-            let pacing = Pacing {
-                latency_ms: fx.options.latency_ms.unwrap_or(state.config.latency_ms),
-                profile: fx.options.streaming_profile,
-                recorded: fx.options.recorded_timings.clone(),
-                replay_speed: fx.options.replay_speed.unwrap_or(state.config.replay_speed),
-                truncate_after_chunks: fx.options.truncate_after_chunks,
-                disconnect_after: fx
-                    .options
-                    .disconnect_after_ms
-                    .map(|ms| std::time::Duration::from_secs_f64(ms.min(86_400_000.0) / 1000.0)),
-                jitter_seed: ctx.seed,
-            };
-            let mut resp = plan_response(plan, Some(pacing));
-            set_request_id(&mut resp, &ctx.id("req_", "request-id", 24));
-            resp
-        }
-        _ => {
-            let skipped = match found.outcome {
-                Outcome::Miss { skipped_by_state } => skipped_by_state,
-                Outcome::Hit(_) => 0,
-            };
-            if !strict {
-                if let Some(rec) = state.recorder.as_ref().filter(|r| r.handles(&surface)) {
-                    return rec.forward(&surface, parts, bytes, req).await;
-                }
+    let hit = found.fixture().cloned();
+    let recorder = if strict || hit.is_some() {
+        None
+    } else {
+        state.recorder.as_ref().filter(|r| r.handles(surface))
+    };
+
+    let fault = state
+        .chaos
+        .roll(&parts.headers, hit.as_ref().and_then(|f| f.chaos.as_ref()));
+    if let Some(d) = fault {
+        tracing::info!(provider = surface.provider(), action = d.action.as_str(), level = d.level.as_str(), test_id = %req.test_id, "chaos");
+        draft.chaos = Some(d);
+    }
+
+    let resp = if let Some(fx) = hit {
+        draft.source = Source::Fixture;
+        draft.fixture = Some(fx.origin.clone());
+        tracing::debug!(provider = surface.provider(), fixture = %fx.origin, "matched");
+        replay(state, surface, &fx, &req, fault, &draft.interrupted)
+    } else if let Some(rec) = recorder {
+        draft.source = Source::Proxy;
+        // Drop and disconnect stop the upstream call; malformed lets it (and the
+        // recording) happen, then breaks the reply.
+        match fault.map(|d| d.action) {
+            Some(a @ (Action::Drop | Action::Disconnect)) => chaos_whole(surface, a),
+            Some(Action::Malformed) => {
+                let resp = rec.forward(surface, parts, bytes, req.clone()).await;
+                malformed_after_proxy(resp, draft).await
             }
-            miss(state, &surface, &req, &found.set, mode, strict, skipped)
+            None => rec.forward(surface, parts, bytes, req.clone()).await,
+        }
+    } else {
+        draft.source = Source::Fixture;
+        let skipped = match found.outcome {
+            Outcome::Miss { skipped_by_state } => skipped_by_state,
+            Outcome::Hit(_) => 0,
+        };
+        match fault.map(|d| d.action) {
+            Some(a) => chaos_whole(surface, a),
+            None => miss(
+                state, surface, &req, &found.set, mode, strict, skipped, draft,
+            ),
+        }
+    };
+    draft.keep(req);
+    resp
+}
+
+/// Answer from a matched fixture: render, apply any chaos, pace.
+fn replay(
+    state: &AppState,
+    surface: &Surface,
+    fx: &Fixture,
+    req: &ChatRequest,
+    fault: Option<Decision>,
+    interrupted: &Interruption,
+) -> Response<Body> {
+    let ctx = RenderContext::new(fx, req, state.config.chunk_size);
+    let mut plan = surface.render(fx, req, &ctx);
+    let mut pacing = Pacing {
+        latency_ms: fx.options.latency_ms.unwrap_or(state.config.latency_ms),
+        profile: fx.options.streaming_profile,
+        recorded: fx.options.recorded_timings.clone(),
+        replay_speed: fx.options.replay_speed.unwrap_or(state.config.replay_speed),
+        truncate_after_chunks: fx.options.truncate_after_chunks,
+        disconnect_after: fx
+            .options
+            .disconnect_after_ms
+            .map(|ms| std::time::Duration::from_secs_f64(ms.min(86_400_000.0) / 1000.0)),
+        jitter_seed: ctx.seed,
+    };
+    let action = fault.map(|d| d.action);
+    match (action, &mut plan.body) {
+        (None, _) => {}
+        // A stream long enough to be cut part way is cut part way; anything else is
+        // answered as a whole reply would be.
+        (Some(Action::Malformed), PlanBody::Stream(frames)) => {
+            chaos::corrupt_stream(frames, plan.content_type)
+        }
+        (Some(Action::Disconnect), PlanBody::Stream(frames)) if frames.len() >= 2 => {
+            let at = chaos::disconnect_point(frames.len());
+            pacing.truncate_after_chunks =
+                Some(pacing.truncate_after_chunks.map_or(at, |n| n.min(at)));
+        }
+        (Some(a), _) => return chaos_whole(surface, a),
+    }
+    let chaos_cut = action == Some(Action::Disconnect);
+    let mut resp = plan_response(plan, Some(pacing));
+    if let Body::Paced(p) = resp.body_mut() {
+        let flag = interrupted.clone();
+        p.set_on_cut(move |reason| {
+            let _ = flag.set(if chaos_cut { "chaos" } else { reason });
+        });
+        p.stop_on(state.shutdown.wait());
+    }
+    set_request_id(&mut resp, &ctx.id("req_", "request-id", 24));
+    resp
+}
+
+/// A fault that replaces the whole reply.
+fn chaos_whole(surface: &Surface, action: Action) -> Response<Body> {
+    match action {
+        Action::Drop => plan_response(chaos::drop_plan(surface), None),
+        Action::Malformed => plan_response(chaos::malformed_plan(), None),
+        Action::Disconnect => chaos::disconnect_response(),
+    }
+}
+
+/// A malformed fault on the proxy path: the upstream call and the recording go ahead
+/// (the body is read to its end, which completes the capture), then the client gets a
+/// broken body. A streamed upstream reply is relayed untouched instead: rewriting it
+/// would mean buffering a stream the client is waiting on.
+async fn malformed_after_proxy(resp: Response<Body>, draft: &mut Draft) -> Response<Body> {
+    let streamed = resp
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.contains("event-stream") || ct.contains("ndjson") || ct.contains("eventstream")
+        });
+    if streamed {
+        tracing::info!("chaos malformed bypassed: the upstream reply is a stream");
+        draft.chaos = None;
+        return resp;
+    }
+    if let Err(e) = resp.into_body().collect().await {
+        tracing::debug!(error = %e, "upstream body failed under chaos malformed");
+    }
+    plan_response(chaos::malformed_plan(), None)
+}
+
+/// Count the request and journal it.
+fn account(
+    state: &AppState,
+    surface: &Surface,
+    parts: &http::request::Parts,
+    arrived: SystemTime,
+    started: Instant,
+    resp: &mut Response<Body>,
+    draft: Draft,
+) {
+    let took = started.elapsed();
+    // A connection destroyed before its head has no status; the reference journals it
+    // as 0. (A stream cut part way keeps its 200 and is marked interrupted when cut.)
+    let disconnected = draft.chaos.is_some_and(|d| d.action == Action::Disconnect)
+        && !matches!(resp.body(), Body::Paced(_));
+    let status = if disconnected {
+        let _ = draft.interrupted.set("chaos");
+        0
+    } else {
+        resp.status().as_u16()
+    };
+    if let Some(m) = &state.metrics {
+        m.request(surface, status, took);
+        match draft.source {
+            Source::Fixture | Source::Proxy if draft.fixture.is_some() => m.matched(),
+            Source::Fixture | Source::Proxy => m.missed(),
+            Source::Injected | Source::Internal => {}
+        }
+        if let Some(d) = draft.chaos {
+            m.chaos(d.action, draft.source == Source::Proxy);
         }
     }
+    // The caller's own X-Request-Id is echoed; otherwise a reply without one gets the
+    // journal id (a replayed reply keeps its provider-shaped `req_…`).
+    let echoed = parts
+        .headers
+        .get("x-request-id")
+        .is_some_and(|v| v.as_bytes() == draft.id.as_bytes());
+    if echoed || !resp.headers().contains_key("x-request-id") {
+        if let Ok(v) = HeaderValue::from_str(&draft.id) {
+            resp.headers_mut().insert("x-request-id", v);
+        }
+    }
+    state.journal.push(Entry::new(
+        arrived,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        status,
+        took,
+        draft,
+    ));
 }
 
 /// Fill in the request's scope from headers and query.
@@ -199,6 +393,7 @@ pub fn strict_override(headers: &HeaderMap) -> Option<bool> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn miss(
     state: &AppState,
     surface: &Surface,
@@ -207,6 +402,7 @@ fn miss(
     mode: MatchMode,
     strict: bool,
     skipped: usize,
+    draft: &mut Draft,
 ) -> Response<Body> {
     if !strict && surface.is_embedding() {
         if let Some(plan) = surface.fallback_embedding(req, &RenderContext::for_request(req)) {
@@ -214,6 +410,7 @@ fn miss(
                 provider = surface.provider(),
                 "no embedding fixture; deterministic vector"
             );
+            draft.miss = Some("No fixture matched; answered with a deterministic embedding".into());
             return plan_response(plan, None);
         }
     }
@@ -240,10 +437,12 @@ fn miss(
     }
     tracing::warn!(provider = surface.provider(), strict, test_id = %req.test_id, "{message}");
     let status = if strict { 503 } else { 404 };
-    plan_response(
+    let resp = plan_response(
         surface.error_plan(status, &message, ErrorKind::NoMatch),
         None,
-    )
+    );
+    draft.miss = Some(message);
+    resp
 }
 
 fn too_large(surface: &Surface, max: usize) -> Response<Body> {
@@ -305,6 +504,22 @@ fn json_response(status: u16, v: &serde_json::Value) -> Response<Body> {
 fn status_only(status: StatusCode) -> Response<Body> {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = status;
+    r
+}
+
+/// `GET /metrics`: the exposition when `--metrics` is on, else 404 (as the reference).
+fn metrics(state: &AppState) -> Response<Body> {
+    let Some(m) = &state.metrics else {
+        return json_response(
+            404,
+            &json!({"error": {"message": "Metrics are off: start aimock with --metrics", "type": "not_found"}}),
+        );
+    };
+    let mut r = Response::new(Body::full(m.render(state.store.snapshot().len())));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+    );
     r
 }
 
@@ -375,6 +590,6 @@ fn add_cors(h: &mut HeaderMap) {
     h.insert(ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("*"));
     h.insert(
         ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("X-Request-Id"),
+        HeaderValue::from_static("X-Total-Count, X-Request-Id"),
     );
 }

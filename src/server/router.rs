@@ -15,8 +15,14 @@ pub enum Route {
     Ready,
     /// `GET /v1/models`.
     Models,
+    /// `GET /v1/models/{id}` (one model).
+    Model(String),
     /// `GET /api/tags` (Ollama's model list).
     OllamaTags,
+    /// `GET /metrics`.
+    Metrics,
+    /// The control API (`/__aimock/*`, `/v1/_requests`).
+    Control(crate::control::Op),
     /// A provider surface.
     Provider(Surface),
     /// A known path with the wrong method.
@@ -71,7 +77,19 @@ pub fn route(method: &Method, path: &str) -> Route {
             return want(post, Route::Provider(Surface::OllamaEmbed { legacy: true }))
         }
         "/api/tags" => return want(get, Route::OllamaTags),
+        "/metrics" => return want(get, Route::Metrics),
         _ => {}
+    }
+    if let Some(c) = crate::control::route(method, path) {
+        return c.map_or(Route::MethodNotAllowed, Route::Control);
+    }
+    if get {
+        if let Some(id) = path
+            .strip_prefix("/v1/models/")
+            .filter(|id| !id.is_empty() && !id.contains(':'))
+        {
+            return Route::Model(decode(id));
+        }
     }
     if let Some(s) = google_surface(path) {
         return want(post, Route::Provider(s));

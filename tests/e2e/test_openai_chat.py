@@ -224,6 +224,26 @@ def test_oversized_headers_get_a_431(server):
     assert head.startswith(b"HTTP/1.1 431"), head
 
 
-def test_models_list(server):
+def test_models_list_and_retrieve(server):
     ids = [m.id for m in client(server).models.list()]
     assert "gpt-4o" in ids
+    assert client(server).models.retrieve("gpt-4o-mini").id == "gpt-4o-mini"
+
+
+def test_chat_completions_parse_fills_a_pydantic_model(start_aimock, cassette_dir):
+    from pydantic import BaseModel
+
+    class City(BaseModel):
+        name: str
+        population: int
+
+    write_cassette(
+        cassette_dir,
+        "a.json",
+        [{"match": {"userMessage": "city", "responseFormat": "json_schema"}, "response": {"content": {"name": "Paris", "population": 2100000}}}],
+    )
+    server = start_aimock(cassette_dir)
+    r = client(server).chat.completions.parse(
+        model="gpt-4o", messages=[{"role": "user", "content": "a city please"}], response_format=City
+    )
+    assert r.choices[0].message.parsed == City(name="Paris", population=2100000)

@@ -1,10 +1,18 @@
 //! The integration suite: one test binary, with a shared harness in `support`.
 
+mod chaos;
 mod check_cmd;
+mod config;
+mod control;
 mod hostile;
+mod metrics;
+mod physics;
 mod record;
+mod record_google;
+mod record_providers;
 mod reload;
 mod replay;
+mod shutdown;
 mod support;
 mod unused;
 mod upstream;

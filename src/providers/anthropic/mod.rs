@@ -3,6 +3,8 @@
 //!
 //! - `request`: the wire body into a [`ChatRequest`] (tool results after user text).
 //! - `reply`: a fixture into the message body or the list of stream events.
+//! - `collapse`: a recorded reply (SSE or JSON) back into a fixture response; its
+//!   event reader also serves Bedrock invoke streams.
 //! - here: the three verbs the surface table calls, SSE framing, the error shape.
 //!
 //! The official `anthropic` SDK is the judge: it skips SSE events without an `event:`
@@ -10,6 +12,7 @@
 //! class from the HTTP status alone (`RateLimitError` for 429, `OverloadedError` for
 //! 529), so the status is always the fixture's own.
 
+pub mod collapse;
 pub mod reply;
 pub mod request;
 

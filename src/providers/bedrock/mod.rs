@@ -1,6 +1,7 @@
 //! AWS Bedrock runtime: `invoke` / `invoke-with-response-stream` (the Anthropic
 //! Messages body, see [`invoke`]) and `converse` / `converse-stream` (Bedrock's own
-//! shape, see [`converse`]).
+//! shape, see [`converse`]). Recorded replies of all four are read back into fixtures
+//! by [`collapse`].
 //!
 //! What the two share lives here: the model id from the path (already percent-decoded
 //! by the router), stop reasons, token counts, the AWS error shape, and turning a list
@@ -20,6 +21,7 @@
 //! Bedrock, which makes `hasToolResult` false for that shape; we keep the Anthropic
 //! rule (§2.3) so one fixture answers the same turn on every surface.
 
+pub mod collapse;
 pub mod converse;
 pub mod invoke;
 

@@ -1,5 +1,6 @@
-//! Cohere v2: `POST /v2/chat` ([`chat`]: JSON, or SSE with hyphenated `event:` types
-//! ending in `data: [DONE]`) and `POST /v2/embed` ([`embed`]).
+//! Cohere v2: `POST /v2/chat` (`chat`: JSON, or SSE with hyphenated `event:` types
+//! ending in `data: [DONE]`) and `POST /v2/embed` (`embed`); [`collapse`] reads
+//! recorded replies of both back into fixtures.
 //!
 //! Shapes follow the captures in tests/data/golden/cohere. Errors are Cohere's
 //! `{"message": "…"}` with the status, so the cohere SDK raises its typed error
@@ -9,7 +10,10 @@
 //! Not here: the legacy v1 endpoints (`/v1/chat`, `/v1/embed`).
 
 mod chat;
+mod collapse;
 mod embed;
+
+pub use collapse::collapse;
 
 use serde_json::json;
 

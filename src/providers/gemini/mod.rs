@@ -3,11 +3,11 @@
 //! (`/v1beta/models/...`, `/v1/models/...`) and the Vertex publisher paths
 //! (`/v1|/v1beta1/projects/{p}/locations/{l}/publishers/google/models/...`).
 //!
-//! Layout: [`request`] turns the wire body into a [`ChatRequest`], [`generate`] renders
+//! Layout: `request` turns the wire body into a [`ChatRequest`], `generate` renders
 //! chat replies (JSON, `alt=sse` SSE, or the streamed JSON array Google sends without
-//! `alt=sse`), [`embed`] renders embeddings. Errors use Google's
-//! `{"error":{"code","message","status"}}` envelope so google-genai raises
-//! `ClientError`/`ServerError` with the message and code.
+//! `alt=sse`), `embed` renders embeddings, [`collapse`] reads recorded replies back.
+//! Errors use Google's `{"error":{"code","message","status"}}` envelope so google-genai
+//! raises `ClientError`/`ServerError` with the message and code.
 //!
 //! Byte shapes follow real captures (tests/data/golden/{gemini,vertex}): non-stream
 //! bodies and streamed array elements are pretty-printed with two-space indents; SSE
@@ -17,9 +17,12 @@
 //! Not here: Vertex `:predict` (older embedding models; not routed) and the Interactions
 //! API.
 
+mod collapse;
 mod embed;
 mod generate;
 mod request;
+
+pub use collapse::collapse;
 
 use std::io;
 

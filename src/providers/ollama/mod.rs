@@ -1,5 +1,6 @@
-//! Ollama's native API: `/api/chat`, `/api/generate` ([`chat`]) and `/api/embed`,
-//! `/api/embeddings` ([`embed`]). (`GET /api/tags` is answered by the pipeline.)
+//! Ollama's native API: `/api/chat`, `/api/generate` (`chat`) and `/api/embed`,
+//! `/api/embeddings` (`embed`). (`GET /api/tags` is answered by the pipeline.)
+//! [`collapse`] reads recorded replies of all four back into fixtures.
 //!
 //! Streaming is the default (`stream` absent or true): NDJSON under
 //! `application/x-ndjson`, one JSON object per line, the last one `done: true` with
@@ -12,7 +13,10 @@
 //! seed, so the same fixture and request always give the same bytes.
 
 mod chat;
+mod collapse;
 mod embed;
+
+pub use collapse::collapse;
 
 use serde_json::json;
 

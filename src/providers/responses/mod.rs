@@ -4,6 +4,7 @@
 //!
 //! - `request`: the wire body into a [`ChatRequest`] (items, instructions, JSON mode).
 //! - `reply`: a fixture into the response object or the list of stream events.
+//! - `collapse`: a recorded reply (SSE or JSON) back into a fixture response.
 //! - here: the verbs the surface table calls, and SSE framing.
 //!
 //! Errors use the OpenAI envelope, built in `providers::mod` for every OpenAI surface.
@@ -12,6 +13,7 @@
 //! `output_item.added` and `.done`, and a final `response.completed`) and
 //! `responses.parse` (which parses the message text into the caller's model).
 
+pub mod collapse;
 pub mod reply;
 pub mod request;
 

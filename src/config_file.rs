@@ -1,0 +1,342 @@
+//! The JSON config file (`--config aimock.json`), in the reference's shape, for the
+//! parts aimock serves:
+//!
+//! ```json
+//! {
+//!   "port": 4010, "host": "127.0.0.1", "strict": false, "metrics": true,
+//!   "llm": {
+//!     "fixtures": "./cassettes", "latency": 0, "chunkSize": 20, "replaySpeed": 1,
+//!     "logLevel": "info",
+//!     "chaos": {"dropRate": 0, "malformedRate": 0, "disconnectRate": 0},
+//!     "record": {"providers": {"openai": "https://api.openai.com"}, "proxyOnly": false,
+//!                "fixturePath": "./cassettes/recorded", "recordFullModelVersion": false,
+//!                "upstreamTimeoutMs": 30000, "bodyTimeoutMs": 30000,
+//!                "maxProxyBufferBytes": 67108864}
+//!   }
+//! }
+//! ```
+//!
+//! This module only reads the file into a [`FileConfig`] of optional values and
+//! warnings; `config.rs` decides precedence (command line over file over defaults).
+//! A value of the wrong type is an error naming its key; a section or key aimock does
+//! not serve (`mcp`, `a2a`, `llm.misbehavior`, ...) is a warning naming it, so a
+//! reference config loads and says what it ignores.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde_json::{Map, Value};
+
+use crate::fixtures::model::ChaosRates;
+
+/// `llm.record`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileRecord {
+    /// Provider key to base URL.
+    pub providers: BTreeMap<String, String>,
+    /// Where recordings go.
+    pub fixture_path: Option<PathBuf>,
+    /// Forward without saving.
+    pub proxy_only: Option<bool>,
+    /// Keep date suffixes in recorded model names.
+    pub record_full_model_version: Option<bool>,
+    /// Head timeout, ms.
+    pub upstream_timeout_ms: Option<u64>,
+    /// Body idle timeout, ms.
+    pub body_timeout_ms: Option<u64>,
+    /// Largest reply copied for recording.
+    pub max_proxy_buffer_bytes: Option<usize>,
+}
+
+/// What the file says; `None` where it says nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileConfig {
+    /// `port`.
+    pub port: Option<u16>,
+    /// `host`.
+    pub host: Option<String>,
+    /// `strict`.
+    pub strict: Option<bool>,
+    /// `metrics`.
+    pub metrics: Option<bool>,
+    /// `llm.fixtures` (a path, or a list of paths).
+    pub fixtures: Vec<PathBuf>,
+    /// `llm.latency`, ms.
+    pub latency: Option<f64>,
+    /// `llm.chunkSize`.
+    pub chunk_size: Option<usize>,
+    /// `llm.replaySpeed` (a non-positive value is dropped with a warning).
+    pub replay_speed: Option<f64>,
+    /// `llm.logLevel`, as a tracing filter.
+    pub log_level: Option<String>,
+    /// `llm.chaos`.
+    pub chaos: Option<ChaosRates>,
+    /// `llm.record`.
+    pub record: Option<FileRecord>,
+    /// Everything ignored, one sentence each, naming the key.
+    pub warnings: Vec<String>,
+}
+
+/// Top-level sections of the reference's config that aimock does not serve.
+const UNSERVED_TOP: &[&str] = &["auth", "mcp", "a2a", "agui", "vector", "services"];
+const LLM_KEYS: &[&str] = &[
+    "fixtures",
+    "latency",
+    "chunkSize",
+    "replaySpeed",
+    "logLevel",
+    "chaos",
+    "record",
+];
+const RECORD_KEYS: &[&str] = &[
+    "providers",
+    "fixturePath",
+    "proxyOnly",
+    "recordFullModelVersion",
+    "upstreamTimeoutMs",
+    "bodyTimeoutMs",
+    "maxProxyBufferBytes",
+];
+
+/// Read and parse a config file.
+pub fn load(path: &Path) -> anyhow::Result<FileConfig> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read the config file {}", path.display()))?;
+    parse(&bytes).with_context(|| format!("config file {}", path.display()))
+}
+
+/// Parse config file bytes.
+pub fn parse(bytes: &[u8]) -> anyhow::Result<FileConfig> {
+    let doc: Value = serde_json::from_slice(bytes).context("not valid JSON")?;
+    let Value::Object(top) = doc else {
+        bail!("must be a JSON object");
+    };
+    let mut out = FileConfig::default();
+    for (k, v) in &top {
+        match k.as_str() {
+            "port" => {
+                out.port = Some(
+                    v.as_u64()
+                        .and_then(|n| u16::try_from(n).ok())
+                        .context("`port` must be an integer from 0 to 65535")?,
+                )
+            }
+            "host" => out.host = Some(string(v, "host")?),
+            "strict" => out.strict = Some(boolean(v, "strict")?),
+            "metrics" => out.metrics = Some(boolean(v, "metrics")?),
+            "llm" => llm(v, &mut out)?,
+            k if UNSERVED_TOP.contains(&k) => out.warnings.push(format!(
+                "config section `{k}` is not served by aimock (ignored)"
+            )),
+            k => out
+                .warnings
+                .push(format!("unknown config section `{k}` (ignored)")),
+        }
+    }
+    Ok(out)
+}
+
+fn llm(v: &Value, out: &mut FileConfig) -> anyhow::Result<()> {
+    let o = object(v, "llm")?;
+    for (k, v) in o {
+        match k.as_str() {
+            "fixtures" => {
+                out.fixtures = match v {
+                    Value::String(s) => vec![PathBuf::from(s)],
+                    Value::Array(a) => a
+                        .iter()
+                        .map(|x| string(x, "llm.fixtures[]").map(PathBuf::from))
+                        .collect::<anyhow::Result<_>>()?,
+                    _ => bail!("`llm.fixtures` must be a path or a list of paths"),
+                }
+            }
+            "latency" => {
+                let l = number(v, "llm.latency")?;
+                if l < 0.0 {
+                    bail!("`llm.latency` must be zero or more milliseconds");
+                }
+                out.latency = Some(l);
+            }
+            "chunkSize" => {
+                out.chunk_size = Some(
+                    v.as_u64()
+                        .filter(|n| *n >= 1)
+                        .and_then(|n| usize::try_from(n).ok())
+                        .context("`llm.chunkSize` must be an integer of at least 1")?,
+                )
+            }
+            "replaySpeed" => {
+                let s = number(v, "llm.replaySpeed")?;
+                if s > 0.0 {
+                    out.replay_speed = Some(s);
+                } else {
+                    out.warnings.push(format!(
+                        "`llm.replaySpeed` must be a positive number, got {s} (ignored)"
+                    ));
+                }
+            }
+            "logLevel" => {
+                let l = string(v, "llm.logLevel")?;
+                out.log_level = Some(if l == "silent" { "off".into() } else { l });
+            }
+            "chaos" => out.chaos = Some(chaos(v)?),
+            "record" => out.record = Some(record(v, &mut out.warnings)?),
+            k => {
+                debug_assert!(!LLM_KEYS.contains(&k));
+                out.warnings.push(format!(
+                    "config key `llm.{k}` is not served by aimock (ignored)"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn chaos(v: &Value) -> anyhow::Result<ChaosRates> {
+    let o = object(v, "llm.chaos")?;
+    let rate = |k: &str| -> anyhow::Result<Option<f64>> {
+        match o.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(x) => {
+                let r = number(x, &format!("llm.chaos.{k}"))?;
+                if !(0.0..=1.0).contains(&r) {
+                    bail!("`llm.chaos.{k}` must be between 0 and 1");
+                }
+                Ok(Some(r))
+            }
+        }
+    };
+    Ok(ChaosRates {
+        drop: rate("dropRate")?,
+        malformed: rate("malformedRate")?,
+        disconnect: rate("disconnectRate")?,
+    })
+}
+
+fn record(v: &Value, warnings: &mut Vec<String>) -> anyhow::Result<FileRecord> {
+    let o = object(v, "llm.record")?;
+    let mut r = FileRecord::default();
+    for (k, v) in o {
+        match k.as_str() {
+            "providers" => {
+                for (name, url) in object(v, "llm.record.providers")? {
+                    if crate::record::PROVIDERS.contains(&name.as_str()) {
+                        let url = string(url, &format!("llm.record.providers.{name}"))?;
+                        r.providers.insert(name.clone(), url);
+                    } else {
+                        warnings.push(format!(
+                            "config key `llm.record.providers.{name}`: aimock has no such provider (ignored)"
+                        ));
+                    }
+                }
+            }
+            "fixturePath" => r.fixture_path = Some(string(v, "llm.record.fixturePath")?.into()),
+            "proxyOnly" => r.proxy_only = Some(boolean(v, "llm.record.proxyOnly")?),
+            "recordFullModelVersion" => {
+                r.record_full_model_version = Some(boolean(v, "llm.record.recordFullModelVersion")?)
+            }
+            "upstreamTimeoutMs" => {
+                r.upstream_timeout_ms = Some(positive(v, "llm.record.upstreamTimeoutMs")?)
+            }
+            "bodyTimeoutMs" => r.body_timeout_ms = Some(positive(v, "llm.record.bodyTimeoutMs")?),
+            "maxProxyBufferBytes" => {
+                r.max_proxy_buffer_bytes = Some(
+                    usize::try_from(positive(v, "llm.record.maxProxyBufferBytes")?)
+                        .unwrap_or(usize::MAX),
+                )
+            }
+            k => {
+                debug_assert!(!RECORD_KEYS.contains(&k));
+                warnings.push(format!(
+                    "config key `llm.record.{k}` is not served by aimock (ignored)"
+                ));
+            }
+        }
+    }
+    Ok(r)
+}
+
+fn object<'a>(v: &'a Value, key: &str) -> anyhow::Result<&'a Map<String, Value>> {
+    v.as_object()
+        .with_context(|| format!("`{key}` must be an object"))
+}
+
+fn string(v: &Value, key: &str) -> anyhow::Result<String> {
+    v.as_str()
+        .map(str::to_string)
+        .with_context(|| format!("`{key}` must be a string"))
+}
+
+fn boolean(v: &Value, key: &str) -> anyhow::Result<bool> {
+    v.as_bool()
+        .with_context(|| format!("`{key}` must be true or false"))
+}
+
+fn number(v: &Value, key: &str) -> anyhow::Result<f64> {
+    v.as_f64()
+        .filter(|x| x.is_finite())
+        .with_context(|| format!("`{key}` must be a number"))
+}
+
+fn positive(v: &Value, key: &str) -> anyhow::Result<u64> {
+    v.as_u64()
+        .filter(|n| *n > 0)
+        .with_context(|| format!("`{key}` must be a positive integer"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_served_parts_are_read() {
+        let c = parse(
+            br#"{"port": 0, "host": "127.0.0.1", "strict": true, "metrics": true,
+                 "llm": {"fixtures": "./fx", "chunkSize": 5, "logLevel": "silent",
+                         "chaos": {"dropRate": 0.5},
+                         "record": {"providers": {"openai": "http://127.0.0.1:9"}, "proxyOnly": true}}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.port, Some(0));
+        assert_eq!(c.strict, Some(true));
+        assert_eq!(c.fixtures, vec![PathBuf::from("./fx")]);
+        assert_eq!(c.chunk_size, Some(5));
+        assert_eq!(c.log_level.as_deref(), Some("off"));
+        assert_eq!(c.chaos.unwrap().drop, Some(0.5));
+        let r = c.record.unwrap();
+        assert_eq!(r.providers["openai"], "http://127.0.0.1:9");
+        assert_eq!(r.proxy_only, Some(true));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn unserved_sections_and_keys_are_warnings_that_name_them() {
+        let c = parse(
+            br#"{"mcp": {}, "telemetry": 1, "llm": {"misbehavior": "x",
+                 "record": {"providers": {"elevenlabs": "http://x"}, "fal": {}}}}"#,
+        )
+        .unwrap();
+        let w = c.warnings.join("\n");
+        for key in [
+            "`mcp`",
+            "`telemetry`",
+            "`llm.misbehavior`",
+            "`llm.record.providers.elevenlabs`",
+            "`llm.record.fal`",
+        ] {
+            assert!(w.contains(key), "{key} in {w}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_type_is_an_error_naming_the_key() {
+        let e = parse(br#"{"llm": {"chaos": {"dropRate": 2}}}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`llm.chaos.dropRate` must be between 0 and 1"
+        );
+        let e = parse(br#"{"port": "80"}"#).unwrap_err();
+        assert!(e.to_string().contains("`port`"), "{e}");
+    }
+}

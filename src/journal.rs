@@ -1,0 +1,509 @@
+//! The request journal: a bounded ring buffer of the provider requests the server
+//! handled, for tests to inspect through the control API.
+//!
+//! An entry holds the request line (query credentials masked), the headers (credential
+//! headers masked), the normalised request, what answered it (a fixture's file and
+//! index, the proxy, an injected error) or why nothing did (the miss message the client
+//! got), the status, any chaos, the time to the response head, and whether a stream
+//! was cut.
+//!
+//! # Design
+//! Recording must stay cheap on the hot path, so an entry keeps the parsed
+//! [`ChatRequest`] itself (moved in, not copied) and builds the JSON view only when the
+//! journal is read. Credential-shaped strings in bodies are redacted at that point too.
+//! The one copy made per request is the header map, whose credential values are masked
+//! before it is stored, so a secret never sits in the journal. A request whose text
+//! is over [`BODY_CAP`] is not kept at all: the entry holds a size marker instead, so a
+//! thousand 30 MB prompts cannot pin 30 GB.
+//!
+//! Not here: filtering syntax and HTTP (`control`), deciding what to journal
+//! (`server::pipeline`).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::{HeaderMap, HeaderValue, Method};
+use serde_json::{json, Map, Value};
+
+use crate::chaos::Decision;
+use crate::fixtures::model::Origin;
+use crate::record::redact;
+use crate::request::{ChatRequest, Role};
+
+/// Largest normalised body kept, in bytes of JSON (the reference's 64 KB).
+pub const BODY_CAP: usize = 64 * 1024;
+
+/// The default number of entries kept.
+pub const DEFAULT_MAX: usize = 1000;
+
+/// What answered a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A fixture, or a miss answered from the fixture path (404/503, fallback vector).
+    Fixture,
+    /// The upstream, in record or proxy-only mode.
+    Proxy,
+    /// An error queued through `POST /__aimock/error`.
+    Injected,
+    /// aimock itself, before any fixture was consulted (bad request, too large).
+    Internal,
+}
+
+impl Source {
+    /// The journal spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Fixture => "fixture",
+            Source::Proxy => "proxy",
+            Source::Injected => "injected",
+            Source::Internal => "internal",
+        }
+    }
+}
+
+/// Set once when a stream is cut after its head was sent (truncation, a disconnect
+/// fault, shutdown). Shared between the entry and the response body.
+pub type Interruption = Arc<OnceLock<&'static str>>;
+
+/// The normalised request as kept.
+#[derive(Debug)]
+pub enum Kept {
+    /// The request never parsed.
+    None,
+    /// The parsed request.
+    Request(Box<ChatRequest>),
+    /// Too large to keep; its estimated size in bytes.
+    Elided(usize),
+}
+
+/// What the pipeline learns about a request while handling it.
+#[derive(Debug)]
+pub struct Draft {
+    /// The journal id (`X-Request-Id` when the caller sent a valid one).
+    pub id: String,
+    /// Provider key (`openai`, `anthropic`, ...).
+    pub provider: Option<&'static str>,
+    /// The sequence scope.
+    pub test_id: Option<String>,
+    /// The normalised request.
+    pub request: Kept,
+    /// The fixture that answered.
+    pub fixture: Option<Origin>,
+    /// Why nothing matched: the message the client got.
+    pub miss: Option<String>,
+    /// What answered.
+    pub source: Source,
+    /// A chaos fault injected into this request.
+    pub chaos: Option<Decision>,
+    /// `X-AIMock-Strict`, when it changed the server's setting.
+    pub strict_override: Option<bool>,
+    /// Set by the response body when a stream is cut.
+    pub interrupted: Interruption,
+}
+
+impl Draft {
+    /// A draft for a request with this id.
+    pub fn new(id: String) -> Draft {
+        Draft {
+            id,
+            provider: None,
+            test_id: None,
+            request: Kept::None,
+            fixture: None,
+            miss: None,
+            source: Source::Internal,
+            chaos: None,
+            strict_override: None,
+            interrupted: Arc::default(),
+        }
+    }
+
+    /// Keep the parsed request (or a size marker when it is too large).
+    pub fn keep(&mut self, req: ChatRequest) {
+        self.test_id = Some(req.test_id.clone());
+        let size = approx_size(&req);
+        self.request = if size > BODY_CAP {
+            Kept::Elided(size)
+        } else {
+            Kept::Request(Box::new(req))
+        };
+    }
+}
+
+/// One handled request.
+#[derive(Debug)]
+pub struct Entry {
+    /// Milliseconds since the Unix epoch when the request arrived.
+    pub timestamp_ms: u64,
+    /// HTTP method.
+    pub method: Method,
+    /// Path plus query, credentials in the query masked.
+    pub path: String,
+    /// Request headers, credential headers masked.
+    pub headers: HeaderMap,
+    /// Response status; 0 when the connection was destroyed instead.
+    pub status: u16,
+    /// Time to the response head.
+    pub duration: Duration,
+    /// Everything else the pipeline learned.
+    pub draft: Draft,
+}
+
+impl Entry {
+    /// Build an entry; masks credential headers and query parameters.
+    pub fn new(
+        started: SystemTime,
+        method: &Method,
+        uri: &http::Uri,
+        headers: &HeaderMap,
+        status: u16,
+        duration: Duration,
+        draft: Draft,
+    ) -> Entry {
+        let path = match uri.query() {
+            Some(q) => format!("{}?{}", uri.path(), redact::redact_query(q)),
+            None => uri.path().to_string(),
+        };
+        let mut headers = headers.clone();
+        // `insert` replaces every value of a repeated header, not just the first.
+        let names: Vec<http::HeaderName> = headers
+            .keys()
+            .filter(|n| is_credential(n.as_str()))
+            .cloned()
+            .collect();
+        for n in names {
+            headers.insert(n, HeaderValue::from_static(redact::REDACTED));
+        }
+        Entry {
+            timestamp_ms: started
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+            method: method.clone(),
+            path,
+            headers,
+            status,
+            duration,
+            draft,
+        }
+    }
+
+    /// The entry as the control API shows it. Credential-shaped strings anywhere in it
+    /// are redacted here.
+    pub fn to_json(&self) -> Value {
+        let mut headers = Map::new();
+        for (k, v) in &self.headers {
+            let v = String::from_utf8_lossy(v.as_bytes());
+            headers.insert(k.as_str().to_string(), Value::String(v.into_owned()));
+        }
+        let body = match &self.draft.request {
+            Kept::None => Value::Null,
+            Kept::Request(r) => {
+                let v = request_view(r);
+                let n = v.to_string().len();
+                if n > BODY_CAP {
+                    elided(n)
+                } else {
+                    v
+                }
+            }
+            Kept::Elided(n) => elided(*n),
+        };
+        let d = &self.draft;
+        let mut response = Map::new();
+        response.insert("status".into(), json!(self.status));
+        response.insert(
+            "fixture".into(),
+            match &d.fixture {
+                Some(o) => json!({"file": &*o.file, "index": o.index}),
+                None => Value::Null,
+            },
+        );
+        response.insert("source".into(), json!(d.source.as_str()));
+        if let Some(m) = &d.miss {
+            response.insert("miss".into(), json!(m));
+        }
+        if let Some(c) = d.chaos {
+            response.insert("chaosAction".into(), json!(c.action.as_str()));
+            response.insert("chaosLevel".into(), json!(c.level.as_str()));
+        }
+        if let Some(s) = d.strict_override {
+            response.insert("strictOverride".into(), json!(s));
+        }
+        if let Some(reason) = d.interrupted.get() {
+            response.insert("interrupted".into(), json!(true));
+            response.insert("interruptReason".into(), json!(reason));
+        }
+        let mut v = json!({
+            "id": d.id,
+            "timestamp": self.timestamp_ms,
+            "method": self.method.as_str(),
+            "path": self.path,
+            "provider": d.provider,
+            "testId": d.test_id,
+            "headers": headers,
+            "body": body,
+            "response": response,
+            "durationMs": (self.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        });
+        let mut changed = Vec::new();
+        redact::redact_value(&mut v, "entry", &mut changed);
+        v
+    }
+}
+
+/// `redact::is_credential_header` for a name already in lower case (as `HeaderMap`
+/// keeps them), without allocating.
+fn is_credential(name: &str) -> bool {
+    redact::CREDENTIAL_HEADERS.contains(&name)
+        || (name.starts_with("x-amz-") && name.contains("security"))
+}
+
+fn elided(n: usize) -> Value {
+    json!({"__aimock_truncated": true, "originalByteSize": n,
+           "note": "body truncated by aimock journal cap (64 KB limit)"})
+}
+
+/// A rough byte count of the request's JSON view: its strings plus a little per item.
+fn approx_size(r: &ChatRequest) -> usize {
+    let msgs: usize = r
+        .messages
+        .iter()
+        .map(|m| {
+            32 + m.text.as_deref().map_or(0, str::len)
+                + m.tool_call_id.as_deref().map_or(0, str::len)
+                + m.tool_calls
+                    .iter()
+                    .map(|c| 48 + c.id.len() + c.name.len() + c.arguments.len())
+                    .sum::<usize>()
+        })
+        .sum();
+    let tools: usize = r.tools.iter().map(|t| t.len() + 4).sum();
+    let inputs: usize = r
+        .embedding_inputs
+        .as_ref()
+        .map_or(0, |v| v.iter().map(|s| s.len() + 4).sum());
+    128 + msgs + tools + inputs
+}
+
+/// The normalised request as JSON, in the OpenAI-chat-like vocabulary the reference's
+/// journal uses (`_endpointType`, `_context` carry the scope).
+pub fn request_view(r: &ChatRequest) -> Value {
+    let messages: Vec<Value> = r
+        .messages
+        .iter()
+        .map(|m| {
+            let mut o = Map::new();
+            let role = match m.role {
+                Role::System => "system",
+                Role::User => "user",
+                Role::Assistant => "assistant",
+                Role::Tool => "tool",
+            };
+            o.insert("role".into(), json!(role));
+            o.insert("content".into(), json!(m.text));
+            if !m.tool_calls.is_empty() {
+                let calls: Vec<Value> = m
+                    .tool_calls
+                    .iter()
+                    .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+                    .collect();
+                o.insert("tool_calls".into(), Value::Array(calls));
+            }
+            if let Some(id) = &m.tool_call_id {
+                o.insert("tool_call_id".into(), json!(id));
+            }
+            Value::Object(o)
+        })
+        .collect();
+    let mut o = Map::new();
+    o.insert("model".into(), json!(r.model));
+    o.insert("messages".into(), Value::Array(messages));
+    if !r.tools.is_empty() {
+        o.insert("tools".into(), json!(r.tools));
+    }
+    if let Some(f) = &r.response_format {
+        o.insert("response_format".into(), json!({"type": f}));
+    }
+    o.insert("stream".into(), json!(r.stream));
+    if let Some(inputs) = &r.embedding_inputs {
+        o.insert("embeddingInput".into(), json!(inputs));
+    }
+    o.insert("_endpointType".into(), json!(r.endpoint.as_str()));
+    o.insert("_context".into(), json!(r.context));
+    Value::Object(o)
+}
+
+/// The journal. Cheap to share by `Arc`; every method takes a short lock.
+#[derive(Debug)]
+pub struct Journal {
+    /// Most entries kept; 0 keeps every entry.
+    max: usize,
+    /// Oldest first.
+    entries: Mutex<VecDeque<Arc<Entry>>>,
+    /// Source of minted ids.
+    minted: AtomicU64,
+}
+
+impl Journal {
+    /// A journal keeping at most `max` entries (0: unbounded).
+    pub fn new(max: usize) -> Journal {
+        // Ids differ between runs, so ids in logs of two runs are never confused.
+        let start = (crate::chaos::Chaos::random_seed() >> 24) << 20;
+        Journal {
+            max,
+            entries: Mutex::new(VecDeque::new()),
+            minted: AtomicU64::new(start),
+        }
+    }
+
+    /// The id for a request: the caller's `X-Request-Id` when it is a plausible id
+    /// (`[A-Za-z0-9._:-]{1,128}`), else a fresh `req-…`.
+    pub fn request_id(&self, headers: &HeaderMap) -> String {
+        if let Some(v) = headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
+            if !v.is_empty()
+                && v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+            {
+                return v.to_string();
+            }
+        }
+        format!("req-{:016x}", self.minted.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Append an entry, evicting the oldest past the cap.
+    pub fn push(&self, entry: Entry) {
+        let entry = Arc::new(entry);
+        let evicted = {
+            let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            let old = (self.max > 0 && e.len() >= self.max)
+                .then(|| e.pop_front())
+                .flatten();
+            e.push_back(entry);
+            old
+        };
+        // Freed after the lock is released: an entry can hold a large request.
+        drop(evicted);
+    }
+
+    /// Every entry, oldest first (a snapshot: the lock is released at once).
+    pub fn entries(&self) -> Vec<Arc<Entry>> {
+        let e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        e.iter().cloned().collect()
+    }
+
+    /// Forget every entry (sequence counts are not the journal's, and stay).
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// Number of entries held.
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{Endpoint, Message};
+
+    fn entry(j: &Journal, headers: &[(&str, &str)], uri: &str) -> Entry {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        let uri: http::Uri = uri.parse().unwrap();
+        Entry::new(
+            SystemTime::now(),
+            &Method::POST,
+            &uri,
+            &h,
+            200,
+            Duration::from_millis(1),
+            Draft::new(j.request_id(&h)),
+        )
+    }
+
+    #[test]
+    fn the_oldest_entry_is_evicted_past_the_cap() {
+        let j = Journal::new(2);
+        for p in ["/a", "/b", "/c"] {
+            j.push(entry(&j, &[], p));
+        }
+        let paths: Vec<String> = j.entries().iter().map(|e| e.path.clone()).collect();
+        assert_eq!(paths, ["/b", "/c"]);
+    }
+
+    #[test]
+    fn credential_headers_and_query_keys_are_masked() {
+        let j = Journal::new(10);
+        let e = entry(
+            &j,
+            &[
+                ("authorization", "Bearer sk-test-not-a-real-key-000000"),
+                ("x-goog-api-key", "AIzaSyFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE0"),
+                ("x-amz-security-token", "FQoGZXIvYXdzEFAKE"),
+                ("x-test-id", "t1"),
+            ],
+            "/v1beta/models/g:generateContent?key=AIzaSecret&alt=sse",
+        );
+        let v = e.to_json();
+        assert_eq!(v["headers"]["authorization"], "[REDACTED]");
+        assert_eq!(v["headers"]["x-goog-api-key"], "[REDACTED]");
+        assert_eq!(v["headers"]["x-amz-security-token"], "[REDACTED]");
+        assert_eq!(v["headers"]["x-test-id"], "t1");
+        assert_eq!(
+            v["path"],
+            "/v1beta/models/g:generateContent?key=[REDACTED]&alt=sse"
+        );
+    }
+
+    #[test]
+    fn a_huge_request_is_kept_as_a_size_marker() {
+        let mut r = ChatRequest::new(Endpoint::Chat, b"{}");
+        r.messages
+            .push(Message::text(Role::User, "x".repeat(100_000)));
+        let mut d = Draft::new("req-1".into());
+        d.keep(r);
+        assert!(matches!(d.request, Kept::Elided(n) if n > 100_000));
+    }
+
+    #[test]
+    fn credential_shaped_strings_in_bodies_are_redacted_when_read() {
+        let j = Journal::new(10);
+        let mut e = entry(&j, &[], "/v1/chat/completions");
+        let mut r = ChatRequest::new(Endpoint::Chat, b"{}");
+        r.messages.push(Message::text(
+            Role::User,
+            "my key is sk-proj-abcdefghijklmnopqrstuvwxyz012345",
+        ));
+        e.draft.keep(r);
+        let v = e.to_json();
+        assert_eq!(v["body"]["messages"][0]["content"], "my key is [REDACTED]");
+    }
+
+    #[test]
+    fn a_plausible_caller_request_id_is_kept_and_a_bad_one_replaced() {
+        let j = Journal::new(1);
+        let mut h = HeaderMap::new();
+        h.insert("x-request-id", "abc-123".parse().unwrap());
+        assert_eq!(j.request_id(&h), "abc-123");
+        h.insert("x-request-id", "has space".parse().unwrap());
+        assert!(j.request_id(&h).starts_with("req-"));
+    }
+}
