@@ -11,8 +11,12 @@
 //! Recording must stay cheap on the hot path, so an entry keeps the parsed
 //! [`ChatRequest`] itself (moved in, not copied) and builds the JSON view only when the
 //! journal is read. Credential-shaped strings in bodies are redacted at that point too.
-//! The one copy made per request is the header map, whose credential values are masked
-//! before it is stored, so a secret never sits in the journal. A request whose text
+//! The one copy made per request is of the headers, whose credential values are masked
+//! before they are stored, so a secret never sits in the journal. They are copied into
+//! one owned buffer ([`Headers`]) rather than kept as a cloned `HeaderMap`: hyper's
+//! header values are slices of the connection's read buffer, so a journal holding them
+//! would pin one read buffer (8 KiB or more) per entry, megabytes for a full journal,
+//! and would make hyper allocate a fresh read buffer for every request. A request whose text
 //! is over [`BODY_CAP`] is not kept at all: the entry holds a size marker instead, so a
 //! thousand 30 MB prompts cannot pin 30 GB.
 //!
@@ -24,7 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, Method};
 use serde_json::{json, Map, Value};
 
 use crate::chaos::Decision;
@@ -142,7 +146,7 @@ pub struct Entry {
     /// Path plus query, credentials in the query masked.
     pub path: String,
     /// Request headers, credential headers masked.
-    pub headers: HeaderMap,
+    pub headers: Headers,
     /// Response status; 0 when the connection was destroyed instead.
     pub status: u16,
     /// Time to the response head.
@@ -166,16 +170,6 @@ impl Entry {
             Some(q) => format!("{}?{}", uri.path(), redact::redact_query(q)),
             None => uri.path().to_string(),
         };
-        let mut headers = headers.clone();
-        // `insert` replaces every value of a repeated header, not just the first.
-        let names: Vec<http::HeaderName> = headers
-            .keys()
-            .filter(|n| is_credential(n.as_str()))
-            .cloned()
-            .collect();
-        for n in names {
-            headers.insert(n, HeaderValue::from_static(redact::REDACTED));
-        }
         Entry {
             timestamp_ms: started
                 .duration_since(UNIX_EPOCH)
@@ -183,7 +177,7 @@ impl Entry {
                 .unwrap_or(0),
             method: method.clone(),
             path,
-            headers,
+            headers: Headers::copy(headers),
             status,
             duration,
             draft,
@@ -194,9 +188,10 @@ impl Entry {
     /// are redacted here.
     pub fn to_json(&self) -> Value {
         let mut headers = Map::new();
-        for (k, v) in &self.headers {
-            let v = String::from_utf8_lossy(v.as_bytes());
-            headers.insert(k.as_str().to_string(), Value::String(v.into_owned()));
+        for (k, v) in self.headers.iter() {
+            let v = String::from_utf8_lossy(v);
+            // A repeated name keeps its first position and its last value.
+            headers.insert(k.to_string(), Value::String(v.into_owned()));
         }
         let body = match &self.draft.request {
             Kept::None => Value::Null,
@@ -251,6 +246,66 @@ impl Entry {
         let mut changed = Vec::new();
         redact::redact_value(&mut v, "entry", &mut changed);
         v
+    }
+}
+
+/// Request headers as the journal keeps them: every name and value, in the order a
+/// `HeaderMap` iterates them, copied into one buffer, credential values already masked.
+#[derive(Debug, Default)]
+pub struct Headers {
+    /// Names and values back to back.
+    text: Box<[u8]>,
+    /// Per header: where its name ends and where its value ends in `text`.
+    ends: Box<[(u32, u32)]>,
+}
+
+impl Headers {
+    /// Copy `map`, masking credential values (every value of a repeated credential
+    /// header, not just the first).
+    pub fn copy(map: &HeaderMap) -> Headers {
+        let masked = |n: &http::HeaderName| is_credential(n.as_str());
+        let mut len = 0;
+        for (n, v) in map {
+            len += n.as_str().len();
+            len += if masked(n) {
+                redact::REDACTED.len()
+            } else {
+                v.len()
+            };
+        }
+        // More than 4 GiB of headers never gets past hyper's limits; keep nothing
+        // rather than wrap around.
+        if u32::try_from(len).is_err() {
+            return Headers::default();
+        }
+        let mut text = Vec::with_capacity(len);
+        let mut ends = Vec::with_capacity(map.len());
+        for (n, v) in map {
+            text.extend_from_slice(n.as_str().as_bytes());
+            let name_end = text.len() as u32;
+            if masked(n) {
+                text.extend_from_slice(redact::REDACTED.as_bytes());
+            } else {
+                text.extend_from_slice(v.as_bytes());
+            }
+            ends.push((name_end, text.len() as u32));
+        }
+        Headers {
+            text: text.into_boxed_slice(),
+            ends: ends.into_boxed_slice(),
+        }
+    }
+
+    /// Every (name, value) pair, names in lower case, in the copied map's order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        let mut start = 0usize;
+        self.ends.iter().map(move |&(name_end, value_end)| {
+            let (n, v) = (name_end as usize, value_end as usize);
+            let name = &self.text[start..n];
+            start = v;
+            // Names came from `HeaderName::as_str`, so they are ASCII.
+            (std::str::from_utf8(name).unwrap_or(""), &self.text[n..v])
+        })
     }
 }
 
@@ -471,6 +526,67 @@ mod tests {
             v["path"],
             "/v1beta/models/g:generateContent?key=[REDACTED]&alt=sse"
         );
+    }
+
+    #[test]
+    fn every_value_of_a_repeated_credential_header_is_masked_and_order_is_kept() {
+        let j = Journal::new(10);
+        let e = entry(
+            &j,
+            &[
+                ("x-test-id", "t1"),
+                ("x-api-key", "sk-test-not-a-real-key-1"),
+                ("accept", "a"),
+                ("x-api-key", "sk-test-not-a-real-key-2"),
+                ("accept", "b"),
+            ],
+            "/v1/messages",
+        );
+        let kept: Vec<(&str, &[u8])> = e.headers.iter().collect();
+        assert_eq!(
+            kept,
+            [
+                ("x-test-id", &b"t1"[..]),
+                ("x-api-key", b"[REDACTED]"),
+                ("x-api-key", b"[REDACTED]"),
+                ("accept", b"a"),
+                ("accept", b"b"),
+            ]
+        );
+        let v = e.to_json();
+        assert_eq!(v["headers"]["x-api-key"], "[REDACTED]");
+        assert_eq!(
+            v["headers"]["accept"], "b",
+            "the last value of a name is shown"
+        );
+        let names: Vec<&String> = v["headers"].as_object().unwrap().keys().collect();
+        assert_eq!(names, ["x-test-id", "x-api-key", "accept"]);
+    }
+
+    #[test]
+    fn an_entry_does_not_keep_the_buffer_the_headers_were_read_from() {
+        // hyper's header values are slices of the connection's read buffer.
+        let read_buffer = bytes::Bytes::from(b"t1sk-test-not-a-real-key".to_vec());
+        let mut h = HeaderMap::new();
+        let value = |r: std::ops::Range<usize>| {
+            http::HeaderValue::from_maybe_shared(read_buffer.slice(r)).unwrap()
+        };
+        h.insert("x-test-id", value(0..2));
+        h.insert("authorization", value(2..24));
+        let j = Journal::new(10);
+        let uri: http::Uri = "/v1/chat/completions".parse().unwrap();
+        j.push(Entry::new(
+            SystemTime::now(),
+            &Method::POST,
+            &uri,
+            &h,
+            200,
+            Duration::from_millis(1),
+            Draft::new(j.request_id(&h)),
+        ));
+        drop(h);
+        assert!(read_buffer.is_unique(), "the journal holds no slice of it");
+        assert_eq!(j.entries()[0].to_json()["headers"]["x-test-id"], "t1");
     }
 
     #[test]
