@@ -20,6 +20,7 @@ pub mod gemini;
 pub mod ollama;
 pub mod openai_chat;
 pub mod responses;
+pub mod skim;
 
 use bytes::Bytes;
 use http::HeaderMap;

@@ -5,7 +5,7 @@
 //! `system_fingerprint`, `usage: null` on every chunk under `include_usage`) follow real
 //! captures of the API, so strict clients and byte-level diffs see what the API sends.
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
@@ -113,8 +113,23 @@ pub fn tool_names(body: &Map<String, Value>) -> Vec<String> {
     names
 }
 
-/// Parse a chat completions request.
+mod skim;
+
+/// Parse a chat completions request: skimmed when it has a common shape, else read
+/// through a `Value` (see `providers::skim`).
 pub fn parse_request(
+    parts: &RequestParts,
+    body: &[u8],
+    azure_deployment: Option<&str>,
+) -> Result<ChatRequest, ParseError> {
+    match skim::parse(body, azure_deployment) {
+        Some(req) => Ok(req),
+        None => parse_by_value(parts, body, azure_deployment),
+    }
+}
+
+/// Parse a chat completions request through a `Value`: every shape, every error.
+fn parse_by_value(
     _parts: &RequestParts,
     body: &[u8],
     azure_deployment: Option<&str>,
@@ -194,13 +209,18 @@ pub fn call_id(call: &ToolCall, i: usize, ctx: &RenderContext) -> String {
         .unwrap_or_else(|| ctx.id("call_", &format!("call{i}"), 24))
 }
 
-fn usage(reply: &ChatReply, req: &ChatRequest, calls: &[&ToolCall], text: &str) -> Value {
+fn usage_counts<'a>(
+    reply: &'a ChatReply,
+    req: &ChatRequest,
+    calls: &[&ToolCall],
+    text: &str,
+) -> UsageCounts<'a> {
     let completion_chars = text.chars().count()
         + calls
             .iter()
             .map(|c| c.name.len() + c.arguments.len())
             .sum::<usize>();
-    let o = reply.overrides.usage.as_ref();
+    let o = reply.overrides.usage.as_deref();
     let prompt = o
         .and_then(|u| u.input())
         .unwrap_or_else(|| estimate_tokens(prompt_chars(req)));
@@ -210,16 +230,16 @@ fn usage(reply: &ChatReply, req: &ChatRequest, calls: &[&ToolCall], text: &str) 
     let total = o
         .and_then(|u| u.total_tokens.or(u.total_token_count))
         .unwrap_or(prompt + completion);
-    let mut m = Map::new();
-    m.insert("prompt_tokens".into(), prompt.into());
-    m.insert("completion_tokens".into(), completion.into());
-    m.insert("total_tokens".into(), total.into());
-    if let Some(u) = o {
-        for (k, v) in &u.extra {
-            m.insert(k.clone(), v.clone());
-        }
+    UsageCounts {
+        prompt,
+        completion,
+        total,
+        extra: o.map(|u| &u.extra),
     }
-    Value::Object(m)
+}
+
+fn usage(reply: &ChatReply, req: &ChatRequest, calls: &[&ToolCall], text: &str) -> Value {
+    serde_json::to_value(usage_counts(reply, req, calls, text)).unwrap_or(Value::Null)
 }
 
 /// Render a fixture as a chat completion (JSON or SSE).
@@ -252,51 +272,122 @@ fn render_json(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> Ren
     let env = envelope(reply, req, ctx);
     let calls = reply.calls();
     let text = reply.text();
-    let mut message = Map::new();
-    message.insert(
-        "role".into(),
-        reply
-            .overrides
-            .role
-            .clone()
-            .unwrap_or_else(|| "assistant".into())
-            .into(),
-    );
-    message.insert(
-        "content".into(),
-        text.clone().map(Value::String).unwrap_or(Value::Null),
-    );
-    if let Some(r) = &reply.reasoning {
-        message.insert("reasoning_content".into(), r.clone().into());
-    }
-    if !calls.is_empty() {
-        let tc: Vec<Value> = calls
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                json!({"id": call_id(c, i, ctx), "type": "function",
-                       "function": {"name": c.name, "arguments": c.arguments}})
-            })
-            .collect();
-        message.insert("tool_calls".into(), Value::Array(tc));
-    }
-    message.insert("refusal".into(), Value::Null);
-    message.insert("annotations".into(), json!([]));
-    let body = json!({
-        "id": env.id,
-        "object": "chat.completion",
-        "created": env.created,
-        "model": env.model,
-        "choices": [{
-            "index": 0,
-            "message": Value::Object(message),
-            "logprobs": null,
-            "finish_reason": finish_reason(reply, !calls.is_empty()),
+    let tool_calls: Vec<WireToolCall> = calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| WireToolCall {
+            id: call_id(c, i, ctx),
+            kind: "function",
+            function: WireFunction {
+                name: &c.name,
+                arguments: &c.arguments,
+            },
+        })
+        .collect();
+    let body = Completion {
+        id: &env.id,
+        object: "chat.completion",
+        created: env.created,
+        model: &env.model,
+        choices: [Choice {
+            index: 0,
+            message: WireMessage {
+                role: reply.overrides.role.as_deref().unwrap_or("assistant"),
+                content: text.as_deref(),
+                reasoning_content: reply.reasoning.as_deref(),
+                tool_calls,
+                refusal: (),
+                annotations: [],
+            },
+            logprobs: (),
+            finish_reason: finish_reason(reply, !calls.is_empty()),
         }],
-        "usage": usage(reply, req, &calls, text.as_deref().unwrap_or("")),
-        "system_fingerprint": env.fingerprint,
-    });
-    RenderPlan::json(200, &body)
+        usage: usage_counts(reply, req, &calls, text.as_deref().unwrap_or("")),
+        system_fingerprint: &env.fingerprint,
+    };
+    let mut buf = Vec::with_capacity(512);
+    put(&mut buf, &body);
+    RenderPlan {
+        status: 200,
+        content_type: "application/json",
+        headers: Vec::new(),
+        body: super::PlanBody::Full(Bytes::from(buf)),
+    }
+}
+
+/// A non-streamed chat completion, field for field in the API's order.
+///
+/// # Design
+/// Typed rather than built as a `Value`: an ordered map per object, filled and then
+/// serialised, was most of the time a JSON reply took to render. The text is the same
+/// as the `Value`'s would be (see the test against the map-built body).
+#[derive(Serialize)]
+struct Completion<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: i64,
+    model: &'a str,
+    choices: [Choice<'a>; 1],
+    usage: UsageCounts<'a>,
+    system_fingerprint: &'a Value,
+}
+
+#[derive(Serialize)]
+struct Choice<'a> {
+    index: u32,
+    message: WireMessage<'a>,
+    logprobs: (),
+    finish_reason: String,
+}
+
+#[derive(Serialize)]
+struct WireMessage<'a> {
+    role: &'a str,
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<WireToolCall<'a>>,
+    refusal: (),
+    annotations: [(); 0],
+}
+
+#[derive(Serialize)]
+struct WireToolCall<'a> {
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: WireFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct WireFunction<'a> {
+    name: &'a str,
+    arguments: &'a str,
+}
+
+/// `usage`: the three counts, then a fixture's extra keys (which never repeat them:
+/// the fixture parser keeps those three out of `extra`).
+struct UsageCounts<'a> {
+    prompt: u64,
+    completion: u64,
+    total: u64,
+    extra: Option<&'a Map<String, Value>>,
+}
+
+impl Serialize for UsageCounts<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let extra = self.extra.map_or(0, Map::len);
+        let mut m = s.serialize_map(Some(3 + extra))?;
+        m.serialize_entry("prompt_tokens", &self.prompt)?;
+        m.serialize_entry("completion_tokens", &self.completion)?;
+        m.serialize_entry("total_tokens", &self.total)?;
+        for (k, v) in self.extra.into_iter().flatten() {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
 }
 
 /// The bytes every chunk of one stream shares, serialised once.
@@ -312,16 +403,24 @@ struct ChunkFrames {
     head: Vec<u8>,
     /// `include_usage` adds `"usage":null` to every chunk but the usage one.
     usage_null: bool,
+    /// Frames are written here and split off: one allocation per stream, not per chunk.
+    buf: BytesMut,
 }
 
-/// Serialise into a buffer. Writing to a `Vec` cannot fail, and every value here has
+/// Serialise into a buffer. Writing to memory cannot fail, and every value here has
 /// string keys, the one thing `serde_json` refuses.
 fn put(buf: &mut Vec<u8>, v: &impl Serialize) {
     serde_json::to_writer(buf, v).expect("JSON with string keys always serialises to a Vec");
 }
 
+/// [`put`] for a `BytesMut`.
+fn put_bytes(buf: &mut BytesMut, v: &impl Serialize) {
+    serde_json::to_writer(buf.writer(), v)
+        .expect("JSON with string keys always serialises to memory");
+}
+
 impl ChunkFrames {
-    fn new(env: &Envelope, usage_null: bool) -> ChunkFrames {
+    fn new(env: &Envelope, usage_null: bool, chunks: usize) -> ChunkFrames {
         let mut head = Vec::with_capacity(192);
         head.extend_from_slice(b"data: {\"id\":");
         put(&mut head, &env.id);
@@ -332,26 +431,43 @@ impl ChunkFrames {
         head.extend_from_slice(b",\"system_fingerprint\":");
         put(&mut head, &env.fingerprint);
         head.extend_from_slice(b",\"choices\":[{\"index\":0,\"delta\":");
-        ChunkFrames { head, usage_null }
+        let buf = BytesMut::with_capacity((head.len() + 128) * chunks);
+        ChunkFrames {
+            head,
+            usage_null,
+            buf,
+        }
     }
 
-    fn frame(&self, delta: &impl Serialize, finish: Option<&str>) -> Frame {
-        let mut b = Vec::with_capacity(self.head.len() + 96);
+    fn frame(&mut self, delta: &impl Serialize, finish: Option<&str>) -> Frame {
+        let b = &mut self.buf;
         b.extend_from_slice(&self.head);
-        put(&mut b, delta);
+        put_bytes(b, delta);
         b.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":");
-        put(&mut b, &finish);
+        put_bytes(b, &finish);
         b.extend_from_slice(b"}]");
         if self.usage_null {
             b.extend_from_slice(b",\"usage\":null");
         }
         b.extend_from_slice(b"}\n\n");
         Frame {
-            bytes: Bytes::from(b),
+            bytes: b.split().freeze(),
             paced: true,
         }
     }
 }
+
+/// The first chunk's delta: `{"role":…,"content":""|null,"refusal":null}`.
+#[derive(Serialize)]
+struct RoleDelta<'a> {
+    role: &'a str,
+    content: Option<&'a str>,
+    refusal: (),
+}
+
+/// The last chunk's delta: `{}`.
+#[derive(Serialize)]
+struct EmptyDelta {}
 
 /// `{"content": …}`: the delta of almost every chunk, serialised without a map.
 #[derive(Serialize)]
@@ -368,20 +484,25 @@ struct ReasoningDelta<'a> {
 fn render_stream(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
     let env = envelope(reply, req, ctx);
     let include_usage = req.hints.include_usage;
-    let chunks = ChunkFrames::new(&env, include_usage);
     let blocks = reply.ordered_blocks();
     let calls = reply.calls();
     let text = reply.text();
     let tool_only = text.is_none();
-    let role = reply
-        .overrides
-        .role
-        .clone()
-        .unwrap_or_else(|| "assistant".into());
-    let mut frames = Vec::new();
+    let role = reply.overrides.role.as_deref().unwrap_or("assistant");
+    // Chunks: the role, the slices of every text, the finish; tool calls add a few.
+    let sliced: usize = [text.as_deref(), reply.reasoning.as_deref()]
+        .into_iter()
+        .map(|t| t.map_or(0, |t| t.len() / ctx.chunk_size + 1))
+        .sum();
+    let mut chunks = ChunkFrames::new(&env, include_usage, sliced + 2 + 2 * calls.len());
+    let mut frames = Vec::with_capacity(sliced + 4);
 
     frames.push(chunks.frame(
-        &json!({"role": role, "content": if tool_only { Value::Null } else { json!("") }, "refusal": null}),
+        &RoleDelta {
+            role,
+            content: if tool_only { None } else { Some("") },
+            refusal: (),
+        },
         None,
     ));
     if let Some(r) = &reply.reasoning {
@@ -420,7 +541,7 @@ fn render_stream(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> R
         }
     }
     let finish = finish_reason(reply, !calls.is_empty());
-    frames.push(chunks.frame(&json!({}), Some(&finish)));
+    frames.push(chunks.frame(&EmptyDelta {}, Some(&finish)));
     if include_usage {
         let mut c = Map::new();
         c.insert("id".into(), env.id.clone().into());
@@ -773,6 +894,119 @@ mod tests {
                     .collect();
                 assert_eq!(choice, ["index", "delta", "logprobs", "finish_reason"]);
                 assert_eq!(v["system_fingerprint"], "fp_1");
+            }
+        }
+    }
+
+    /// The completion as it was built before it was typed: a `Value`, map by map.
+    fn completion_as_value(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> Value {
+        let env = envelope(reply, req, ctx);
+        let calls = reply.calls();
+        let text = reply.text();
+        let mut message = Map::new();
+        message.insert(
+            "role".into(),
+            reply
+                .overrides
+                .role
+                .clone()
+                .unwrap_or_else(|| "assistant".into())
+                .into(),
+        );
+        message.insert(
+            "content".into(),
+            text.clone().map(Value::String).unwrap_or(Value::Null),
+        );
+        if let Some(r) = &reply.reasoning {
+            message.insert("reasoning_content".into(), r.clone().into());
+        }
+        if !calls.is_empty() {
+            let tc: Vec<Value> = calls
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    json!({"id": call_id(c, i, ctx), "type": "function",
+                           "function": {"name": c.name, "arguments": c.arguments}})
+                })
+                .collect();
+            message.insert("tool_calls".into(), Value::Array(tc));
+        }
+        message.insert("refusal".into(), Value::Null);
+        message.insert("annotations".into(), json!([]));
+        let o = reply.overrides.usage.as_ref();
+        let completion_chars = text.as_deref().unwrap_or("").chars().count()
+            + calls
+                .iter()
+                .map(|c| c.name.len() + c.arguments.len())
+                .sum::<usize>();
+        let prompt = o
+            .and_then(|u| u.input())
+            .unwrap_or_else(|| estimate_tokens(prompt_chars(req)));
+        let completion = o
+            .and_then(|u| u.output())
+            .unwrap_or_else(|| estimate_tokens(completion_chars));
+        let total = o
+            .and_then(|u| u.total_tokens.or(u.total_token_count))
+            .unwrap_or(prompt + completion);
+        let mut usage = Map::new();
+        usage.insert("prompt_tokens".into(), prompt.into());
+        usage.insert("completion_tokens".into(), completion.into());
+        usage.insert("total_tokens".into(), total.into());
+        if let Some(u) = o {
+            for (k, v) in &u.extra {
+                usage.insert(k.clone(), v.clone());
+            }
+        }
+        json!({
+            "id": env.id,
+            "object": "chat.completion",
+            "created": env.created,
+            "model": env.model,
+            "choices": [{
+                "index": 0,
+                "message": Value::Object(message),
+                "logprobs": null,
+                "finish_reason": finish_reason(reply, !calls.is_empty()),
+            }],
+            "usage": Value::Object(usage),
+            "system_fingerprint": env.fingerprint,
+        })
+    }
+
+    #[test]
+    fn the_typed_completion_has_the_bytes_of_the_map_built_one() {
+        let responses = [
+            json!({"content": "Hello"}),
+            json!({"content": "Quotes \" and \\ and\nnewlines, émoji 🎉 </script>"}),
+            json!({"content": ""}),
+            json!({"toolCalls": [{"name": "f", "arguments": {"a": 1}}, {"name": "g", "id": "call_pinned"}]}),
+            json!({"content": "both", "toolCalls": [{"name": "f", "arguments": "{\"x\": [1, 2]}"}],
+                   "reasoning": "think", "finishReason": "length", "role": "tool",
+                   "id": "chatcmpl-pinned", "created": 12, "model": "m-pinned",
+                   "systemFingerprint": "fp_9"}),
+            json!({"content": "u", "usage": {"prompt_tokens": 5, "cost": 0.25,
+                   "completion_tokens_details": {"reasoning_tokens": 2}}}),
+            json!({"content": "u", "usage": {"input_tokens": 5, "total_tokens": 99}}),
+            json!({"blocks": [{"type": "text", "text": "a"}, {"type": "toolCall", "name": "f"},
+                              {"type": "text", "text": "b"}]}),
+        ];
+        for resp in responses {
+            let fx = fixture(json!({"match": {}, "response": resp}));
+            let Reply::Chat(reply) = &fx.reply else {
+                panic!("not a chat fixture: {resp}")
+            };
+            for body in [
+                r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#,
+                r#"{"messages":[{"role":"system","content":"s"},{"role":"user","content":"q"}]}"#,
+            ] {
+                let req = request(body);
+                let ctx = RenderContext::new(&fx, &req, 20);
+                let plan = render(&fx, &req, &ctx);
+                let PlanBody::Full(bytes) = &plan.body else {
+                    panic!("not a JSON reply")
+                };
+                let want = completion_as_value(reply, &req, &ctx).to_string();
+                assert_eq!(std::str::from_utf8(bytes).unwrap(), want, "{resp}");
             }
         }
     }

@@ -15,12 +15,12 @@
 pub mod collapse;
 pub mod reply;
 pub mod request;
+mod skim;
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use serde_json::json;
 
 use super::{ErrorKind, Frame, ParseError, RenderContext, RenderPlan, RequestParts, Surface};
-use crate::codec::sse;
 use crate::fixtures::{Fixture, Reply};
 use crate::request::ChatRequest;
 
@@ -53,13 +53,20 @@ pub fn render(
         );
     };
     let mut plan = if req.stream {
-        let mut frames = Vec::new();
-        // `event: <type>\ndata: <json>\n\n`, the event name taken from the `type`.
+        let mut frames = Vec::with_capacity(16);
+        // Every frame is written into one buffer and split off it: one allocation per
+        // stream rather than one per event.
+        let mut buf = BytesMut::with_capacity(stream_size_hint(chat, ctx.chunk_size));
+        // `event: <type>\ndata: <json>\n\n`, the event name taken from the `type`: the
+        // bytes `sse::encode_event` writes, since compact JSON never holds a line break.
         reply::for_each_stream_event(chat, req, ctx, |e| {
-            let mut buf = BytesMut::new();
-            sse::encode_event(e.name(), &e.json(), &mut buf);
+            buf.extend_from_slice(b"event: ");
+            buf.extend_from_slice(e.name().as_bytes());
+            buf.extend_from_slice(b"\ndata: ");
+            e.write_json(&mut (&mut buf).writer());
+            buf.extend_from_slice(b"\n\n");
             frames.push(Frame {
-                bytes: buf.freeze(),
+                bytes: buf.split().freeze(),
                 paced: true,
             });
         });
@@ -72,6 +79,27 @@ pub fn render(
     plan.headers
         .push(("request-id", ctx.id("req_", "request-id", 24)));
     plan
+}
+
+/// Roughly the bytes of a streamed reply: the envelope events, then every byte of text
+/// plus an event's worth of JSON around each slice.
+fn stream_size_hint(chat: &crate::fixtures::model::ChatReply, chunk_size: usize) -> usize {
+    let blocks = chat.blocks.iter().map(|b| match b {
+        crate::fixtures::model::Block::Text(t) => t.len(),
+        crate::fixtures::model::Block::ToolCall(c) => c.arguments.len(),
+    });
+    let texts = [chat.content.as_deref(), chat.reasoning.as_deref()]
+        .into_iter()
+        .map(|t| t.map_or(0, str::len))
+        .chain(chat.tool_calls.iter().map(|c| c.arguments.len()))
+        .chain(blocks);
+    let (mut bytes, mut slices) = (0, 0);
+    for n in texts {
+        bytes += n;
+        // Slices are cut by characters, so there are at most this many of them.
+        slices += n / chunk_size.max(1) + 3;
+    }
+    1024 + bytes + slices * 128
 }
 
 /// Anthropic's `error.type` for a status.
@@ -117,6 +145,7 @@ pub fn error_plan(_surface: &Surface, status: u16, message: &str, kind: &ErrorKi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::sse;
     use crate::fixtures::model::parse_entry;
     use crate::providers::PlanBody;
     use serde_json::Value;

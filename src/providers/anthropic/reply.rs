@@ -13,7 +13,7 @@
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::fixtures::model::{Block, ChatReply};
+use crate::fixtures::model::{Block, ChatReply, ToolCall};
 use crate::providers::{chunk_text, estimate_tokens, prompt_chars, RenderContext};
 use crate::request::ChatRequest;
 
@@ -23,23 +23,23 @@ const DEFAULT_MODEL: &str = "claude-3-5-sonnet-20241022";
 /// Signature sent on a thinking block when the fixture pins none: plainly not real.
 pub const PLACEHOLDER_SIGNATURE: &str = "aimock-placeholder-signature";
 
-/// One content block of the reply, in wire order.
+/// One content block of the reply, in wire order, borrowing from the fixture.
 #[derive(Debug, Clone, PartialEq)]
-enum OutBlock {
-    Redacted(String),
+enum OutBlock<'a> {
+    Redacted(&'a str),
     Thinking {
-        text: String,
-        signature: String,
+        text: &'a str,
+        signature: &'a str,
     },
-    Text(String),
+    Text(&'a str),
     ToolUse {
         id: String,
-        name: String,
+        name: &'a str,
         json: String,
     },
 }
 
-impl OutBlock {
+impl<'a> OutBlock<'a> {
     /// The block as it appears in a non-streamed `content` array.
     fn full(&self) -> Value {
         match self {
@@ -56,16 +56,19 @@ impl OutBlock {
     }
 
     /// The block as `content_block_start` announces it (empty where deltas follow).
-    fn start(&self) -> Value {
+    fn start(&self) -> BlockStart<'_> {
         match self {
-            OutBlock::Redacted(_) => self.full(),
-            OutBlock::Thinking { .. } => {
-                json!({"type": "thinking", "thinking": "", "signature": ""})
-            }
-            OutBlock::Text(_) => json!({"type": "text", "text": ""}),
-            OutBlock::ToolUse { id, name, .. } => {
-                json!({"type": "tool_use", "id": id, "name": name, "input": {}})
-            }
+            OutBlock::Redacted(data) => BlockStart::RedactedThinking { data },
+            OutBlock::Thinking { .. } => BlockStart::Thinking {
+                thinking: "",
+                signature: "",
+            },
+            OutBlock::Text(_) => BlockStart::Text { text: "" },
+            OutBlock::ToolUse { id, name, .. } => BlockStart::ToolUse {
+                id,
+                name,
+                input: EmptyObject {},
+            },
         }
     }
 
@@ -102,6 +105,42 @@ impl OutBlock {
     }
 }
 
+/// The `content_block` of a `content_block_start` event (`type` first).
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BlockStart<'a> {
+    /// An opaque thinking blob, sent whole.
+    RedactedThinking {
+        /// The blob.
+        data: &'a str,
+    },
+    /// A thinking block, filled by deltas.
+    Thinking {
+        /// Always empty here.
+        thinking: &'a str,
+        /// Always empty here.
+        signature: &'a str,
+    },
+    /// A text block, filled by deltas.
+    Text {
+        /// Always empty here.
+        text: &'a str,
+    },
+    /// A tool call, its input filled by deltas.
+    ToolUse {
+        /// The call id.
+        id: &'a str,
+        /// The tool name.
+        name: &'a str,
+        /// Always `{}` here.
+        input: EmptyObject,
+    },
+}
+
+/// `{}`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct EmptyObject {}
+
 /// The `delta` of a `content_block_delta` event (`type` first, as the API sends it).
 #[derive(Debug, Clone, Copy, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -133,10 +172,9 @@ pub enum Delta<'a> {
 /// # Design
 /// A stream is a dozen or more events, mostly deltas. Building each as a `Value` (an
 /// ordered map per object) and serialising it was most of the time an Anthropic
-/// stream took to serve, so events are typed and serialise without maps; only the
-/// usage objects (which carry a fixture's free-form extras) and a block's opening
-/// `content_block` are still values. The JSON text is the same either way, field for
-/// field and in the same order.
+/// stream took to serve, so events are typed and serialise without maps, usage (with a
+/// fixture's free-form extras) included. The JSON text is the same either way, field
+/// for field and in the same order.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event<'a> {
@@ -152,7 +190,7 @@ pub enum Event<'a> {
         /// Block position.
         index: usize,
         /// The block, empty where deltas follow.
-        content_block: Value,
+        content_block: BlockStart<'a>,
     },
     /// A slice of content block `index`.
     ContentBlockDelta {
@@ -171,7 +209,7 @@ pub enum Event<'a> {
         /// `stop_reason` and `stop_sequence`.
         delta: StopDelta,
         /// Final token counts.
-        usage: Value,
+        usage: Usage<'a>,
     },
     /// Ends the stream.
     MessageStop,
@@ -188,7 +226,7 @@ pub struct MessageStart<'a> {
     content: [Value; 0],
     stop_reason: Option<&'a str>,
     stop_sequence: Option<&'a str>,
-    usage: Value,
+    usage: Usage<'a>,
 }
 
 /// The `delta` of `message_delta`.
@@ -218,6 +256,12 @@ impl Event<'_> {
         serde_json::to_string(self).unwrap_or_default()
     }
 
+    /// Append the event as compact JSON text to `out`.
+    pub fn write_json(&self, out: &mut impl std::io::Write) {
+        // As for `json`: serialising cannot fail, and neither can writing to memory.
+        let _ = serde_json::to_writer(out, self);
+    }
+
     /// The event as a value.
     pub fn to_value(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
@@ -233,44 +277,66 @@ fn input_json(arguments: &str) -> String {
     }
 }
 
-fn out_blocks(reply: &ChatReply, ctx: &RenderContext) -> Vec<OutBlock> {
+fn out_blocks<'a>(reply: &'a ChatReply, ctx: &RenderContext) -> Vec<OutBlock<'a>> {
     let mut out: Vec<OutBlock> = reply
         .redacted_thinking
         .iter()
-        .cloned()
-        .map(OutBlock::Redacted)
+        .map(|d| OutBlock::Redacted(d))
         .collect();
     if let Some(r) = &reply.reasoning {
         out.push(OutBlock::Thinking {
-            text: r.clone(),
+            text: r,
             signature: reply
                 .reasoning_signature
-                .clone()
-                .unwrap_or_else(|| PLACEHOLDER_SIGNATURE.to_string()),
+                .as_deref()
+                .unwrap_or(PLACEHOLDER_SIGNATURE),
         });
     }
-    let blocks = reply.ordered_blocks();
+    // `ChatReply::ordered_blocks`, borrowed: `blocks`, or text first then tool calls.
+    let texts_then_calls = || {
+        let text = reply.content.as_deref().map(Piece::Text);
+        text.into_iter()
+            .chain(reply.tool_calls.iter().map(Piece::Call))
+    };
+    let blocks: Vec<Piece> = if reply.blocks.is_empty() {
+        texts_then_calls().collect()
+    } else {
+        reply
+            .blocks
+            .iter()
+            .map(|b| match b {
+                Block::Text(t) => Piece::Text(t),
+                Block::ToolCall(c) => Piece::Call(c),
+            })
+            .collect()
+    };
     // An empty text block next to other output is noise the API never sends.
     let lone = blocks.len() == 1 && out.is_empty();
     let mut tool_index = 0usize;
     for b in blocks {
         match b {
-            Block::Text(t) if t.is_empty() && !lone => {}
-            Block::Text(t) => out.push(OutBlock::Text(t)),
-            Block::ToolCall(c) => {
+            Piece::Text(t) if t.is_empty() && !lone => {}
+            Piece::Text(t) => out.push(OutBlock::Text(t)),
+            Piece::Call(c) => {
                 let id =
                     c.id.clone()
                         .unwrap_or_else(|| ctx.id("toolu_01", &format!("call{tool_index}"), 22));
                 tool_index += 1;
                 out.push(OutBlock::ToolUse {
                     id,
-                    name: c.name.clone(),
+                    name: &c.name,
                     json: input_json(&c.arguments),
                 });
             }
         }
     }
     out
+}
+
+/// A text or a tool call of the reply, in order.
+enum Piece<'a> {
+    Text(&'a str),
+    Call(&'a ToolCall),
 }
 
 /// Anthropic `stop_reason` for a fixture (reference §4.10).
@@ -304,19 +370,42 @@ fn token_counts(reply: &ChatReply, req: &ChatRequest) -> (u64, u64) {
     (input, output)
 }
 
-fn usage(reply: &ChatReply, input: u64, output: u64) -> Value {
-    let mut m = Map::new();
-    m.insert("input_tokens".into(), input.into());
-    m.insert("cache_creation_input_tokens".into(), 0.into());
-    m.insert("cache_read_input_tokens".into(), 0.into());
-    m.insert("output_tokens".into(), output.into());
-    // Fixture extras (cache counts, service_tier, ...) win over the zero defaults.
-    if let Some(u) = &reply.overrides.usage {
-        for (k, v) in &u.extra {
-            m.insert(k.clone(), v.clone());
+/// `usage`: input, the two cache counts, output, then a fixture's other extra keys. An
+/// extra cache count takes its default's place (as inserting it into the map would).
+#[derive(Debug, Clone, Copy)]
+pub struct Usage<'a> {
+    input: u64,
+    output: u64,
+    extra: Option<&'a Map<String, Value>>,
+}
+
+const CACHE_KEYS: [&str; 2] = ["cache_creation_input_tokens", "cache_read_input_tokens"];
+
+impl Serialize for Usage<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let extra = self.extra.into_iter().flatten();
+        let zero = Value::from(0);
+        let cache = |k: &str| self.extra.and_then(|m| m.get(k)).unwrap_or(&zero);
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("input_tokens", &self.input)?;
+        for k in CACHE_KEYS {
+            m.serialize_entry(k, cache(k))?;
         }
+        m.serialize_entry("output_tokens", &self.output)?;
+        for (k, v) in extra.filter(|(k, _)| !CACHE_KEYS.contains(&k.as_str())) {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
     }
-    Value::Object(m)
+}
+
+fn usage(reply: &ChatReply, input: u64, output: u64) -> Usage<'_> {
+    Usage {
+        input,
+        output,
+        extra: reply.overrides.usage.as_ref().map(|u| &u.extra),
+    }
 }
 
 struct Envelope {
@@ -351,7 +440,7 @@ pub fn message_body(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -
         "content": content,
         "stop_reason": stop_reason(reply),
         "stop_sequence": null,
-        "usage": usage(reply, input, output),
+        "usage": serde_json::to_value(usage(reply, input, output)).unwrap_or(Value::Null),
     })
 }
 

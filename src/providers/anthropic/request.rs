@@ -17,8 +17,17 @@ use serde_json::{Map, Value};
 use crate::providers::{json_body, ParseError};
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
 
-/// Parse a `POST /v1/messages` body.
+/// Parse a `POST /v1/messages` body: skimmed when it has a common shape, else read
+/// through a `Value` (see `providers::skim`).
 pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ParseError> {
+    match super::skim::parse(body) {
+        Some(req) => Ok(req),
+        None => parse_by_value(body),
+    }
+}
+
+/// Parse a `POST /v1/messages` body through a `Value`: every shape, every error.
+pub(super) fn parse_by_value(body: &[u8]) -> Result<ChatRequest, ParseError> {
     let o = json_body(body)?;
     let mut req = ChatRequest::new(Endpoint::Chat, body);
     parse_into(&o, &mut req)?;
