@@ -25,7 +25,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use http_body_util::combinators::UnsyncBoxBody;
 use serde_json::json;
 
@@ -101,10 +101,11 @@ pub struct Decision {
 }
 
 const ACTIONS: [Action; 3] = [Action::Drop, Action::Malformed, Action::Disconnect];
-const HEADERS: [&str; 3] = [
-    "x-aimock-chaos-drop",
-    "x-aimock-chaos-malformed",
-    "x-aimock-chaos-disconnect",
+// Parsed names, not `&str`: a `&str` name is parsed and checked on every lookup.
+const HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("x-aimock-chaos-drop"),
+    HeaderName::from_static("x-aimock-chaos-malformed"),
+    HeaderName::from_static("x-aimock-chaos-disconnect"),
 ];
 
 /// Resolve each rate: header, else fixture, else server.
@@ -117,7 +118,7 @@ pub fn resolve(headers: &HeaderMap, fixture: Option<&ChaosRates>, server: &Chaos
     let mut rates = [(0.0, Level::Server); 3];
     for (i, slot) in rates.iter_mut().enumerate() {
         let header = headers
-            .get(HEADERS[i])
+            .get(&HEADERS[i])
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|v| !v.is_nan())

@@ -417,7 +417,8 @@ impl Journal {
     /// The id for a request: the caller's `X-Request-Id` when it is a plausible id
     /// (`[A-Za-z0-9._:-]{1,128}`), else a fresh `req-…`.
     pub fn request_id(&self, headers: &HeaderMap) -> String {
-        if let Some(v) = headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
+        const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+        if let Some(v) = headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok()) {
             if !v.is_empty()
                 && v.len() <= 128
                 && v.bytes()

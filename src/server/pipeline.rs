@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use serde_json::json;
 
@@ -38,6 +38,17 @@ use crate::fixtures::{Fixture, MatchMode, Outcome};
 use crate::journal::{Draft, Entry, Interruption, Source};
 use crate::providers::{ErrorKind, PlanBody, RenderContext, RenderPlan, RequestParts, Surface};
 use crate::request::{ChatRequest, DEFAULT_TEST_ID};
+
+// Header names the pipeline reads or writes on every request, parsed once: a `&str`
+// name is parsed and checked on every lookup.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_TEST_ID: HeaderName = HeaderName::from_static("x-test-id");
+const X_AIMOCK_CONTEXT: HeaderName = HeaderName::from_static("x-aimock-context");
+const X_AIMOCK_STRICT: HeaderName = HeaderName::from_static("x-aimock-strict");
+
+/// Headers a reply usually carries: content type, a few from the plan, the request id
+/// and the four CORS headers. Sized up front so the map is allocated once.
+const USUAL_HEADERS: usize = 12;
 
 /// Handle one request. Never fails: every error is a response.
 pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body>
@@ -344,11 +355,11 @@ fn account(
     // journal id (a replayed reply keeps its provider-shaped `req_…`).
     let echoed = parts
         .headers
-        .get("x-request-id")
+        .get(X_REQUEST_ID)
         .is_some_and(|v| v.as_bytes() == draft.id.as_bytes());
-    if echoed || !resp.headers().contains_key("x-request-id") {
+    if echoed || !resp.headers().contains_key(X_REQUEST_ID) {
         if let Ok(v) = HeaderValue::from_str(&draft.id) {
-            resp.headers_mut().insert("x-request-id", v);
+            resp.headers_mut().insert(X_REQUEST_ID, v);
         }
     }
     state.journal.push(Entry::new(
@@ -366,22 +377,22 @@ fn account(
 fn scope(req: &mut ChatRequest, rp: &RequestParts) {
     // Header values are bytes: test names often hold non-ASCII (`Suite › case`), so
     // decode them as UTF-8 rather than rejecting anything outside visible ASCII.
-    let header = |name: &str| {
+    let header = |name: HeaderName| {
         rp.headers
             .get(name)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
             .filter(|s| !s.is_empty())
     };
-    req.test_id = header("x-test-id")
+    req.test_id = header(X_TEST_ID)
         .or_else(|| rp.query_param("testId").filter(|s| !s.is_empty()))
         .unwrap_or_else(|| DEFAULT_TEST_ID.to_string());
-    req.context = header("x-aimock-context");
+    req.context = header(X_AIMOCK_CONTEXT);
 }
 
 /// `X-AIMock-Strict`: true/1 or false/0 (trimmed, any case); anything else: no override.
 pub fn strict_override(headers: &HeaderMap) -> Option<bool> {
     let v = headers
-        .get("x-aimock-strict")?
+        .get(X_AIMOCK_STRICT)?
         .to_str()
         .ok()?
         .trim()
@@ -479,6 +490,7 @@ pub fn plan_response(plan: RenderPlan, pacing: Option<Pacing>) -> Response<Body>
     *resp.status_mut() =
         StatusCode::from_u16(plan.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
+    h.reserve(USUAL_HEADERS);
     h.insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static(plan.content_type),
@@ -493,7 +505,7 @@ pub fn plan_response(plan: RenderPlan, pacing: Option<Pacing>) -> Response<Body>
 
 fn set_request_id(resp: &mut Response<Body>, id: &str) {
     if let Ok(v) = HeaderValue::from_str(id) {
-        resp.headers_mut().insert("x-request-id", v);
+        resp.headers_mut().insert(X_REQUEST_ID, v);
     }
 }
 

@@ -17,10 +17,9 @@ pub mod reply;
 pub mod request;
 mod skim;
 
-use bytes::{BufMut, BytesMut};
 use serde_json::json;
 
-use super::{ErrorKind, Frame, ParseError, RenderContext, RenderPlan, RequestParts, Surface};
+use super::{ErrorKind, FrameWriter, ParseError, RenderContext, RenderPlan, RequestParts, Surface};
 use crate::fixtures::{Fixture, Reply};
 use crate::request::ChatRequest;
 
@@ -53,23 +52,18 @@ pub fn render(
         );
     };
     let mut plan = if req.stream {
-        let mut frames = Vec::with_capacity(16);
-        // Every frame is written into one buffer and split off it: one allocation per
-        // stream rather than one per event.
-        let mut buf = BytesMut::with_capacity(stream_size_hint(chat, ctx.chunk_size));
+        let mut w = FrameWriter::with_capacity(stream_size_hint(chat, ctx.chunk_size), 16);
         // `event: <type>\ndata: <json>\n\n`, the event name taken from the `type`: the
         // bytes `sse::encode_event` writes, since compact JSON never holds a line break.
         reply::for_each_stream_event(chat, req, ctx, |e| {
-            buf.extend_from_slice(b"event: ");
-            buf.extend_from_slice(e.name().as_bytes());
-            buf.extend_from_slice(b"\ndata: ");
-            e.write_json(&mut (&mut buf).writer());
-            buf.extend_from_slice(b"\n\n");
-            frames.push(Frame {
-                bytes: buf.split().freeze(),
-                paced: true,
-            });
+            w.buf().extend_from_slice(b"event: ");
+            w.buf().extend_from_slice(e.name().as_bytes());
+            w.buf().extend_from_slice(b"\ndata: ");
+            e.write(&mut w);
+            w.buf().extend_from_slice(b"\n\n");
+            w.cut(true);
         });
+        let frames = w.into_frames();
         RenderPlan::sse(frames)
     } else {
         RenderPlan::json(200, &reply::message_body(chat, req, ctx))

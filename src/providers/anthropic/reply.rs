@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::fixtures::model::{Block, ChatReply, ToolCall};
-use crate::providers::{chunk_text, estimate_tokens, prompt_chars, RenderContext};
+use crate::providers::{chunk_text, estimate_tokens, prompt_chars, FrameWriter, RenderContext};
 use crate::request::ChatRequest;
 
 /// The model echoed when neither the fixture nor the request names one.
@@ -250,16 +250,25 @@ impl Event<'_> {
         }
     }
 
-    /// The event as compact JSON text.
-    pub fn json(&self) -> String {
-        // Strings, integers and values with string keys: serialising cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    /// Append the event as compact JSON text to `out`.
-    pub fn write_json(&self, out: &mut impl std::io::Write) {
-        // As for `json`: serialising cannot fail, and neither can writing to memory.
-        let _ = serde_json::to_writer(out, self);
+    /// Append the event as compact JSON to `w`. A text delta, most of any stream, is
+    /// written by hand (the same bytes the derived serialisation writes, see the tests):
+    /// through `serde_json` every key is escaped like any other string.
+    pub fn write(&self, w: &mut FrameWriter) {
+        match self {
+            Event::ContentBlockDelta {
+                index,
+                delta: Delta::TextDelta { text },
+            } => {
+                w.buf()
+                    .extend_from_slice(br#"{"type":"content_block_delta","index":"#);
+                w.json(index);
+                w.buf()
+                    .extend_from_slice(br#","delta":{"type":"text_delta","text":"#);
+                w.str(text);
+                w.buf().extend_from_slice(b"}}");
+            }
+            other => w.json(other),
+        }
     }
 
     /// The event as a value.
@@ -566,6 +575,36 @@ mod tests {
         );
         assert!(body["usage"]["input_tokens"].as_u64().unwrap() > 0);
         assert!(body["usage"]["output_tokens"].as_u64().unwrap() > 0);
+    }
+
+    #[test]
+    fn events_written_by_hand_match_their_derived_serialisation() {
+        let events = [
+            Event::ContentBlockDelta {
+                index: 3,
+                delta: Delta::TextDelta { text: "plain" },
+            },
+            Event::ContentBlockDelta {
+                index: 0,
+                delta: Delta::TextDelta {
+                    text: "esc \" \\ \n é 🎉",
+                },
+            },
+            Event::ContentBlockDelta {
+                index: 1,
+                delta: Delta::InputJsonDelta {
+                    partial_json: "{\"a",
+                },
+            },
+            Event::Ping,
+        ];
+        for e in events {
+            let mut w = FrameWriter::default();
+            e.write(&mut w);
+            w.cut(true);
+            let frames = w.into_frames();
+            assert_eq!(frames[0].bytes, serde_json::to_vec(&e).unwrap(), "{e:?}");
+        }
     }
 
     #[test]
