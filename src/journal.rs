@@ -103,8 +103,9 @@ pub struct Draft {
     pub chaos: Option<Decision>,
     /// `X-AIMock-Strict`, when it changed the server's setting.
     pub strict_override: Option<bool>,
-    /// Set by the response body when a stream is cut.
-    pub interrupted: Interruption,
+    /// Set by the response body when a stream is cut; made only for a reply that can
+    /// be cut (see [`Draft::interruption`]).
+    pub interrupted: Option<Interruption>,
 }
 
 impl Draft {
@@ -120,8 +121,13 @@ impl Draft {
             source: Source::Internal,
             chaos: None,
             strict_override: None,
-            interrupted: Arc::default(),
+            interrupted: None,
         }
+    }
+
+    /// The flag a reply sets when it is cut, made on first use.
+    pub fn interruption(&mut self) -> Interruption {
+        self.interrupted.get_or_insert_with(Arc::default).clone()
     }
 
     /// Keep the parsed request (or a size marker when it is too large).
@@ -227,7 +233,7 @@ impl Entry {
         if let Some(s) = d.strict_override {
             response.insert("strictOverride".into(), json!(s));
         }
-        if let Some(reason) = d.interrupted.get() {
+        if let Some(reason) = d.interrupted.as_ref().and_then(|i| i.get()) {
             response.insert("interrupted".into(), json!(true));
             response.insert("interruptReason".into(), json!(reason));
         }
@@ -427,7 +433,15 @@ impl Journal {
                 return v.to_string();
             }
         }
-        format!("req-{:016x}", self.minted.fetch_add(1, Ordering::Relaxed))
+        // `format!("req-{:016x}")` without the formatting machinery.
+        let n = self.minted.fetch_add(1, Ordering::Relaxed);
+        let mut id = String::with_capacity(20);
+        id.push_str("req-");
+        for shift in (0..16).rev() {
+            let digit = ((n >> (shift * 4)) & 0xf) as u32;
+            id.push(char::from_digit(digit, 16).unwrap_or('0'));
+        }
+        id
     }
 
     /// Append an entry, evicting the oldest past the cap.
@@ -622,5 +636,14 @@ mod tests {
         assert_eq!(j.request_id(&h), "abc-123");
         h.insert("x-request-id", "has space".parse().unwrap());
         assert!(j.request_id(&h).starts_with("req-"));
+    }
+
+    #[test]
+    fn minted_ids_are_sixteen_lower_case_hex_digits() {
+        let j = Journal::new(1);
+        j.minted.store(0x00ab_cdef_0123_4567, Ordering::Relaxed);
+        let h = HeaderMap::new();
+        assert_eq!(j.request_id(&h), "req-00abcdef01234567");
+        assert_eq!(j.request_id(&h), "req-00abcdef01234568");
     }
 }

@@ -35,7 +35,7 @@ use super::router::{route, Route};
 use super::AppState;
 use crate::chaos::{self, Action, Decision};
 use crate::fixtures::{Fixture, MatchMode, Outcome};
-use crate::journal::{Draft, Entry, Interruption, Source};
+use crate::journal::{Draft, Entry, Source};
 use crate::providers::{ErrorKind, PlanBody, RenderContext, RenderPlan, RequestParts, Surface};
 use crate::request::{ChatRequest, DEFAULT_TEST_ID};
 
@@ -206,7 +206,7 @@ where
         draft.source = Source::Fixture;
         draft.fixture = Some(fx.origin.clone());
         tracing::debug!(provider = surface.provider(), fixture = %fx.origin, "matched");
-        replay(state, surface, &fx, &req, fault, &draft.interrupted)
+        replay(state, surface, &fx, &req, fault, draft)
     } else if let Some(rec) = recorder {
         draft.source = Source::Proxy;
         // Drop and disconnect stop the upstream call; malformed lets it (and the
@@ -243,7 +243,7 @@ fn replay(
     fx: &Fixture,
     req: &ChatRequest,
     fault: Option<Decision>,
-    interrupted: &Interruption,
+    draft: &mut Draft,
 ) -> Response<Body> {
     let ctx = RenderContext::new(fx, req, state.config.chunk_size);
     let mut plan = surface.render(fx, req, &ctx);
@@ -277,13 +277,13 @@ fn replay(
     let chaos_cut = action == Some(Action::Disconnect);
     let mut resp = plan_response(plan, Some(pacing));
     if let Body::Paced(p) = resp.body_mut() {
-        let flag = interrupted.clone();
+        let flag = draft.interruption();
         p.set_on_cut(move |reason| {
             let _ = flag.set(if chaos_cut { "chaos" } else { reason });
         });
         p.stop_on(state.shutdown.wait());
     }
-    set_request_id(&mut resp, &ctx.id("req_", "request-id", 24));
+    set_request_id(&mut resp, ctx.id("req_", "request-id", 24));
     resp
 }
 
@@ -327,7 +327,7 @@ fn account(
     arrived: SystemTime,
     started: Instant,
     resp: &mut Response<Body>,
-    draft: Draft,
+    mut draft: Draft,
 ) {
     let took = started.elapsed();
     // A connection destroyed before its head has no status; the reference journals it
@@ -335,7 +335,7 @@ fn account(
     let disconnected = draft.chaos.is_some_and(|d| d.action == Action::Disconnect)
         && !matches!(resp.body(), Body::Paced(_));
     let status = if disconnected {
-        let _ = draft.interrupted.set("chaos");
+        let _ = draft.interruption().set("chaos");
         0
     } else {
         resp.status().as_u16()
@@ -383,9 +383,13 @@ fn scope(req: &mut ChatRequest, rp: &RequestParts) {
             .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
             .filter(|s| !s.is_empty())
     };
-    req.test_id = header(X_TEST_ID)
-        .or_else(|| rp.query_param("testId").filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| DEFAULT_TEST_ID.to_string());
+    req.test_id =
+        match header(X_TEST_ID).or_else(|| rp.query_param("testId").filter(|s| !s.is_empty())) {
+            Some(t) => t,
+            // Usually already the default (parsers start from it): keep it, unallocated.
+            None if req.test_id == DEFAULT_TEST_ID => std::mem::take(&mut req.test_id),
+            None => DEFAULT_TEST_ID.to_string(),
+        };
     req.context = header(X_AIMOCK_CONTEXT);
 }
 
@@ -496,15 +500,16 @@ pub fn plan_response(plan: RenderPlan, pacing: Option<Pacing>) -> Response<Body>
         HeaderValue::from_static(plan.content_type),
     );
     for (k, v) in plan.headers {
-        if let Ok(v) = HeaderValue::from_str(&v) {
+        // The `String`'s buffer becomes the value's: no copy.
+        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(v)) {
             h.append(k, v);
         }
     }
     resp
 }
 
-fn set_request_id(resp: &mut Response<Body>, id: &str) {
-    if let Ok(v) = HeaderValue::from_str(id) {
+fn set_request_id(resp: &mut Response<Body>, id: String) {
+    if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(id)) {
         resp.headers_mut().insert(X_REQUEST_ID, v);
     }
 }
