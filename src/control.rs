@@ -302,7 +302,7 @@ fn list_fixtures(state: &AppState, query: Option<&str>) -> Response<Body> {
             .iter()
             .enumerate()
             .map(|(i, f)| {
-                let raw = f.raw();
+                let raw = f.listing();
                 let mut m = raw.get("match").cloned().unwrap_or(Value::Null);
                 redact::redact_value(&mut m, "match", &mut Vec::new());
                 let mut o = json!({

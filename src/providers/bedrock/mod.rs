@@ -437,9 +437,10 @@ pub(crate) mod tests {
         let mut r = ChatReply::default();
         assert_eq!(stop_reason(&r, false), "end_turn");
         assert_eq!(stop_reason(&r, true), "tool_use");
-        r.overrides.finish_reason = Some("length".into());
+        std::sync::Arc::make_mut(&mut r.overrides).finish_reason = Some("length".into());
         assert_eq!(stop_reason(&r, true), "max_tokens");
-        r.overrides.finish_reason = Some("guardrail_intervened".into());
+        std::sync::Arc::make_mut(&mut r.overrides).finish_reason =
+            Some("guardrail_intervened".into());
         assert_eq!(stop_reason(&r, false), "guardrail_intervened");
     }
 
