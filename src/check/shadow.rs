@@ -42,18 +42,18 @@ fn mask(c: &Criteria) -> u16 {
     };
     bit(c.user_message.is_some(), 0);
     bit(
-        matches!(&c.system_message, Some(SystemMatch::One(_)))
-            || matches!(&c.system_message, Some(SystemMatch::All(v)) if !v.is_empty()),
+        matches!(&c.more().system_message, Some(SystemMatch::One(_)))
+            || matches!(&c.more().system_message, Some(SystemMatch::All(v)) if !v.is_empty()),
         1,
     );
-    bit(c.input_text.is_some(), 2);
-    bit(c.tool_call_id.is_some(), 3);
-    bit(c.tool_result_contains.is_some(), 4);
-    bit(c.tool_name.is_some(), 5);
+    bit(c.more().input_text.is_some(), 2);
+    bit(c.more().tool_call_id.is_some(), 3);
+    bit(c.more().tool_result_contains.is_some(), 4);
+    bit(c.more().tool_name.is_some(), 5);
     bit(c.model.is_some(), 6);
-    bit(c.response_format.is_some(), 7);
+    bit(c.more().response_format.is_some(), 7);
     bit(c.has_tool_result.is_some(), 8);
-    bit(c.context.is_some(), 9);
+    bit(c.more().context.is_some(), 9);
     m
 }
 
@@ -116,15 +116,18 @@ fn covers(i: &Facts, j: &Facts) -> bool {
         && j.endpoints & !i.endpoints == 0
         && a.sequence_index.is_none()
         && a.turn_index == b.turn_index
-        && exact(&a.context, &b.context)
-        && exact(&a.tool_call_id, &b.tool_call_id)
-        && exact(&a.tool_name, &b.tool_name)
-        && exact(&a.response_format, &b.response_format)
+        && exact(&a.more().context, &b.more().context)
+        && exact(&a.more().tool_call_id, &b.more().tool_call_id)
+        && exact(&a.more().tool_name, &b.more().tool_name)
+        && exact(&a.more().response_format, &b.more().response_format)
         && exact(&a.has_tool_result, &b.has_tool_result)
         && within(&a.user_message, &b.user_message)
-        && within(&a.input_text, &b.input_text)
-        && within(&a.tool_result_contains, &b.tool_result_contains)
-        && system_within(&a.system_message, &b.system_message)
+        && within(&a.more().input_text, &b.more().input_text)
+        && within(
+            &a.more().tool_result_contains,
+            &b.more().tool_result_contains,
+        )
+        && system_within(&a.more().system_message, &b.more().system_message)
         && match (&a.model, &b.model) {
             (None, _) => true,
             (Some(want), Some(got)) => model_matches(want, got),
@@ -217,11 +220,15 @@ pub fn find(fixtures: &[&Fixture]) -> Vec<(usize, usize)> {
             continue; // never shadows anything
         }
         // Empty strings match everywhere, which an automaton would report at every byte.
-        match (&c.user_message, &c.input_text, &c.tool_call_id) {
+        match (
+            &c.user_message,
+            &c.more().input_text,
+            &c.more().tool_call_id,
+        ) {
             (Some(u), _, _) if !u.is_empty() => by_user.push((i, u.as_str())),
             (_, Some(t), _) if !t.is_empty() => by_input.push((i, t.as_str())),
             (_, _, Some(id)) => by_call.entry(id.as_str()).or_default().push(i),
-            _ => match (&c.model, &c.tool_name) {
+            _ => match (&c.model, &c.more().tool_name) {
                 (Some(m), _) => by_model.entry(m.as_str()).or_default().push(i),
                 (_, Some(t)) => by_tool.entry(t.as_str()).or_default().push(i),
                 _ => loose.push(i),
@@ -238,7 +245,7 @@ pub fn find(fixtures: &[&Fixture]) -> Vec<(usize, usize)> {
         if let Some(u) = &c.user_message {
             users.candidates(j, u, &mut cands);
         }
-        if let Some(t) = &c.input_text {
+        if let Some(t) = &c.more().input_text {
             inputs.candidates(j, t, &mut cands);
         }
         let mut take = |map: &HashMap<&str, Vec<usize>>, key: &str| {
@@ -246,7 +253,7 @@ pub fn find(fixtures: &[&Fixture]) -> Vec<(usize, usize)> {
                 cands.extend(list.iter().copied().take_while(|&i| i < j));
             }
         };
-        if let Some(id) = &c.tool_call_id {
+        if let Some(id) = &c.more().tool_call_id {
             take(&by_call, id);
         }
         if let Some(m) = &c.model {
@@ -254,7 +261,7 @@ pub fn find(fixtures: &[&Fixture]) -> Vec<(usize, usize)> {
                 take(&by_model, want);
             }
         }
-        if let Some(t) = &c.tool_name {
+        if let Some(t) = &c.more().tool_name {
             take(&by_tool, t);
         }
         cands.extend(loose.iter().copied().take_while(|&i| i < j));
