@@ -30,7 +30,8 @@ pub fn load_store(config: &Config) -> anyhow::Result<FixtureStore> {
             );
         }
     }
-    let files = load_sources(&config.cassettes);
+    // Only a watcher compares file digests.
+    let files = load_sources(&config.cassettes, config.watch);
     for f in &files {
         log_findings(f);
     }

@@ -109,7 +109,7 @@ fn read(path: &Path, order: load::OrderKey) -> Checked {
         }
         // load_file reports the read error the way the server does.
         Err(_) => {
-            let lf = load::load_file(path, order);
+            let lf = load::load_file(path, order, false);
             let added_from = lf.findings.len();
             Checked {
                 lf,

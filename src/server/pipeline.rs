@@ -194,9 +194,10 @@ where
         state.recorder.as_ref().filter(|r| r.handles(surface))
     };
 
-    let fault = state
-        .chaos
-        .roll(&parts.headers, hit.as_ref().and_then(|f| f.chaos.as_deref()));
+    let fault = state.chaos.roll(
+        &parts.headers,
+        hit.as_ref().and_then(|f| f.chaos.as_deref()),
+    );
     if let Some(d) = fault {
         tracing::info!(provider = surface.provider(), action = d.action.as_str(), level = d.level.as_str(), test_id = %req.test_id, "chaos");
         draft.chaos = Some(d);

@@ -17,7 +17,7 @@ use crate::support::{cassette, eventually, store_answer as answer, texts, write,
 
 /// A store loaded from `sources` and a watcher keeping it in step.
 fn watched(sources: &[PathBuf]) -> (FixtureStore, Watcher) {
-    let store = FixtureStore::new(load_sources(sources));
+    let store = FixtureStore::new(load_sources(sources, true));
     let w = Watcher::start(store.clone(), sources).expect("watcher starts");
     (store, w)
 }
