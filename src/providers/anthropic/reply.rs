@@ -250,23 +250,66 @@ impl Event<'_> {
         }
     }
 
-    /// Append the event as compact JSON to `w`. A text delta, most of any stream, is
-    /// written by hand (the same bytes the derived serialisation writes, see the tests):
-    /// through `serde_json` every key is escaped like any other string.
+    /// Append the event as compact JSON to `w`: the bytes the derived serialisation
+    /// writes (see the tests), written by hand for the events every stream has.
+    /// Through `serde_json` every key is escaped like any other string, which was most
+    /// of the time an Anthropic stream took to render.
     pub fn write(&self, w: &mut FrameWriter) {
+        let put = |w: &mut FrameWriter, b: &[u8]| w.buf().extend_from_slice(b);
         match self {
+            Event::MessageStart { message: m } => {
+                put(w, br#"{"type":"message_start","message":{"id":"#);
+                w.str(m.id);
+                put(w, br#","type":"#);
+                w.str(m.kind);
+                put(w, br#","role":"#);
+                w.str(m.role);
+                put(w, br#","model":"#);
+                w.str(m.model);
+                put(w, br#","content":[],"stop_reason":"#);
+                w.json(&m.stop_reason);
+                put(w, br#","stop_sequence":"#);
+                w.json(&m.stop_sequence);
+                put(w, br#","usage":"#);
+                m.usage.write(w);
+                put(w, b"}}");
+            }
+            Event::Ping => put(w, br#"{"type":"ping"}"#),
+            Event::ContentBlockStart {
+                index,
+                content_block: BlockStart::Text { text },
+            } => {
+                put(w, br#"{"type":"content_block_start","index":"#);
+                w.json(index);
+                put(w, br#","content_block":{"type":"text","text":"#);
+                w.str(text);
+                put(w, b"}}");
+            }
             Event::ContentBlockDelta {
                 index,
                 delta: Delta::TextDelta { text },
             } => {
-                w.buf()
-                    .extend_from_slice(br#"{"type":"content_block_delta","index":"#);
+                put(w, br#"{"type":"content_block_delta","index":"#);
                 w.json(index);
-                w.buf()
-                    .extend_from_slice(br#","delta":{"type":"text_delta","text":"#);
+                put(w, br#","delta":{"type":"text_delta","text":"#);
                 w.str(text);
-                w.buf().extend_from_slice(b"}}");
+                put(w, b"}}");
             }
+            Event::ContentBlockStop { index } => {
+                put(w, br#"{"type":"content_block_stop","index":"#);
+                w.json(index);
+                put(w, b"}");
+            }
+            Event::MessageDelta { delta, usage } => {
+                put(w, br#"{"type":"message_delta","delta":{"stop_reason":"#);
+                w.str(&delta.stop_reason);
+                put(w, br#","stop_sequence":"#);
+                w.json(&delta.stop_sequence);
+                put(w, br#"},"usage":"#);
+                usage.write(w);
+                put(w, b"}");
+            }
+            Event::MessageStop => put(w, br#"{"type":"message_stop"}"#),
             other => w.json(other),
         }
     }
@@ -406,6 +449,23 @@ impl Serialize for Usage<'_> {
             m.serialize_entry(k, v)?;
         }
         m.end()
+    }
+}
+
+impl Usage<'_> {
+    /// Append as compact JSON to `w`: by hand when there are no extra keys (the bytes
+    /// the serialisation above writes), else through it.
+    fn write(&self, w: &mut FrameWriter) {
+        if self.extra.is_some_and(|m| !m.is_empty()) {
+            return w.json(self);
+        }
+        w.buf().extend_from_slice(br#"{"input_tokens":"#);
+        w.json(&self.input);
+        w.buf().extend_from_slice(
+            br#","cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":"#,
+        );
+        w.json(&self.output);
+        w.buf().push(b'}');
     }
 }
 
@@ -579,7 +639,43 @@ mod tests {
 
     #[test]
     fn events_written_by_hand_match_their_derived_serialisation() {
-        let events = [
+        let empty = Map::new();
+        let mut extra = Map::new();
+        extra.insert("cache_read_input_tokens".into(), json!(3));
+        extra.insert("service_tier".into(), json!("standard"));
+        let usages = [
+            Usage {
+                input: 7,
+                output: 1,
+                extra: None,
+            },
+            Usage {
+                input: 7,
+                output: 9,
+                extra: Some(&empty),
+            },
+            Usage {
+                input: 0,
+                output: 2,
+                extra: Some(&extra),
+            },
+        ];
+        let mut events = vec![
+            Event::Ping,
+            Event::MessageStop,
+            Event::ContentBlockStop { index: 12 },
+            Event::ContentBlockStart {
+                index: 0,
+                content_block: BlockStart::Text { text: "" },
+            },
+            Event::ContentBlockStart {
+                index: 1,
+                content_block: BlockStart::ToolUse {
+                    id: "toolu_1",
+                    name: "f",
+                    input: EmptyObject {},
+                },
+            },
             Event::ContentBlockDelta {
                 index: 3,
                 delta: Delta::TextDelta { text: "plain" },
@@ -596,8 +692,28 @@ mod tests {
                     partial_json: "{\"a",
                 },
             },
-            Event::Ping,
         ];
+        for usage in usages {
+            events.push(Event::MessageStart {
+                message: MessageStart {
+                    id: "msg_01\"x",
+                    kind: "message",
+                    role: "assistant",
+                    model: "claude-é",
+                    content: [],
+                    stop_reason: None,
+                    stop_sequence: None,
+                    usage,
+                },
+            });
+            events.push(Event::MessageDelta {
+                delta: StopDelta {
+                    stop_reason: "end_turn".into(),
+                    stop_sequence: Some("\n".into()),
+                },
+                usage,
+            });
+        }
         for e in events {
             let mut w = FrameWriter::default();
             e.write(&mut w);
