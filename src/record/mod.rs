@@ -445,7 +445,7 @@ fn save(
     for w in &warnings {
         tracing::warn!(file = %path.display(), "{w}");
     }
-    // Off the request path: fsync and rename can take milliseconds.
+    // Off the request path: reading and rewriting the cassette can take milliseconds.
     let store = store.clone();
     let note = move |p: &std::path::Path, bytes: &[u8]| store.note_own_write(p, bytes);
     writes.start();

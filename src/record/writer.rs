@@ -3,9 +3,9 @@
 //!
 //! Layout: `<dir>/recorded/<slug>/<provider>.json` when the request named a test id,
 //! else `<dir>/recorded/<provider>.json`. New entries are appended to the file's
-//! `fixtures` array. Every write is a temporary file in the same directory, fsynced,
-//! then renamed over the target; writes are serialised by one lock, so two recordings
-//! to one file are both kept.
+//! `fixtures` array. Every write is a temporary file in the same directory, renamed
+//! over the target (atomic, see [`write_atomic`]); writes are serialised by one lock, so
+//! two recordings to one file are both kept.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -188,7 +188,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             .create_new(true)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        // No fsync: the rename below is atomic, so a reader (or a crash of this
+        // process) sees the old cassette or the new one, never a torn one. fsync only
+        // adds durability against a power cut or a kernel crash, where losing the last
+        // recording is acceptable, and it cost a disk flush per recording on the core
+        // that serves requests.
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
