@@ -338,18 +338,11 @@ mod tests {
     use super::*;
     use crate::codec::eventstream::{encode_to_bytes, Message};
     use crate::fixtures::model::parse_entry;
+    use crate::testing::golden;
     use serde_json::json;
     use std::sync::Arc;
 
     const ES: &str = "application/vnd.amazon.eventstream";
-
-    fn golden(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/tests/data/golden/bedrock/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
 
     /// The collapsed reply as a fixture, which must load.
     fn fixture(c: &Collapsed) -> Value {

@@ -321,16 +321,9 @@ fn read_response(v: &Value, c: &mut Collapsed) {
 mod tests {
     use super::*;
     use crate::fixtures::model::parse_entry;
+    use crate::testing::golden;
     use serde_json::json;
     use std::sync::Arc;
-
-    fn golden(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/tests/data/golden/openai/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
 
     fn sse(name: &str) -> Collapsed {
         collapse("text/event-stream; charset=utf-8", &golden(name))
