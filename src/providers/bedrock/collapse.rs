@@ -336,9 +336,12 @@ fn collapse_eventstream(body: &[u8]) -> Collapsed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn golden(name: &str) -> Vec<u8> {
+        crate::testing::golden(&format!("bedrock/{name}"))
+    }
     use crate::codec::eventstream::{encode_to_bytes, Message};
     use crate::fixtures::model::parse_entry;
-    use crate::testing::golden;
     use serde_json::json;
     use std::sync::Arc;
 

@@ -258,8 +258,6 @@ mod tests {
         }
     }
 
-    /// Collapse a golden and check the fixture validates; returns the `response`.
-
     /// The text and thoughts of every `GenerateContentResponse` in a list, joined.
     fn texts(items: &[Value]) -> (String, String) {
         let (mut text, mut thought) = (String::new(), String::new());

@@ -320,8 +320,11 @@ fn read_response(v: &Value, c: &mut Collapsed) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn golden(name: &str) -> Vec<u8> {
+        crate::testing::golden(&format!("openai/{name}"))
+    }
     use crate::fixtures::model::parse_entry;
-    use crate::testing::golden;
     use serde_json::json;
     use std::sync::Arc;
 
