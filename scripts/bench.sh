@@ -6,6 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Help needs nothing installed or built.
+for arg in "$@"; do
+    case "$arg" in
+        -h|--help) exec python3 scripts/bench/run.py --help ;;
+    esac
+done
+
 if ! command -v wrk >/dev/null; then
     echo "installing wrk" >&2
     if [ "$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi

@@ -40,3 +40,5 @@ pub mod record;
 pub mod request;
 pub mod server;
 pub mod shutdown;
+#[cfg(test)]
+mod testing;

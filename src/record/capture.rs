@@ -223,14 +223,7 @@ pub fn recorded_timings(times: &[Duration]) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn golden(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/tests/data/golden/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
+    use crate::testing::golden;
 
     fn watch(ct: &str, bytes: &[u8], step: usize) -> StreamWatch {
         let mut w = StreamWatch::new(ct);

@@ -336,20 +336,16 @@ fn collapse_eventstream(body: &[u8]) -> Collapsed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn golden(name: &str) -> Vec<u8> {
+        crate::testing::golden(&format!("bedrock/{name}"))
+    }
     use crate::codec::eventstream::{encode_to_bytes, Message};
     use crate::fixtures::model::parse_entry;
     use serde_json::json;
     use std::sync::Arc;
 
     const ES: &str = "application/vnd.amazon.eventstream";
-
-    fn golden(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/tests/data/golden/bedrock/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
 
     /// The collapsed reply as a fixture, which must load.
     fn fixture(c: &Collapsed) -> Value {

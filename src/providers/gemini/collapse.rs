@@ -248,16 +248,7 @@ fn collapse_embed(body: &[u8]) -> Collapsed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::model::parse_entry;
-    use std::sync::Arc;
-
-    fn golden(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/tests/data/golden/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
+    use crate::testing::{collapsed_fixture as fixture_of, golden};
 
     fn generate() -> Surface {
         Surface::GeminiGenerate {
@@ -265,19 +256,6 @@ mod tests {
             stream: true,
             vertex: false,
         }
-    }
-
-    /// Collapse a golden and check the fixture validates; returns the `response`.
-    fn fixture_of(surface: &Surface, ct: &str, name: &str) -> (Collapsed, Value) {
-        let c = surface.collapse(200, ct, &golden(name));
-        let (response, _) = c.to_response();
-        let mut findings = Vec::new();
-        let entry = json!({"match": {"userMessage": "x"}, "response": response});
-        assert!(
-            parse_entry(&entry, &Arc::from("t.json"), 0, &mut findings).is_some(),
-            "{name}: {findings:?}"
-        );
-        (c, response)
     }
 
     /// The text and thoughts of every `GenerateContentResponse` in a list, joined.

@@ -320,17 +320,13 @@ fn read_response(v: &Value, c: &mut Collapsed) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn golden(name: &str) -> Vec<u8> {
+        crate::testing::golden(&format!("openai/{name}"))
+    }
     use crate::fixtures::model::parse_entry;
     use serde_json::json;
     use std::sync::Arc;
-
-    fn golden(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/tests/data/golden/openai/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
 
     fn sse(name: &str) -> Collapsed {
         collapse("text/event-stream; charset=utf-8", &golden(name))
