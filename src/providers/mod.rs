@@ -414,6 +414,8 @@ pub struct FrameWriter {
     buf: Vec<u8>,
     /// Where each finished frame ends, and whether pacing applies before it.
     cuts: Vec<(usize, bool)>,
+    /// Hand everything over as one frame (see [`FrameWriter::whole`]).
+    whole: bool,
 }
 
 impl FrameWriter {
@@ -422,7 +424,16 @@ impl FrameWriter {
         FrameWriter {
             buf: Vec::with_capacity(bytes),
             cuts: Vec::with_capacity(frames),
+            whole: false,
         }
+    }
+
+    /// With `whole` (a [`RenderContext::whole`] stream), frames are not cut apart: the
+    /// writer hands over one frame holding all of them, which the server sends as it
+    /// is instead of copying the frames into one body.
+    pub fn whole(mut self, whole: bool) -> FrameWriter {
+        self.whole = whole;
+        self
     }
 
     /// The buffer the current frame is being written to.
@@ -453,12 +464,21 @@ impl FrameWriter {
 
     /// End the current frame.
     pub fn cut(&mut self, paced: bool) {
-        self.cuts.push((self.buf.len(), paced));
+        if !self.whole {
+            self.cuts.push((self.buf.len(), paced));
+        }
     }
 
-    /// The frames, each a slice of one shared buffer.
+    /// The frames, each a slice of one shared buffer (or the one frame of a whole
+    /// writer).
     pub fn into_frames(self) -> Vec<Frame> {
         let all = Bytes::from(self.buf);
+        if self.whole {
+            return vec![Frame {
+                bytes: all,
+                paced: true,
+            }];
+        }
         let mut start = 0;
         self.cuts
             .into_iter()
@@ -522,6 +542,9 @@ pub struct RenderContext {
     pub seed: [u8; 32],
     /// Characters per streamed text or argument slice.
     pub chunk_size: usize,
+    /// The frames of a stream will be sent together, with no delay or fault between
+    /// them: a renderer may hand them over as one frame (see [`FrameWriter::whole`]).
+    pub whole: bool,
 }
 
 const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -535,6 +558,7 @@ impl RenderContext {
         RenderContext {
             seed: h.finalize().into(),
             chunk_size: fx.options.chunk_size.unwrap_or(default_chunk_size).max(1),
+            whole: false,
         }
     }
 
@@ -543,6 +567,7 @@ impl RenderContext {
         RenderContext {
             seed: req.body_digest,
             chunk_size: 20,
+            whole: false,
         }
     }
 
@@ -655,6 +680,7 @@ mod tests {
         let ctx = RenderContext {
             seed: [7; 32],
             chunk_size: 20,
+            whole: false,
         };
         assert_eq!(ctx.id("chatcmpl-", "c", 24), ctx.id("chatcmpl-", "c", 24));
         assert_ne!(ctx.id("call_", "0", 24), ctx.id("call_", "1", 24));

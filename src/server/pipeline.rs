@@ -246,8 +246,7 @@ fn replay(
     fault: Option<Decision>,
     draft: &mut Draft,
 ) -> Response<Body> {
-    let ctx = RenderContext::new(fx, req, state.config.chunk_size);
-    let mut plan = surface.render(fx, req, &ctx);
+    let mut ctx = RenderContext::new(fx, req, state.config.chunk_size);
     let mut pacing = Pacing {
         latency_ms: fx.options.latency_ms.unwrap_or(state.config.latency_ms),
         profile: fx.options.streaming_profile,
@@ -260,6 +259,9 @@ fn replay(
             .map(|ms| std::time::Duration::from_secs_f64(ms.min(86_400_000.0) / 1000.0)),
         jitter_seed: ctx.seed,
     };
+    // Nothing between the frames: they may come as one (no copy into one body later).
+    ctx.whole = fault.is_none() && pacing.is_instant();
+    let mut plan = surface.render(fx, req, &ctx);
     let action = fault.map(|d| d.action);
     match (action, &mut plan.body) {
         (None, _) => {}
@@ -276,6 +278,14 @@ fn replay(
         (Some(a), _) => return chaos_whole(surface, a),
     }
     let chaos_cut = action == Some(Action::Disconnect);
+    // A provider that sends its own `request-id` (Anthropic) derives it as below, so
+    // both headers agree: take it rather than hashing again.
+    let request_id = plan
+        .headers
+        .iter()
+        .find(|(k, _)| *k == "request-id")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| ctx.id("req_", "request-id", 24));
     let mut resp = plan_response(plan, Some(pacing));
     if let Body::Paced(p) = resp.body_mut() {
         let flag = draft.interruption();
@@ -284,7 +294,7 @@ fn replay(
         });
         p.stop_on(state.shutdown.wait());
     }
-    set_request_id(&mut resp, ctx.id("req_", "request-id", 24));
+    set_request_id(&mut resp, request_id);
     resp
 }
 
@@ -481,6 +491,13 @@ pub fn plan_response(plan: RenderPlan, pacing: Option<Pacing>) -> Response<Body>
         PlanBody::Stream(frames) => match pacing {
             Some(p) if !p.is_instant() => Body::Paced(Box::new(PacedBody::new(frames, p))),
             // Nothing to wait for: one write is faster and the bytes are the same.
+            _ if frames.len() == 1 => Body::full(
+                frames
+                    .into_iter()
+                    .next()
+                    .map(|f| f.bytes)
+                    .unwrap_or_default(),
+            ),
             _ => {
                 let total: usize = frames.iter().map(|f| f.bytes.len()).sum();
                 let mut buf = bytes::BytesMut::with_capacity(total);

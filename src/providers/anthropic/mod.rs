@@ -52,7 +52,8 @@ pub fn render(
         );
     };
     let mut plan = if req.stream {
-        let mut w = FrameWriter::with_capacity(stream_size_hint(chat, ctx.chunk_size), 16);
+        let mut w =
+            FrameWriter::with_capacity(stream_size_hint(chat, ctx.chunk_size), 16).whole(ctx.whole);
         // `event: <type>\ndata: <json>\n\n`, the event name taken from the `type`: the
         // bytes `sse::encode_event` writes, since compact JSON never holds a line break.
         reply::for_each_stream_event(chat, req, ctx, |e| {
@@ -292,6 +293,31 @@ mod tests {
             .filter_map(|(_, d)| d["delta"]["text"].as_str().map(String::from))
             .collect();
         assert_eq!(texts, ["hél", "lo ", "wör", "ld"]);
+    }
+
+    #[test]
+    fn a_whole_stream_is_the_frames_of_a_cut_one_back_to_back() {
+        let fx = fixture(json!({"match": {}, "response": {
+            "content": "Sure, here it is.", "reasoning": "hmm",
+            "toolCalls": [{"name": "f", "arguments": {"x": 1}}]}}));
+        let req = request(STREAM_REQ);
+        let cut = RenderContext::new(&fx, &req, 4);
+        let whole = RenderContext {
+            whole: true,
+            ..cut.clone()
+        };
+        let bytes = |ctx: &RenderContext| {
+            let plan = render(&Surface::AnthropicMessages, &fx, &req, ctx);
+            let PlanBody::Stream(frames) = plan.body else {
+                panic!("not a stream")
+            };
+            (frames.len(), frames.iter().flat_map(|f| f.bytes.to_vec()).collect::<Vec<u8>>())
+        };
+        let (n_cut, cut_bytes) = bytes(&cut);
+        let (n_whole, whole_bytes) = bytes(&whole);
+        assert!(n_cut > 1);
+        assert_eq!(n_whole, 1);
+        assert_eq!(whole_bytes, cut_bytes);
     }
 
     #[test]

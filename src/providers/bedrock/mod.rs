@@ -306,6 +306,7 @@ pub(crate) mod tests {
         RenderContext {
             seed: [3; 32],
             chunk_size: 5,
+            whole: false,
         }
     }
 

@@ -112,6 +112,7 @@ mod tests {
         let ctx = RenderContext {
             seed: [3; 32],
             chunk_size: 20,
+            whole: false,
         };
         let id = uuid(&ctx, "id");
         assert_eq!(id, uuid(&ctx, "id"));

@@ -34,7 +34,7 @@ fn put(buf: &mut Vec<u8>, v: &impl Serialize) {
 }
 
 impl ChunkFrames {
-    fn new(env: &Envelope, usage_null: bool, chunks: usize) -> ChunkFrames {
+    fn new(env: &Envelope, usage_null: bool, chunks: usize, whole: bool) -> ChunkFrames {
         let mut head = Vec::with_capacity(192);
         head.extend_from_slice(b"data: {\"id\":");
         put(&mut head, &env.id);
@@ -45,7 +45,7 @@ impl ChunkFrames {
         head.extend_from_slice(b",\"system_fingerprint\":");
         put(&mut head, &env.fingerprint);
         head.extend_from_slice(b",\"choices\":[{\"index\":0,\"delta\":");
-        let out = FrameWriter::with_capacity((head.len() + 128) * chunks, chunks + 2);
+        let out = FrameWriter::with_capacity((head.len() + 128) * chunks, chunks + 2).whole(whole);
         ChunkFrames {
             head,
             usage_null,
@@ -124,7 +124,7 @@ pub(super) fn render_stream(
         .into_iter()
         .map(|t| t.map_or(0, |t| t.len() / ctx.chunk_size + 1))
         .sum();
-    let mut chunks = ChunkFrames::new(&env, include_usage, sliced + 2 + 2 * calls.len());
+    let mut chunks = ChunkFrames::new(&env, include_usage, sliced + 2 + 2 * calls.len(), ctx.whole);
 
     chunks.frame(
         &RoleDelta {
@@ -200,6 +200,7 @@ mod tests {
     use crate::providers::openai_chat::render;
     use crate::providers::openai_chat::tests::{fixture, frames, request};
     use bytes::Bytes;
+    use serde_json::json;
 
     #[test]
     fn stream_ends_with_usage_then_done_when_include_usage_is_set() {
@@ -278,6 +279,25 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_stream_is_the_frames_of_a_cut_one_back_to_back() {
+        let fx = fixture(json!({"match": {}, "response": {
+            "content": "Hello there, world", "reasoning": "think",
+            "toolCalls": [{"name": "f", "arguments": {"a": 1}}]}}));
+        let req = request(
+            r#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#,
+        );
+        let cut = RenderContext::new(&fx, &req, 5);
+        let whole = RenderContext {
+            whole: true,
+            ..cut.clone()
+        };
+        let cut = frames(&render(&fx, &req, &cut));
+        let whole = frames(&render(&fx, &req, &whole));
+        assert!(cut.len() > 1);
+        assert_eq!(whole, vec![cut.concat()]);
+    }
+
+    #[test]
     fn content_chunks_written_by_hand_match_their_derived_serialisation() {
         let env = Envelope {
             id: "chatcmpl-1".into(),
@@ -286,8 +306,8 @@ mod tests {
             fingerprint: Value::Null,
         };
         for usage_null in [false, true] {
-            let mut by_hand = ChunkFrames::new(&env, usage_null, 2);
-            let mut derived = ChunkFrames::new(&env, usage_null, 2);
+            let mut by_hand = ChunkFrames::new(&env, usage_null, 2, false);
+            let mut derived = ChunkFrames::new(&env, usage_null, 2, false);
             for text in ["plain", "esc \" \\ \n\t é 🎉", ""] {
                 by_hand.content(text);
                 derived.frame(&ContentDelta { content: text }, None);
