@@ -131,8 +131,9 @@ impl Draft {
     }
 
     /// Keep the parsed request (or a size marker when it is too large).
-    pub fn keep(&mut self, req: ChatRequest) {
-        self.test_id = Some(req.test_id.clone());
+    pub fn keep(&mut self, mut req: ChatRequest) {
+        // Moved, not copied: the journal's view of the request never shows it.
+        self.test_id = Some(std::mem::take(&mut req.test_id));
         let size = approx_size(&req);
         self.request = if size > BODY_CAP {
             Kept::Elided(size)
@@ -257,12 +258,13 @@ impl Entry {
 
 /// Request headers as the journal keeps them: every name and value, in the order a
 /// `HeaderMap` iterates them, copied into one buffer, credential values already masked.
+///
+/// Each header is stored as its name's length (2 bytes), its value's length (4 bytes),
+/// then the name and the value: one allocation per entry, freed in one go when the
+/// entry is evicted (by then it is cold in the cache, and every free costs a miss).
 #[derive(Debug, Default)]
 pub struct Headers {
-    /// Names and values back to back.
-    text: Box<[u8]>,
-    /// Per header: where its name ends and where its value ends in `text`.
-    ends: Box<[(u32, u32)]>,
+    bytes: Box<[u8]>,
 }
 
 impl Headers {
@@ -272,45 +274,49 @@ impl Headers {
         let masked = |n: &http::HeaderName| is_credential(n.as_str());
         let mut len = 0;
         for (n, v) in map {
-            len += n.as_str().len();
-            len += if masked(n) {
+            let value = if masked(n) {
                 redact::REDACTED.len()
             } else {
                 v.len()
             };
+            len += 6 + n.as_str().len() + value;
         }
-        // More than 4 GiB of headers never gets past hyper's limits; keep nothing
-        // rather than wrap around.
-        if u32::try_from(len).is_err() {
-            return Headers::default();
-        }
-        let mut text = Vec::with_capacity(len);
-        let mut ends = Vec::with_capacity(map.len());
+        let mut bytes = Vec::with_capacity(len);
         for (n, v) in map {
-            text.extend_from_slice(n.as_str().as_bytes());
-            let name_end = text.len() as u32;
-            if masked(n) {
-                text.extend_from_slice(redact::REDACTED.as_bytes());
+            let value = if masked(n) {
+                redact::REDACTED.as_bytes()
             } else {
-                text.extend_from_slice(v.as_bytes());
-            }
-            ends.push((name_end, text.len() as u32));
+                v.as_bytes()
+            };
+            // hyper refuses header names and values anywhere near these sizes; a header
+            // that did not fit would be left out rather than garble the others.
+            let (Ok(name_len), Ok(value_len)) =
+                (u16::try_from(n.as_str().len()), u32::try_from(value.len()))
+            else {
+                continue;
+            };
+            bytes.extend_from_slice(&name_len.to_le_bytes());
+            bytes.extend_from_slice(&value_len.to_le_bytes());
+            bytes.extend_from_slice(n.as_str().as_bytes());
+            bytes.extend_from_slice(value);
         }
         Headers {
-            text: text.into_boxed_slice(),
-            ends: ends.into_boxed_slice(),
+            bytes: bytes.into_boxed_slice(),
         }
     }
 
     /// Every (name, value) pair, names in lower case, in the copied map's order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
-        let mut start = 0usize;
-        self.ends.iter().map(move |&(name_end, value_end)| {
-            let (n, v) = (name_end as usize, value_end as usize);
-            let name = &self.text[start..n];
-            start = v;
+        let mut rest: &[u8] = &self.bytes;
+        std::iter::from_fn(move || {
+            let (head, tail) = rest.split_at_checked(6)?;
+            let name_len = usize::from(u16::from_le_bytes([head[0], head[1]]));
+            let value_len = u32::from_le_bytes([head[2], head[3], head[4], head[5]]) as usize;
+            let (name, tail) = tail.split_at_checked(name_len)?;
+            let (value, tail) = tail.split_at_checked(value_len)?;
+            rest = tail;
             // Names came from `HeaderName::as_str`, so they are ASCII.
-            (std::str::from_utf8(name).unwrap_or(""), &self.text[n..v])
+            Some((std::str::from_utf8(name).unwrap_or(""), value))
         })
     }
 }
