@@ -173,33 +173,34 @@ pub(super) fn finish_reason(reply: &ChatReply, has_tools: bool) -> String {
     }
 }
 
-pub(super) struct Envelope {
-    id: String,
+/// The envelope every chunk or body repeats; only a generated id is made, the rest is
+/// borrowed.
+pub(super) struct Envelope<'a> {
+    id: std::borrow::Cow<'a, str>,
     created: i64,
-    model: String,
-    fingerprint: Value,
+    model: &'a str,
+    /// `system_fingerprint`: `null` unless the fixture pins one.
+    fingerprint: Option<&'a str>,
 }
 
-pub(super) fn envelope(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> Envelope {
+pub(super) fn envelope<'a>(
+    reply: &'a ChatReply,
+    req: &'a ChatRequest,
+    ctx: &RenderContext,
+) -> Envelope<'a> {
+    let o = &reply.overrides;
     Envelope {
-        id: reply
-            .overrides
-            .id
-            .clone()
-            .unwrap_or_else(|| ctx.id("chatcmpl-", "id", 29)),
-        created: reply.overrides.created.unwrap_or_else(|| ctx.created()),
-        model: reply
-            .overrides
+        id: match &o.id {
+            Some(id) => id.as_str().into(),
+            None => ctx.id("chatcmpl-", "id", 29).into(),
+        },
+        created: o.created.unwrap_or_else(|| ctx.created()),
+        model: o
             .model
-            .clone()
-            .or_else(|| req.model.clone())
-            .unwrap_or_else(|| "gpt-4o".to_string()),
-        fingerprint: reply
-            .overrides
-            .system_fingerprint
-            .clone()
-            .map(Value::String)
-            .unwrap_or(Value::Null),
+            .as_deref()
+            .or(req.model.as_deref())
+            .unwrap_or("gpt-4o"),
+        fingerprint: o.system_fingerprint.as_deref(),
     }
 }
 

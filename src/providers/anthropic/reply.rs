@@ -477,22 +477,26 @@ fn usage(reply: &ChatReply, input: u64, output: u64) -> Usage<'_> {
     }
 }
 
-struct Envelope {
-    id: String,
-    role: String,
-    model: String,
+/// The message envelope; only a generated id is made, the rest is borrowed.
+struct Envelope<'a> {
+    id: std::borrow::Cow<'a, str>,
+    role: &'a str,
+    model: &'a str,
 }
 
-fn envelope(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> Envelope {
+fn envelope<'a>(reply: &'a ChatReply, req: &'a ChatRequest, ctx: &RenderContext) -> Envelope<'a> {
     let o = &reply.overrides;
     Envelope {
-        id: o.id.clone().unwrap_or_else(|| ctx.id("msg_01", "id", 22)),
-        role: o.role.clone().unwrap_or_else(|| "assistant".into()),
+        id: match &o.id {
+            Some(id) => id.as_str().into(),
+            None => ctx.id("msg_01", "id", 22).into(),
+        },
+        role: o.role.as_deref().unwrap_or("assistant"),
         model: o
             .model
-            .clone()
-            .or_else(|| req.model.clone())
-            .unwrap_or_else(|| DEFAULT_MODEL.into()),
+            .as_deref()
+            .or(req.model.as_deref())
+            .unwrap_or(DEFAULT_MODEL),
     }
 }
 
@@ -534,8 +538,8 @@ pub fn for_each_stream_event(
         message: MessageStart {
             id: &env.id,
             kind: "message",
-            role: &env.role,
-            model: &env.model,
+            role: env.role,
+            model: env.model,
             content: [],
             stop_reason: None,
             stop_sequence: None,

@@ -72,7 +72,7 @@ pub(super) fn render_json(reply: &ChatReply, req: &ChatRequest, ctx: &RenderCont
         id: &env.id,
         object: "chat.completion",
         created: env.created,
-        model: &env.model,
+        model: env.model,
         choices: [Choice {
             index: 0,
             message: WireMessage {
@@ -87,7 +87,7 @@ pub(super) fn render_json(reply: &ChatReply, req: &ChatRequest, ctx: &RenderCont
             finish_reason: finish_reason(reply, !calls.is_empty()),
         }],
         usage: usage_counts(reply, req, &calls, text.as_deref().unwrap_or("")),
-        system_fingerprint: &env.fingerprint,
+        system_fingerprint: env.fingerprint,
     };
     let mut buf = Vec::with_capacity(512);
     // Writing to a `Vec` cannot fail, and every map here has string keys.
@@ -110,7 +110,7 @@ struct Completion<'a> {
     model: &'a str,
     choices: [Choice<'a>; 1],
     usage: UsageCounts<'a>,
-    system_fingerprint: &'a Value,
+    system_fingerprint: Option<&'a str>,
 }
 
 #[derive(Serialize)]

@@ -173,11 +173,11 @@ pub(super) fn render_stream(
     chunks.frame(&EmptyDelta {}, Some(&finish));
     if include_usage {
         let mut c = Map::new();
-        c.insert("id".into(), env.id.clone().into());
+        c.insert("id".into(), env.id.as_ref().into());
         c.insert("object".into(), "chat.completion.chunk".into());
         c.insert("created".into(), env.created.into());
-        c.insert("model".into(), env.model.clone().into());
-        c.insert("system_fingerprint".into(), env.fingerprint.clone());
+        c.insert("model".into(), env.model.into());
+        c.insert("system_fingerprint".into(), env.fingerprint.into());
         c.insert("choices".into(), json!([]));
         c.insert(
             "usage".into(),
@@ -303,7 +303,7 @@ mod tests {
             id: "chatcmpl-1".into(),
             created: 1,
             model: "m".into(),
-            fingerprint: Value::Null,
+            fingerprint: None,
         };
         for usage_null in [false, true] {
             let mut by_hand = ChunkFrames::new(&env, usage_null, 2, false);
