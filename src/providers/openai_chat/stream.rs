@@ -302,7 +302,7 @@ mod tests {
         let env = Envelope {
             id: "chatcmpl-1".into(),
             created: 1,
-            model: "m".into(),
+            model: "m",
             fingerprint: None,
         };
         for usage_null in [false, true] {
