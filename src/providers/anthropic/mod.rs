@@ -311,7 +311,13 @@ mod tests {
             let PlanBody::Stream(frames) = plan.body else {
                 panic!("not a stream")
             };
-            (frames.len(), frames.iter().flat_map(|f| f.bytes.to_vec()).collect::<Vec<u8>>())
+            (
+                frames.len(),
+                frames
+                    .iter()
+                    .flat_map(|f| f.bytes.to_vec())
+                    .collect::<Vec<u8>>(),
+            )
         };
         let (n_cut, cut_bytes) = bytes(&cut);
         let (n_whole, whole_bytes) = bytes(&whole);
