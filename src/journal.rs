@@ -627,7 +627,7 @@ mod tests {
         let mut r = ChatRequest::new(Endpoint::Chat, b"{}");
         r.messages.push(Message::text(
             Role::User,
-            "my key is sk-proj-abcdefghijklmnopqrstuvwxyz012345",
+            "my key is sk-proj-test-not-a-real-key-abcdefghijkl",
         ));
         e.draft.keep(r);
         let v = e.to_json();

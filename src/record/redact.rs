@@ -138,10 +138,10 @@ mod tests {
     #[test]
     fn vendor_keys_jwts_and_bearer_tokens_are_redacted() {
         for s in [
-            "sk-proj-abcdefghijklmnopqrstuvwxyz012345",
-            "sk-ant-api03-abcdefghijklmnopqrstuvwxyz",
+            "sk-proj-test-not-a-real-key-abcdefghijkl",
+            "sk-ant-api03-test-not-a-real-key-abcdefg",
             "AKIAIOSFODNN7EXAMPLE",
-            "AIzaSyA1234567890abcdefghijklmnopqrstuv",
+            "AIzaSyTESTnotArealKEY000000000000000000",
             "Bearer abcdefghijklmnopqrstuvwxyz",
             "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abcdefghijklmnop",
         ] {

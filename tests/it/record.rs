@@ -334,7 +334,7 @@ async fn concurrent_recordings_to_one_test_id_all_land_in_one_file() {
 #[tokio::test]
 async fn credential_shaped_strings_in_a_reply_are_redacted_on_disk() {
     let up = FakeUpstream::start().await;
-    let reply = json!({"id":"x","object":"chat.completion","created":1,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"your key is sk-proj-abcdefghijklmnopqrstuvwxyz0123"},"finish_reason":"stop"}]});
+    let reply = json!({"id":"x","object":"chat.completion","created":1,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"your key is sk-proj-test-not-a-real-key-0123456789"},"finish_reason":"stop"}]});
     up.script(
         CHAT,
         Script::body(200, "application/json", reply.to_string()),
