@@ -39,6 +39,34 @@ pub fn content_text(v: Option<&Value>) -> Option<String> {
     }
 }
 
+/// OpenAI-shaped `tool_calls` (`[{id, function:{name, arguments}}]`), arguments as JSON
+/// text whether they came as a string or an object. Cohere v2 uses the same shape.
+pub fn tool_call_refs(v: Option<&Value>) -> Vec<ToolCallRef> {
+    let Some(calls) = v.and_then(|t| t.as_array()) else {
+        return Vec::new();
+    };
+    calls
+        .iter()
+        .map(|c| ToolCallRef {
+            id: c
+                .get("id")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            name: c
+                .pointer("/function/name")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            arguments: match c.pointer("/function/arguments") {
+                Some(Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+                None => "{}".to_string(),
+            },
+        })
+        .collect()
+}
+
 /// Parse an OpenAI-chat-shaped message list (also used by Ollama-like surfaces).
 pub fn parse_messages(list: &[Value]) -> Vec<Message> {
     let mut out = Vec::with_capacity(list.len());
@@ -50,32 +78,7 @@ pub fn parse_messages(list: &[Value]) -> Vec<Message> {
             Some("tool") | Some("function") => Role::Tool,
             _ => Role::User,
         };
-        let tool_calls = o
-            .get("tool_calls")
-            .and_then(|t| t.as_array())
-            .map(|calls| {
-                calls
-                    .iter()
-                    .map(|c| ToolCallRef {
-                        id: c
-                            .get("id")
-                            .and_then(|v| v.as_str())
-                            .unwrap_or_default()
-                            .to_string(),
-                        name: c
-                            .pointer("/function/name")
-                            .and_then(|v| v.as_str())
-                            .unwrap_or_default()
-                            .to_string(),
-                        arguments: match c.pointer("/function/arguments") {
-                            Some(Value::String(s)) => s.clone(),
-                            Some(v) => v.to_string(),
-                            None => "{}".to_string(),
-                        },
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let tool_calls = tool_call_refs(o.get("tool_calls"));
         out.push(Message {
             role,
             text: content_text(o.get("content")),

@@ -18,7 +18,7 @@ use super::{error_plan, uuid};
 use crate::codec::sse;
 use crate::fixtures::model::{ChatReply, ToolCall};
 use crate::fixtures::{Fixture, Reply};
-use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
+use crate::request::{ChatRequest, Endpoint, Message, Role};
 
 /// Parse a `/v2/chat` body.
 pub(super) fn parse(body: &[u8]) -> Result<ChatRequest, ParseError> {
@@ -84,32 +84,7 @@ fn parse_message(m: &Value) -> Option<Message> {
         Some("tool") => Role::Tool,
         _ => Role::User,
     };
-    let tool_calls = o
-        .get("tool_calls")
-        .and_then(|t| t.as_array())
-        .map(|calls| {
-            calls
-                .iter()
-                .map(|c| ToolCallRef {
-                    id: c
-                        .get("id")
-                        .and_then(|v| v.as_str())
-                        .unwrap_or_default()
-                        .to_string(),
-                    name: c
-                        .pointer("/function/name")
-                        .and_then(|v| v.as_str())
-                        .unwrap_or_default()
-                        .to_string(),
-                    arguments: match c.pointer("/function/arguments") {
-                        Some(Value::String(s)) => s.clone(),
-                        Some(v) => v.to_string(),
-                        None => "{}".to_string(),
-                    },
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let tool_calls = crate::providers::openai_chat::tool_call_refs(o.get("tool_calls"));
     Some(Message {
         role,
         text,
