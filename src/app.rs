@@ -191,6 +191,13 @@ pub fn log_usage(report: &UsageReport) {
         report.unused.len(),
         report.total
     );
+    for line in unused_lines(report) {
+        tracing::warn!("  {line}");
+    }
+}
+
+/// The report's per-file lines: `unused in PATH: #i (line L), ...`.
+fn unused_lines(report: &UsageReport) -> Vec<String> {
     let mut by_file: Vec<(&std::path::Path, Vec<String>)> = Vec::new();
     for u in &report.unused {
         let item = match u.pos {
@@ -202,7 +209,52 @@ pub fn log_usage(report: &UsageReport) {
             _ => by_file.push((u.file.as_path(), vec![item])),
         }
     }
-    for (file, items) in by_file {
-        tracing::warn!("  unused in {}: {}", file.display(), items.join(", "));
+    by_file
+        .into_iter()
+        .map(|(file, mut items)| {
+            // A whole suite's cassettes can be unused (a filtered test run): a line
+            // naming ten thousand fixtures helps nobody; the first few say where to look.
+            if items.len() > UNUSED_LISTED_PER_FILE {
+                let more = items.len() - UNUSED_LISTED_PER_FILE;
+                items.truncate(UNUSED_LISTED_PER_FILE);
+                items.push(format!("and {more} more"));
+            }
+            format!("unused in {}: {}", file.display(), items.join(", "))
+        })
+        .collect()
+}
+
+/// How many unused fixtures of one file the shutdown report names.
+const UNUSED_LISTED_PER_FILE: usize = 50;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::Unused;
+
+    #[test]
+    fn the_unused_report_names_at_most_fifty_fixtures_per_file() {
+        fn unused(file: &'static str, n: usize) -> impl Iterator<Item = Unused> {
+            (0..n).map(move |index| Unused {
+                file: file.into(),
+                index,
+                pos: None,
+            })
+        }
+        let report = UsageReport {
+            total: 10_003,
+            unused: unused("big.json", 10_000)
+                .chain(unused("small.json", 3))
+                .collect(),
+        };
+        let lines = unused_lines(&report);
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[0].starts_with("unused in big.json: #0, #1, "),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].ends_with(", #49, and 9950 more"), "{}", lines[0]);
+        assert_eq!(lines[1], "unused in small.json: #0, #1, #2");
     }
 }
