@@ -335,7 +335,7 @@ def bench_replay(args, work: Path, sets: dict, results: dict):
             wrk(ceilings[name].port, s, 16, args.warmup)
         everyone = [*ours.values(), *ref.values(), *ceilings.values()]
 
-        def measure(srv: Server, script: Path, conns: int) -> dict:
+        def measure(srv: Server, script: Path, conns: int, seconds: int | None = None) -> dict:
             # Every server shares core 0, and an idle one is not always idle: the
             # reference's V8 keeps collecting and compiling on background threads after
             # a load, which took core 0 from whichever server was measured next (a
@@ -345,7 +345,7 @@ def bench_replay(args, work: Path, sets: dict, results: dict):
             for o in others:
                 o.proc.send_signal(signal.SIGSTOP)
             try:
-                return wrk(srv.port, script, conns, args.duration)
+                return wrk(srv.port, script, conns, seconds or args.duration)
             finally:
                 for o in others:
                     o.proc.send_signal(signal.SIGCONT)
@@ -374,8 +374,9 @@ def bench_replay(args, work: Path, sets: dict, results: dict):
                     mine = runs[tag]
                     row = {
                         "aimock": by_rps(mine),
-                        # The reference is an order of magnitude slower: one run says so.
-                        "reference": measure(ref[tag], scripts[tag], conns),
+                        # The reference is an order of magnitude slower: one longer run
+                        # says so (its garbage collector makes short runs uneven).
+                        "reference": measure(ref[tag], scripts[tag], conns, 2 * args.duration),
                         "ceiling": by_rps(ceil),
                         "rounds": {"aimock": [m["rps"] for m in mine], "ceiling": [c["rps"] for c in ceil]},
                         "vs_ceiling": statistics.median(m["rps"] / c["rps"] for m, c in zip(mine, ceil)),
