@@ -8,16 +8,23 @@
 //! was cut.
 //!
 //! # Design
-//! Recording must stay cheap on the hot path, so an entry keeps the parsed
-//! [`ChatRequest`] itself (moved in, not copied) and builds the JSON view only when the
-//! journal is read. Credential-shaped strings in bodies are redacted at that point too.
-//! The one copy made per request is of the headers, whose credential values are masked
-//! before they are stored, so a secret never sits in the journal. They are copied into
+//! Recording must stay cheap on the hot path, so the JSON view of an entry is built only
+//! when the journal is read; credential-shaped strings in bodies are redacted at that
+//! point too. What an entry keeps of the request is its raw body (one block) and its
+//! surface, and reading the journal parses that body again, which gives the same
+//! [`ChatRequest`] the pipeline matched (parsing is a pure function of surface, path
+//! and body; only the scope comes from headers, and the entry has those). Keeping the
+//! parsed request instead would cost nothing to store but a lot to evict: a full journal
+//! drops its oldest entry on every request, and freeing a request tree (messages, texts,
+//! model) long gone cold from the cache showed up as several percent of the server's
+//! CPU under load. A body over [`BODY_CAP`] (an image, say, that normalises to little)
+//! keeps the parsed request as before. The headers are copied too, their credential
+//! values masked before they are stored, so a secret never sits in the journal. They are copied into
 //! one owned buffer ([`Headers`]) rather than kept as a cloned `HeaderMap`: hyper's
 //! header values are slices of the connection's read buffer, so a journal holding them
 //! would pin one read buffer (8 KiB or more) per entry, megabytes for a full journal,
-//! and would make hyper allocate a fresh read buffer for every request. A request whose text
-//! is over [`BODY_CAP`] is not kept at all: the entry holds a size marker instead, so a
+//! and would make hyper allocate a fresh read buffer for every request. A request whose
+//! normalised text is over [`BODY_CAP`] is not kept at all: the entry holds a size marker instead, so a
 //! thousand 30 MB prompts cannot pin 30 GB.
 //!
 //! Not here: filtering syntax and HTTP (`control`), deciding what to journal
@@ -33,6 +40,7 @@ use serde_json::{json, Map, Value};
 
 use crate::chaos::Decision;
 use crate::fixtures::model::Origin;
+use crate::providers::{RequestParts, Surface};
 use crate::record::redact;
 use crate::request::{ChatRequest, Role};
 
@@ -76,7 +84,14 @@ pub type Interruption = Arc<OnceLock<&'static str>>;
 pub enum Kept {
     /// The request never parsed.
     None,
-    /// The parsed request.
+    /// The raw body and the surface that parsed it: parsed again when read.
+    Raw {
+        /// The surface the request came in on.
+        surface: Surface,
+        /// The body as received.
+        body: Box<[u8]>,
+    },
+    /// The parsed request (its raw body was too large to keep, or was handed on).
     Request(Box<ChatRequest>),
     /// Too large to keep; its estimated size in bytes.
     Elided(usize),
@@ -130,15 +145,19 @@ impl Draft {
         self.interrupted.get_or_insert_with(Arc::default).clone()
     }
 
-    /// Keep the parsed request (or a size marker when it is too large).
-    pub fn keep(&mut self, mut req: ChatRequest) {
+    /// Keep the request (or a size marker when it is too large). `raw` is the surface
+    /// and the body `req` was parsed from, when the caller still has the body.
+    pub fn keep(&mut self, mut req: ChatRequest, raw: Option<(&Surface, &[u8])>) {
         // Moved, not copied: the journal's view of the request never shows it.
         self.test_id = Some(std::mem::take(&mut req.test_id));
         let size = approx_size(&req);
-        self.request = if size > BODY_CAP {
-            Kept::Elided(size)
-        } else {
-            Kept::Request(Box::new(req))
+        self.request = match raw {
+            _ if size > BODY_CAP => Kept::Elided(size),
+            Some((surface, body)) if body.len() <= BODY_CAP => Kept::Raw {
+                surface: surface.clone(),
+                body: body.into(),
+            },
+            _ => Kept::Request(Box::new(req)),
         };
     }
 }
@@ -191,6 +210,35 @@ impl Entry {
         }
     }
 
+    /// The request as the pipeline parsed it, from the kept body. The scope is not part
+    /// of a parse: the test id is kept in the draft, the context is read from the
+    /// headers as the pipeline read it.
+    fn reparse(&self, surface: &Surface, body: &[u8]) -> Option<ChatRequest> {
+        let (path, query) = match self.path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (self.path.as_str(), None),
+        };
+        let parts = RequestParts {
+            path,
+            query,
+            headers: &HeaderMap::new(),
+        };
+        let mut req = match surface.parse_request(&parts, body) {
+            Ok(r) => r,
+            Err(e) => {
+                // It parsed when it arrived; a parse is a pure function of its inputs.
+                tracing::warn!(id = %self.draft.id, error = %e.message, "journal: a kept request no longer parses");
+                return None;
+            }
+        };
+        req.context = self
+            .headers
+            .iter()
+            .find(|(n, _)| *n == "x-aimock-context")
+            .and_then(|(_, v)| crate::request::scope_value(v));
+        Some(req)
+    }
+
     /// The entry as the control API shows it. Credential-shaped strings anywhere in it
     /// are redacted here.
     pub fn to_json(&self) -> Value {
@@ -200,17 +248,22 @@ impl Entry {
             // A repeated name keeps its first position and its last value.
             headers.insert(k.to_string(), Value::String(v.into_owned()));
         }
+        let capped = |r: &ChatRequest| {
+            let v = request_view(r);
+            let n = v.to_string().len();
+            if n > BODY_CAP {
+                elided(n)
+            } else {
+                v
+            }
+        };
         let body = match &self.draft.request {
             Kept::None => Value::Null,
-            Kept::Request(r) => {
-                let v = request_view(r);
-                let n = v.to_string().len();
-                if n > BODY_CAP {
-                    elided(n)
-                } else {
-                    v
-                }
-            }
+            Kept::Raw { surface, body } => match self.reparse(surface, body) {
+                Some(r) => capped(&r),
+                None => Value::Null,
+            },
+            Kept::Request(r) => capped(r),
             Kept::Elided(n) => elided(*n),
         };
         let d = &self.draft;
@@ -616,8 +669,105 @@ mod tests {
         r.messages
             .push(Message::text(Role::User, "x".repeat(100_000)));
         let mut d = Draft::new("req-1".into());
-        d.keep(r);
+        d.keep(r, None);
         assert!(matches!(d.request, Kept::Elided(n) if n > 100_000));
+    }
+
+    /// Parse `body` as the pipeline does, keep it with its raw body, and give the view
+    /// the journal shows next to the view of the request that was matched.
+    fn kept_and_matched(
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (Value, Value) {
+        let j = Journal::new(10);
+        let mut e = entry(&j, headers, path_and_query);
+        let uri: http::Uri = path_and_query.parse().unwrap();
+        let crate::server::router::Route::Provider(surface) =
+            crate::server::router::route(&Method::POST, uri.path())
+        else {
+            panic!("{path_and_query} is not a provider route")
+        };
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        let parts = RequestParts {
+            path: uri.path(),
+            query: uri.query(),
+            headers: &h,
+        };
+        let mut req = surface.parse_request(&parts, body.as_bytes()).unwrap();
+        req.context = h
+            .get("x-aimock-context")
+            .and_then(|v| crate::request::scope_value(v.as_bytes()));
+        let matched = request_view(&req);
+        e.draft.keep(req, Some((&surface, body.as_bytes())));
+        assert!(matches!(e.draft.request, Kept::Raw { .. }));
+        (e.to_json()["body"].clone(), matched)
+    }
+
+    #[test]
+    fn a_kept_body_reads_back_as_the_request_that_was_matched() {
+        /// Path and query, headers, body.
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: [Case; 4] = [
+            (
+                "/v1/messages",
+                &[("x-aimock-context", "  suite › case  ")],
+                r#"{"model":"claude-x","system":"be brief","max_tokens":9,"messages":[{"role":"user","content":[{"type":"text","text":"hi"}]},{"role":"assistant","content":[{"type":"tool_use","id":"tu_1","name":"f","input":{"a":1}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"tu_1","content":"42"}]}],"tools":[{"name":"f","input_schema":{}}]}"#,
+            ),
+            (
+                "/v1/chat/completions",
+                &[],
+                r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hello"}],"response_format":{"type":"json_object"}}"#,
+            ),
+            (
+                "/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse&key=AIzaFake",
+                &[],
+                r#"{"contents":[{"role":"user","parts":[{"text":"from the path"}]}]}"#,
+            ),
+            (
+                "/openai/deployments/my-dep/embeddings?api-version=2024-02-01",
+                &[],
+                r#"{"input":["a","b"]}"#,
+            ),
+        ];
+        for (path, headers, body) in cases {
+            let (kept, matched) = kept_and_matched(path, headers, body);
+            assert_eq!(kept, matched, "{path}");
+            assert_ne!(kept, Value::Null, "{path}");
+        }
+        let (kept, _) = kept_and_matched(
+            "/v1/messages",
+            &[("x-aimock-context", " c1 ")],
+            r#"{"model":"m","messages":[{"role":"user","content":"q"}]}"#,
+        );
+        assert_eq!(kept["_context"], "c1");
+        assert_eq!(kept["model"], "m");
+    }
+
+    #[test]
+    fn a_large_raw_body_that_normalises_small_keeps_the_parsed_request() {
+        // An image prompt: megabytes on the wire, a few bytes of text once parsed.
+        let body = format!(
+            r#"{{"model":"m","messages":[{{"role":"user","content":[{{"type":"text","text":"what is it"}},{{"type":"image","source":{{"type":"base64","media_type":"image/png","data":"{}"}}}}]}}]}}"#,
+            "A".repeat(BODY_CAP * 2)
+        );
+        let (kept, matched) = {
+            let j = Journal::new(1);
+            let mut e = entry(&j, &[], "/v1/messages");
+            let req = crate::providers::anthropic::request::parse_request(body.as_bytes()).unwrap();
+            let matched = request_view(&req);
+            e.draft
+                .keep(req, Some((&Surface::AnthropicMessages, body.as_bytes())));
+            assert!(matches!(e.draft.request, Kept::Request(_)));
+            (e.to_json()["body"].clone(), matched)
+        };
+        assert_eq!(kept, matched);
     }
 
     #[test]
@@ -629,7 +779,7 @@ mod tests {
             Role::User,
             "my key is sk-proj-test-not-a-real-key-abcdefghijkl",
         ));
-        e.draft.keep(r);
+        e.draft.keep(r, None);
         let v = e.to_json();
         assert_eq!(v["body"]["messages"][0]["content"], "my key is [REDACTED]");
     }

@@ -190,6 +190,14 @@ pub struct ChatRequest {
 /// The scope used when a request names no test id.
 pub const DEFAULT_TEST_ID: &str = "__default__";
 
+/// A scope header's value (`X-Test-Id`, `X-AIMock-Context`): decoded as UTF-8, since
+/// test names often hold non-ASCII (`Suite › case`), trimmed; none when empty.
+pub fn scope_value(v: &[u8]) -> Option<String> {
+    let s = String::from_utf8_lossy(v);
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
 impl ChatRequest {
     /// An empty chat request; parsers fill it in.
     pub fn new(endpoint: Endpoint, body: &[u8]) -> ChatRequest {

@@ -22,6 +22,8 @@ pub mod openai_chat;
 pub mod responses;
 pub mod skim;
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::{json, Value};
@@ -260,7 +262,7 @@ impl Surface {
                         ErrorKind::Fixture(e) => e.retry_after.unwrap_or(1),
                         _ => 1,
                     };
-                    plan.headers.push(("retry-after", retry.to_string()));
+                    plan.headers.push(("retry-after", retry.to_string().into()));
                     plan.headers.extend(rate_limit_headers());
                 }
                 plan
@@ -329,7 +331,7 @@ pub fn openai_error_body(status: u16, message: &str, kind: &ErrorKind) -> Value 
 }
 
 /// The rate-limit headers OpenAI sends with a 429, so clients' backoff code has data.
-pub fn rate_limit_headers() -> Vec<(&'static str, String)> {
+pub fn rate_limit_headers() -> Vec<(&'static str, Cow<'static, str>)> {
     vec![
         ("x-ratelimit-limit-requests", "60".into()),
         ("x-ratelimit-limit-tokens", "150000".into()),
@@ -414,6 +416,9 @@ pub struct FrameWriter {
     buf: Vec<u8>,
     /// Where each finished frame ends, and whether pacing applies before it.
     cuts: Vec<(usize, bool)>,
+    /// The frames expected: `cuts` is sized on the first cut, since a whole writer
+    /// never makes one.
+    frames_hint: usize,
     /// Hand everything over as one frame (see [`FrameWriter::whole`]).
     whole: bool,
 }
@@ -423,7 +428,8 @@ impl FrameWriter {
     pub fn with_capacity(bytes: usize, frames: usize) -> FrameWriter {
         FrameWriter {
             buf: Vec::with_capacity(bytes),
-            cuts: Vec::with_capacity(frames),
+            cuts: Vec::new(),
+            frames_hint: frames,
             whole: false,
         }
     }
@@ -469,6 +475,9 @@ impl FrameWriter {
     /// End the current frame.
     pub fn cut(&mut self, paced: bool) {
         if !self.whole {
+            if self.cuts.capacity() == 0 {
+                self.cuts.reserve(self.frames_hint);
+            }
             self.cuts.push((self.buf.len(), paced));
         }
     }
@@ -511,8 +520,9 @@ pub struct RenderPlan {
     pub status: u16,
     /// `Content-Type`.
     pub content_type: &'static str,
-    /// Extra headers.
-    pub headers: Vec<(&'static str, String)>,
+    /// Extra headers: names in lower case; a value is borrowed when it is a constant,
+    /// so sending it copies nothing.
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
     /// The body.
     pub body: PlanBody,
 }

@@ -108,7 +108,10 @@ pub async fn serve(
                 let svc = service_fn(move |req| {
                     let state = state.clone();
                     async move {
-                        let resp = CatchPanic(Box::pin(pipeline::handle(state, req))).await;
+                        let resp = CatchPanic {
+                            inner: pipeline::handle(state, req),
+                        }
+                        .await;
                         Ok::<_, Infallible>(resp)
                     }
                 });
@@ -135,10 +138,17 @@ pub async fn serve(
     Ok(())
 }
 
-/// A last line of defence: a bug that panics inside the pipeline becomes a logged 500
-/// for that one request instead of a dropped connection. Nothing from outside should
-/// reach a panic (parsers return errors); this only keeps an unknown bug contained.
-struct CatchPanic<F>(std::pin::Pin<Box<F>>);
+pin_project_lite::pin_project! {
+    /// A last line of defence: a bug that panics inside the pipeline becomes a logged
+    /// 500 for that one request instead of a dropped connection. Nothing from outside
+    /// should reach a panic (parsers return errors); this only keeps an unknown bug
+    /// contained. The pipeline's future is held inline, not boxed: hyper keeps one slot
+    /// per connection for it, so a request costs no allocation for its future.
+    struct CatchPanic<F> {
+        #[pin]
+        inner: F,
+    }
+}
 
 impl<F> Future for CatchPanic<F>
 where
@@ -147,10 +157,10 @@ where
     type Output = http::Response<body::Body>;
 
     fn poll(
-        mut self: std::pin::Pin<&mut Self>,
+        self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        let fut = self.0.as_mut();
+        let fut = self.project().inner;
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(cx))) {
             Ok(p) => p,
             Err(panic) => {

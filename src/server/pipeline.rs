@@ -21,12 +21,15 @@
 //! Every failure becomes an HTTP response in the caller's provider shape here; nothing
 //! returns an error to hyper, so a bad request can never take a connection down.
 
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use serde_json::json;
 
 use super::body::Body;
@@ -37,7 +40,7 @@ use crate::chaos::{self, Action, Decision};
 use crate::fixtures::{Fixture, MatchMode, Outcome};
 use crate::journal::{Draft, Entry, Source};
 use crate::providers::{ErrorKind, PlanBody, RenderContext, RenderPlan, RequestParts, Surface};
-use crate::request::{ChatRequest, DEFAULT_TEST_ID};
+use crate::request::{scope_value, ChatRequest, DEFAULT_TEST_ID};
 
 // Header names the pipeline reads or writes on every request, parsed once: a `&str`
 // name is parsed and checked on every lookup.
@@ -45,6 +48,7 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_TEST_ID: HeaderName = HeaderName::from_static("x-test-id");
 const X_AIMOCK_CONTEXT: HeaderName = HeaderName::from_static("x-aimock-context");
 const X_AIMOCK_STRICT: HeaderName = HeaderName::from_static("x-aimock-strict");
+const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 
 /// Headers a reply usually carries: content type, a few from the plan, the request id
 /// and the four CORS headers. Sized up front so the map is allocated once.
@@ -73,7 +77,9 @@ where
             &json!({"id": id, "object": "model", "created": 1686935002, "owned_by": "aimock"}),
         ),
         Route::OllamaTags => ollama_tags(&state),
-        Route::Control(op) => crate::control::handle(&state, op, &parts, body).await,
+        // Boxed, as the recorder's call below: the future of `handle` is as large as
+        // its largest await, and it is allocated for every request.
+        Route::Control(op) => Box::pin(crate::control::handle(&state, op, &parts, body)).await,
         Route::MethodNotAllowed => json_response(
             405,
             &json!({"error": {"message": format!("Method {} not allowed on {}", parts.method, parts.uri.path()), "type": "invalid_request_error"}}),
@@ -121,14 +127,10 @@ where
     if declared.is_some_and(|n| n > max as u64) {
         return too_large(surface, max);
     }
-    let bytes = match Limited::new(body, max).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                return too_large(surface, max);
-            }
+    let bytes = match read_body(body, max).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return too_large(surface, max),
+        Err(BodyError::Read(e)) => {
             tracing::warn!(path = parts.uri.path(), error = %e, "could not read request body");
             return plan_response(
                 surface.error_plan(
@@ -142,6 +144,31 @@ where
             );
         }
     };
+    match decide(state, surface, parts, bytes, draft) {
+        Decided::Answer(resp) => resp,
+        Decided::Proxy(upstream) => upstream.await,
+    }
+}
+
+/// What [`decide`] settled on.
+enum Decided<'a> {
+    /// The reply.
+    Answer(Response<Body>),
+    /// The upstream's reply, still to come.
+    Proxy(Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>>),
+}
+
+/// Everything between reading a body and answering: parse, scope, match, then replay,
+/// miss, or hand over to the recorder. Not async on purpose: the future of every
+/// request holds whatever is alive across an await, and only the upstream call awaits,
+/// so it is returned boxed with all it needs instead of being awaited here.
+fn decide<'a>(
+    state: &'a AppState,
+    surface: &'a Surface,
+    parts: &'a http::request::Parts,
+    bytes: Bytes,
+    draft: &'a mut Draft,
+) -> Decided<'a> {
     let rp = RequestParts {
         path: parts.uri.path(),
         query: parts.uri.query(),
@@ -151,14 +178,14 @@ where
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(provider = surface.provider(), path = parts.uri.path(), error = %e.message, "malformed request");
-            return plan_response(
+            return Decided::Answer(plan_response(
                 surface.error_plan(
                     e.status,
                     &e.message,
                     ErrorKind::InvalidRequest { code: e.code },
                 ),
                 None,
-            );
+            ));
         }
     };
     scope(&mut req, &rp);
@@ -174,11 +201,11 @@ where
             "answering with the queued one-shot error"
         );
         draft.source = Source::Injected;
-        draft.keep(req);
-        return plan_response(
+        draft.keep(req, Some((surface, &bytes)));
+        return Decided::Answer(plan_response(
             surface.error_plan(e.status, &e.message, ErrorKind::Fixture(&e)),
             None,
-        );
+        ));
     }
 
     // While recording, turnIndex is a hard gate: an earlier turn's capture must not
@@ -209,17 +236,12 @@ where
         tracing::debug!(provider = surface.provider(), fixture = %fx.origin, "matched");
         replay(state, surface, &fx, &req, fault, draft)
     } else if let Some(rec) = recorder {
-        draft.source = Source::Proxy;
-        // Drop and disconnect stop the upstream call; malformed lets it (and the
-        // recording) happen, then breaks the reply.
-        match fault.map(|d| d.action) {
-            Some(a @ (Action::Drop | Action::Disconnect)) => chaos_whole(surface, a),
-            Some(Action::Malformed) => {
-                let resp = rec.forward(surface, parts, bytes, req.clone()).await;
-                malformed_after_proxy(resp, draft).await
-            }
-            None => rec.forward(surface, parts, bytes, req.clone()).await,
-        }
+        // Boxed, and handed all it needs: an upstream call's future is large, and this
+        // function's own future (allocated for every request) must not make room for
+        // it, nor for anything held across it.
+        return Decided::Proxy(Box::pin(proxy(
+            rec, surface, parts, bytes, req, fault, draft,
+        )));
     } else {
         draft.source = Source::Fixture;
         let skipped = match found.outcome {
@@ -233,8 +255,79 @@ where
             ),
         }
     };
-    draft.keep(req);
+    draft.keep(req, Some((surface, &bytes)));
+    Decided::Answer(resp)
+}
+
+/// Answer from the upstream through the recorder (record or proxy-only mode).
+async fn proxy(
+    rec: &crate::record::Recorder,
+    surface: &Surface,
+    parts: &http::request::Parts,
+    bytes: Bytes,
+    req: ChatRequest,
+    fault: Option<Decision>,
+    draft: &mut Draft,
+) -> Response<Body> {
+    draft.source = Source::Proxy;
+    // Drop and disconnect stop the upstream call; malformed lets it (and the recording)
+    // happen, then breaks the reply.
+    let resp = match fault.map(|d| d.action) {
+        Some(a @ (Action::Drop | Action::Disconnect)) => {
+            draft.keep(req, Some((surface, &bytes)));
+            return chaos_whole(surface, a);
+        }
+        Some(Action::Malformed) => {
+            let resp = rec.forward(surface, parts, bytes, req.clone()).await;
+            malformed_after_proxy(resp, draft).await
+        }
+        None => rec.forward(surface, parts, bytes, req.clone()).await,
+    };
+    draft.keep(req, None);
     resp
+}
+
+/// Why a request body could not be read.
+enum BodyError {
+    /// Over the size limit.
+    TooLarge,
+    /// The connection failed while the body was read.
+    Read(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Read a request body of at most `max` bytes. A body that arrives as one frame (a
+/// JSON request usually does) is that frame, not a copy of it; trailers are ignored.
+async fn read_body<B>(body: B, max: usize) -> Result<Bytes, BodyError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut body = std::pin::pin!(body);
+    let mut first: Option<Bytes> = None;
+    let mut joined = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BodyError::Read(e.into()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let len = first.as_ref().map_or(0, Bytes::len) + joined.len() + data.len();
+        if len > max {
+            return Err(BodyError::TooLarge);
+        }
+        if data.is_empty() {
+            continue;
+        }
+        match first.take() {
+            None if joined.is_empty() => first = Some(data),
+            Some(f) => {
+                joined.reserve(len);
+                joined.extend_from_slice(&f);
+                joined.extend_from_slice(&data);
+            }
+            None => joined.extend_from_slice(&data),
+        }
+    }
+    Ok(first.unwrap_or_else(|| joined.freeze()))
 }
 
 /// Answer from a matched fixture: render, apply any chaos, pace.
@@ -278,15 +371,14 @@ fn replay(
         (Some(a), _) => return chaos_whole(surface, a),
     }
     let chaos_cut = action == Some(Action::Disconnect);
-    // A provider that sends its own `request-id` (Anthropic) derives it as below, so
-    // both headers agree: take it rather than hashing again.
-    let request_id = plan
-        .headers
-        .iter()
-        .find(|(k, _)| *k == "request-id")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_else(|| ctx.id("req_", "request-id", 24));
     let mut resp = plan_response(plan, Some(pacing));
+    // A provider that sends its own `request-id` (Anthropic) derives it as below, so
+    // both headers agree: share its value rather than hashing again.
+    let request_id = match resp.headers().get(REQUEST_ID) {
+        Some(v) => v.clone(),
+        None => header_value(ctx.id("req_", "request-id", 24).into()),
+    };
+    resp.headers_mut().insert(X_REQUEST_ID, request_id);
     if let Body::Paced(p) = resp.body_mut() {
         let flag = draft.interruption();
         p.set_on_cut(move |reason| {
@@ -294,7 +386,6 @@ fn replay(
         });
         p.stop_on(state.shutdown.wait());
     }
-    set_request_id(&mut resp, request_id);
     resp
 }
 
@@ -386,14 +477,7 @@ fn account(
 
 /// Fill in the request's scope from headers and query.
 fn scope(req: &mut ChatRequest, rp: &RequestParts) {
-    // Header values are bytes: test names often hold non-ASCII (`Suite › case`), so
-    // decode them as UTF-8 rather than rejecting anything outside visible ASCII.
-    let header = |name: HeaderName| {
-        rp.headers
-            .get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
-            .filter(|s| !s.is_empty())
-    };
+    let header = |name: HeaderName| rp.headers.get(name).and_then(|v| scope_value(v.as_bytes()));
     req.test_id =
         match header(X_TEST_ID).or_else(|| rp.query_param("testId").filter(|s| !s.is_empty())) {
             Some(t) => t,
@@ -518,18 +602,40 @@ pub fn plan_response(plan: RenderPlan, pacing: Option<Pacing>) -> Response<Body>
         HeaderValue::from_static(plan.content_type),
     );
     for (k, v) in plan.headers {
-        // The `String`'s buffer becomes the value's: no copy.
-        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(v)) {
+        if let (Some(k), Some(v)) = (header_name(k), header_value_checked(v)) {
             h.append(k, v);
         }
     }
     resp
 }
 
-fn set_request_id(resp: &mut Response<Body>, id: String) {
-    if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(id)) {
-        resp.headers_mut().insert(X_REQUEST_ID, v);
+/// A header name from a renderer: a lower-case constant, taken as it is (a name that
+/// `http` does not know would otherwise be copied into a new buffer every time).
+fn header_name(name: &'static str) -> Option<HeaderName> {
+    let canonical = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if canonical && !name.is_empty() {
+        Some(HeaderName::from_static(name))
+    } else {
+        HeaderName::from_bytes(name.as_bytes()).ok()
     }
+}
+
+/// A header value from a renderer, without a copy: a constant is referenced, an owned
+/// string's buffer becomes the value's. `None` (checked as `http` checks any value)
+/// for text a header cannot carry.
+fn header_value_checked(v: Cow<'static, str>) -> Option<HeaderValue> {
+    let bytes = match v {
+        Cow::Borrowed(s) => Bytes::from_static(s.as_bytes()),
+        Cow::Owned(s) => Bytes::from(s),
+    };
+    HeaderValue::from_maybe_shared(bytes).ok()
+}
+
+/// [`header_value_checked`] for values we generate ourselves (ids): never empty.
+fn header_value(v: Cow<'static, str>) -> HeaderValue {
+    header_value_checked(v).unwrap_or_else(|| HeaderValue::from_static("invalid"))
 }
 
 fn json_response(status: u16, v: &serde_json::Value) -> Response<Body> {

@@ -72,7 +72,7 @@ pub fn render(
     // The SDK reads `request-id` into `_request_id`; same value as the pipeline's
     // `x-request-id`, so logs on both sides agree.
     plan.headers
-        .push(("request-id", ctx.id("req_", "request-id", 24)));
+        .push(("request-id", ctx.id("req_", "request-id", 24).into()));
     plan
 }
 
@@ -128,7 +128,7 @@ pub fn error_plan(_surface: &Surface, status: u16, message: &str, kind: &ErrorKi
             ErrorKind::Fixture(e) => e.retry_after.unwrap_or(1),
             _ => 1,
         };
-        plan.headers.push(("retry-after", retry.to_string()));
+        plan.headers.push(("retry-after", retry.to_string().into()));
         plan.headers
             .push(("anthropic-ratelimit-requests-limit", "50".into()));
         plan.headers
@@ -389,7 +389,7 @@ mod tests {
         let Reply::Error(e) = &fx.reply else { panic!() };
         let plan = error_plan(&s, 429, "slow", &ErrorKind::Fixture(e));
         assert_eq!(body(&plan)["error"]["type"], "custom_error");
-        assert!(plan.headers.contains(&("retry-after", "7".to_string())));
+        assert!(plan.headers.contains(&("retry-after", "7".into())));
     }
 
     #[test]

@@ -207,7 +207,7 @@ pub enum Event<'a> {
     /// The stop reason and the final usage.
     MessageDelta {
         /// `stop_reason` and `stop_sequence`.
-        delta: StopDelta,
+        delta: StopDelta<'a>,
         /// Final token counts.
         usage: Usage<'a>,
     },
@@ -231,9 +231,9 @@ pub struct MessageStart<'a> {
 
 /// The `delta` of `message_delta`.
 #[derive(Debug, Clone, Serialize)]
-pub struct StopDelta {
-    stop_reason: String,
-    stop_sequence: Option<String>,
+pub struct StopDelta<'a> {
+    stop_reason: &'a str,
+    stop_sequence: Option<&'a str>,
 }
 
 impl Event<'_> {
@@ -302,7 +302,7 @@ impl Event<'_> {
             }
             Event::MessageDelta { delta, usage } => {
                 put(w, br#"{"type":"message_delta","delta":{"stop_reason":"#);
-                w.str(&delta.stop_reason);
+                w.str(delta.stop_reason);
                 put(w, br#","stop_sequence":"#);
                 w.json(&delta.stop_sequence);
                 put(w, br#"},"usage":"#);
@@ -392,14 +392,14 @@ enum Piece<'a> {
 }
 
 /// Anthropic `stop_reason` for a fixture (reference §4.10).
-pub fn stop_reason(reply: &ChatReply) -> String {
+pub fn stop_reason(reply: &ChatReply) -> &str {
     match reply.overrides.finish_reason.as_deref() {
-        Some("stop") => "end_turn".into(),
-        Some("tool_calls") => "tool_use".into(),
-        Some("length") => "max_tokens".into(),
-        Some(other) => other.into(),
-        None if reply.calls().is_empty() => "end_turn".into(),
-        None => "tool_use".into(),
+        Some("stop") => "end_turn",
+        Some("tool_calls") => "tool_use",
+        Some("length") => "max_tokens",
+        Some(other) => other,
+        None if reply.calls().is_empty() => "end_turn",
+        None => "tool_use",
     }
 }
 
@@ -410,7 +410,7 @@ fn token_counts(reply: &ChatReply, req: &ChatRequest) -> (u64, u64) {
         .and_then(|u| u.input())
         .unwrap_or_else(|| estimate_tokens(prompt_chars(req)));
     let output = o.and_then(|u| u.output()).unwrap_or_else(|| {
-        let chars = reply.text().map_or(0, |t| t.chars().count())
+        let chars = reply.text_chars()
             + reply.reasoning.as_deref().map_or(0, |r| r.chars().count())
             + reply
                 .calls()
@@ -712,8 +712,8 @@ mod tests {
             });
             events.push(Event::MessageDelta {
                 delta: StopDelta {
-                    stop_reason: "end_turn".into(),
-                    stop_sequence: Some("\n".into()),
+                    stop_reason: "end_turn",
+                    stop_sequence: Some("\n"),
                 },
                 usage,
             });

@@ -47,13 +47,13 @@ impl<'de> Shape<'de> for Option<Body<'de>> {
 pub fn parse(body: &[u8]) -> Option<ChatRequest> {
     let b = skim::run(body, |de| Shaped::<Option<Body>>::deserialize(de))?.0?;
     // A missing `messages` array is a 400, which the `Value` path words.
-    let messages = b.messages?;
+    let mut messages = b.messages?;
     let mut req = ChatRequest::new(Endpoint::Chat, body);
-    req.messages.reserve(messages.len() + 1);
     if let Some(system) = b.system {
-        req.messages.push(Message::text(Role::System, system));
+        messages.insert(0, Message::text(Role::System, system));
     }
-    req.messages.extend(messages);
+    // The skimmed list becomes the request's: no second list.
+    req.messages = messages;
     req.model = b.model.map(Cow::into_owned);
     req.stream = b.stream.unwrap_or(false);
     Some(req)

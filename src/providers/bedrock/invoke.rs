@@ -208,14 +208,17 @@ pub fn render_json(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) ->
     });
     let mut plan = RenderPlan::json(200, &body);
     plan.headers.extend([
-        ("x-amzn-bedrock-input-token-count", tokens.input.to_string()),
+        (
+            "x-amzn-bedrock-input-token-count",
+            tokens.input.to_string().into(),
+        ),
         (
             "x-amzn-bedrock-output-token-count",
-            tokens.output.to_string(),
+            tokens.output.to_string().into(),
         ),
         (
             "x-amzn-bedrock-invocation-latency",
-            latency_ms(ctx).to_string(),
+            latency_ms(ctx).to_string().into(),
         ),
     ]);
     plan

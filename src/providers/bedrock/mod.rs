@@ -94,7 +94,8 @@ pub fn render(
     };
     match plan {
         Ok(mut plan) => {
-            plan.headers.push(("x-amzn-requestid", request_id(ctx)));
+            plan.headers
+                .push(("x-amzn-requestid", request_id(ctx).into()));
             plan
         }
         Err(e) => error_plan(
@@ -116,13 +117,13 @@ pub fn render(
 pub fn error_plan(_surface: &Surface, status: u16, message: &str, kind: &ErrorKind) -> RenderPlan {
     let mut plan = RenderPlan::json(status, &json!({ "message": message }));
     plan.headers
-        .push(("x-amzn-errortype", error_type(status, kind)));
+        .push(("x-amzn-errortype", error_type(status, kind).into()));
     if status == 429 {
         let retry = match kind {
             ErrorKind::Fixture(e) => e.retry_after.unwrap_or(1),
             _ => 1,
         };
-        plan.headers.push(("retry-after", retry.to_string()));
+        plan.headers.push(("retry-after", retry.to_string().into()));
     }
     plan
 }
@@ -182,7 +183,7 @@ impl Tokens {
     /// Counts for serving `reply` to `req`.
     pub fn of(reply: &ChatReply, req: &ChatRequest) -> Tokens {
         let pinned = reply.overrides.usage.as_ref();
-        let completion_chars = reply.text().map_or(0, |t| t.chars().count())
+        let completion_chars = reply.text_chars()
             + reply.reasoning.as_deref().map_or(0, |r| r.chars().count())
             + reply
                 .calls()

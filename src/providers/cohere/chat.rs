@@ -138,7 +138,7 @@ fn finish_reason(reply: &ChatReply, has_calls: bool) -> String {
 }
 
 fn usage(reply: &ChatReply, req: &ChatRequest) -> Value {
-    let completion_chars = reply.text().map_or(0, |t| t.chars().count())
+    let completion_chars = reply.text_chars()
         + reply
             .calls()
             .iter()

@@ -117,7 +117,7 @@ impl Envelope {
         vertex: bool,
     ) -> Envelope {
         let calls = reply.calls();
-        let completion_chars = reply.text().map_or(0, |t| t.chars().count())
+        let completion_chars = reply.text_chars()
             + calls
                 .iter()
                 .map(|c| c.name.len() + c.arguments.len())

@@ -109,7 +109,7 @@ pub fn error_plan(_surface: &Surface, status: u16, message: &str, kind: &ErrorKi
             ErrorKind::Fixture(e) => e.retry_after.unwrap_or(1),
             _ => 1,
         };
-        plan.headers.push(("retry-after", retry.to_string()));
+        plan.headers.push(("retry-after", retry.to_string().into()));
     }
     plan
 }

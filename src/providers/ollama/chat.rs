@@ -295,7 +295,7 @@ struct Meta {
 impl Meta {
     fn new(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext, generate: bool) -> Meta {
         let usage = reply.overrides.usage.as_ref();
-        let completion_chars = reply.text().map_or(0, |t| t.chars().count())
+        let completion_chars = reply.text_chars()
             + reply
                 .calls()
                 .iter()

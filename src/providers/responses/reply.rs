@@ -205,7 +205,7 @@ fn usage(reply: &ChatReply, req: &ChatRequest) -> Value {
     };
     // Output tokens include reasoning tokens, as the real API counts them.
     let output = o.and_then(|u| u.output()).unwrap_or_else(|| {
-        let chars = reply.text().map_or(0, |t| t.chars().count())
+        let chars = reply.text_chars()
             + reply
                 .calls()
                 .iter()
