@@ -548,7 +548,7 @@ mod tests {
     use super::*;
     use crate::request::{Endpoint, Message};
 
-    fn entry(j: &Journal, headers: &[(&str, &str)], uri: &str) -> Entry {
+    fn header_map(headers: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in headers {
             h.append(
@@ -556,6 +556,11 @@ mod tests {
                 v.parse().unwrap(),
             );
         }
+        h
+    }
+
+    fn entry(j: &Journal, headers: &[(&str, &str)], uri: &str) -> Entry {
+        let h = header_map(headers);
         let uri: http::Uri = uri.parse().unwrap();
         Entry::new(
             SystemTime::now(),
@@ -688,13 +693,7 @@ mod tests {
         else {
             panic!("{path_and_query} is not a provider route")
         };
-        let mut h = HeaderMap::new();
-        for (k, v) in headers {
-            h.append(
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
+        let h = header_map(headers);
         let parts = RequestParts {
             path: uri.path(),
             query: uri.query(),

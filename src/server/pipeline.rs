@@ -77,8 +77,8 @@ where
             &json!({"id": id, "object": "model", "created": 1686935002, "owned_by": "aimock"}),
         ),
         Route::OllamaTags => ollama_tags(&state),
-        // Boxed, as the recorder's call below: the future of `handle` is as large as
-        // its largest await, and it is allocated for every request.
+        // Boxed, as the recorder's call in `decide`: the future of `handle` is as large
+        // as its largest await, and every request's is moved into a slot of that size.
         Route::Control(op) => Box::pin(crate::control::handle(&state, op, &parts, body)).await,
         Route::MethodNotAllowed => json_response(
             405,
@@ -236,9 +236,9 @@ fn decide<'a>(
         tracing::debug!(provider = surface.provider(), fixture = %fx.origin, "matched");
         replay(state, surface, &fx, &req, fault, draft)
     } else if let Some(rec) = recorder {
-        // Boxed, and handed all it needs: an upstream call's future is large, and this
-        // function's own future (allocated for every request) must not make room for
-        // it, nor for anything held across it.
+        // Boxed, and handed all it needs: an upstream call's future is large, and the
+        // future of every request must not make room for it, nor for anything held
+        // across it.
         return Decided::Proxy(Box::pin(proxy(
             rec, surface, parts, bytes, req, fault, draft,
         )));
@@ -295,8 +295,10 @@ enum BodyError {
     Read(Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// Read a request body of at most `max` bytes. A body that arrives as one frame (a
-/// JSON request usually does) is that frame, not a copy of it; trailers are ignored.
+/// Read a request body of at most `max` bytes; trailers are ignored. A body that
+/// arrives as one frame (a JSON request usually does) is that frame. Written out rather
+/// than `Limited` + `collect` because those queue every frame in a list allocated per
+/// request, for the one frame nearly every request has.
 async fn read_body<B>(body: B, max: usize) -> Result<Bytes, BodyError>
 where
     B: http_body::Body<Data = Bytes>,
