@@ -154,10 +154,8 @@ class Conn:
         self.sock.sendall(head.encode() + b"\r\n" + data)
         status_line, *lines = self._take_until(b"\r\n\r\n").decode("latin-1").split("\r\n")
         status = int(status_line.split()[1])
-        hdrs = {}
-        for line in lines:
-            k, _, v = line.partition(":")
-            hdrs[k.strip().lower()] = v.strip()
+        self.last_headers = [(k.strip().lower(), v.strip()) for k, _, v in (l.partition(":") for l in lines)]
+        hdrs = dict(self.last_headers)
         first = None
         out = b""
         if hdrs.get("transfer-encoding", "").lower() == "chunked":
@@ -294,13 +292,14 @@ def wrk(port: int, script: Path, conns: int, seconds: int) -> dict:
     return r
 
 
-def fetch(port: int, url_path: str, headers: dict, body: str) -> bytes:
+def fetch(port: int, url_path: str, headers: dict, body: str) -> tuple[list, bytes]:
+    """The reply's headers (lower-cased names, in order) and body."""
     c = Conn(port)
     status, out, _, _ = c.request("POST", url_path, body, headers)
     c.close()
     if status != 200:
         raise RuntimeError(f"POST {url_path} on {port}: {status} {out[:300]!r}")
-    return out
+    return c.last_headers, out
 
 
 # ----------------------------------------------------------------------------- parts
@@ -314,15 +313,24 @@ def bench_replay(args, work: Path, sets: dict, results: dict):
         for name, (path, headers, make) in SCENARIOS.items():
             target = question(sets["10"][1])
             body = make(target)
-            # The ceiling answers with exactly the bytes aimock sends for this request.
-            reply = fetch(ours["10"].port, path, headers, body)
+            # The ceiling answers with exactly the bytes aimock sends for this request:
+            # its headers and its body (hyper adds `date` and `content-length` to both).
+            reply_headers, reply = fetch(ours["10"].port, path, headers, body)
             if f"[{sets['10'][1]:05d}]".encode() not in reply:
                 raise RuntimeError(f"{name}: aimock answered from the wrong fixture")
             f = work / f"ceiling-{len(ceilings)}.body"
             f.write_bytes(reply)
-            ctype = "application/json" if b"\n\n" not in reply else "text/event-stream"
+            ctype = dict(reply_headers)["content-type"]
+            h = work / f"ceiling-{len(ceilings)}.headers"
+            h.write_text(
+                "".join(
+                    f"{k}: {v}\n"
+                    for k, v in reply_headers
+                    if k not in ("content-type", "content-length", "date", "connection", "transfer-encoding")
+                )
+            )
             ceilings[name] = Server(
-                f"ceiling {name}", [str(args.ceiling), str(f), ctype], None, work / f"{f.name}.log"
+                f"ceiling {name}", [str(args.ceiling), str(f), ctype, str(h)], None, work / f"{f.name}.log"
             )
         # Warm every server (the reference's JIT above all) before measuring.
         for tag, (d, target) in sets.items():
