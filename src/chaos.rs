@@ -25,7 +25,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body_util::combinators::UnsyncBoxBody;
 use serde_json::json;
 
@@ -110,6 +110,16 @@ const HEADERS: [HeaderName; 3] = [
 
 /// Resolve each rate: header, else fixture, else server.
 pub fn resolve(headers: &HeaderMap, fixture: Option<&ChaosRates>, server: &ChaosRates) -> Resolved {
+    resolve_values(HEADERS.each_ref().map(|n| headers.get(n)), fixture, server)
+}
+
+/// [`resolve`] with the three header values already looked up (drop, malformed,
+/// disconnect), as the pipeline finds them in its one pass over the request headers.
+pub fn resolve_values(
+    values: [Option<&HeaderValue>; 3],
+    fixture: Option<&ChaosRates>,
+    server: &ChaosRates,
+) -> Resolved {
     let pick = |c: &ChaosRates, i: usize| match i {
         0 => c.drop,
         1 => c.malformed,
@@ -117,8 +127,7 @@ pub fn resolve(headers: &HeaderMap, fixture: Option<&ChaosRates>, server: &Chaos
     };
     let mut rates = [(0.0, Level::Server); 3];
     for (i, slot) in rates.iter_mut().enumerate() {
-        let header = headers
-            .get(&HEADERS[i])
+        let header = values[i]
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|v| !v.is_nan())
@@ -189,7 +198,16 @@ impl Chaos {
 
     /// Resolve this request's rates and decide. `None`: no fault.
     pub fn roll(&self, headers: &HeaderMap, fixture: Option<&ChaosRates>) -> Option<Decision> {
-        let resolved = resolve(headers, fixture, &self.server);
+        self.roll_values(HEADERS.each_ref().map(|n| headers.get(n)), fixture)
+    }
+
+    /// [`Chaos::roll`] with the three chaos header values already looked up.
+    pub fn roll_values(
+        &self,
+        values: [Option<&HeaderValue>; 3],
+        fixture: Option<&ChaosRates>,
+    ) -> Option<Decision> {
+        let resolved = resolve_values(values, fixture, &self.server);
         if resolved.is_off() {
             return None;
         }

@@ -483,7 +483,12 @@ impl Journal {
     /// (`[A-Za-z0-9._:-]{1,128}`), else a fresh `req-…`.
     pub fn request_id(&self, headers: &HeaderMap) -> String {
         const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
-        if let Some(v) = headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok()) {
+        self.request_id_from(headers.get(X_REQUEST_ID))
+    }
+
+    /// [`Journal::request_id`] from the caller's `X-Request-Id` value, if any.
+    pub fn request_id_from(&self, caller: Option<&http::HeaderValue>) -> String {
+        if let Some(v) = caller.and_then(|v| v.to_str().ok()) {
             if !v.is_empty()
                 && v.len() <= 128
                 && v.bytes()

@@ -32,12 +32,14 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 pub fn run<'de, T>(
     body: &'de [u8],
     skim: impl FnOnce(
-        &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+        &mut serde_json::Deserializer<serde_json::de::StrRead<'de>>,
     ) -> Result<T, serde_json::Error>,
 ) -> Option<T> {
-    // `json_body` rejects invalid UTF-8 with its own message before parsing.
-    std::str::from_utf8(body).ok()?;
-    let mut de = serde_json::Deserializer::from_slice(body);
+    // `json_body` rejects invalid UTF-8 with its own message before parsing. Checked
+    // once for the whole body here, so the reader takes every string as it is (a slice
+    // reader checks each string it reads again).
+    let text = std::str::from_utf8(body).ok()?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let out = skim(&mut de).ok()?;
     de.end().ok()?;
     Some(out)

@@ -4,6 +4,7 @@
 //! - `pipeline`: the request lifecycle in one function.
 //! - `pacing`: streaming physics for replayed streams.
 //! - `body`: the one response body type.
+//! - `known`: the request headers the pipeline reads, in one pass.
 //!
 //! Shutdown: stop accepting, raise [`AppState::shutdown`] so paced replay streams send
 //! their remaining frames at once, then wait for open connections up to
@@ -13,6 +14,7 @@
 //! the same code: tests bind 127.0.0.1:0, the binary binds the configured address.
 
 pub mod body;
+pub mod known;
 pub mod pacing;
 pub mod pipeline;
 pub mod router;

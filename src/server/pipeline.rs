@@ -33,6 +33,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 
 use super::body::Body;
+use super::known::KnownHeaders;
 use super::pacing::{PacedBody, Pacing};
 use super::router::{route, Route};
 use super::AppState;
@@ -45,9 +46,6 @@ use crate::request::{scope_value, ChatRequest, DEFAULT_TEST_ID};
 // Header names the pipeline reads or writes on every request, parsed once: a `&str`
 // name is parsed and checked on every lookup.
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-const X_TEST_ID: HeaderName = HeaderName::from_static("x-test-id");
-const X_AIMOCK_CONTEXT: HeaderName = HeaderName::from_static("x-aimock-context");
-const X_AIMOCK_STRICT: HeaderName = HeaderName::from_static("x-aimock-strict");
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 
 /// Headers a reply usually carries: content type, a few from the plan, the request id
@@ -93,10 +91,13 @@ where
         }
         Route::Provider(surface) => {
             let arrived = SystemTime::now();
-            let mut draft = Draft::new(state.journal.request_id(&parts.headers));
+            let known = KnownHeaders::scan(&parts.headers);
+            let mut draft = Draft::new(state.journal.request_id_from(known.request_id));
             draft.provider = Some(surface.provider());
-            let mut resp = serve_provider(&state, &surface, &parts, body, &mut draft).await;
-            account(&state, &surface, &parts, arrived, started, &mut resp, draft);
+            let mut resp = serve_provider(&state, &surface, &parts, &known, body, &mut draft).await;
+            account(
+                &state, &surface, &parts, &known, arrived, started, &mut resp, draft,
+            );
             resp
         }
     };
@@ -111,6 +112,7 @@ async fn serve_provider<B>(
     state: &AppState,
     surface: &Surface,
     parts: &http::request::Parts,
+    known: &KnownHeaders<'_>,
     body: B,
     draft: &mut Draft,
 ) -> Response<Body>
@@ -119,9 +121,8 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let max = state.config.max_body_bytes;
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
+    let declared = known
+        .content_length
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
@@ -144,7 +145,7 @@ where
             );
         }
     };
-    match decide(state, surface, parts, bytes, draft) {
+    match decide(state, surface, parts, known, bytes, draft) {
         Decided::Answer(resp) => resp,
         Decided::Proxy(upstream) => upstream.await,
     }
@@ -166,6 +167,7 @@ fn decide<'a>(
     state: &'a AppState,
     surface: &'a Surface,
     parts: &'a http::request::Parts,
+    known: &KnownHeaders<'_>,
     bytes: Bytes,
     draft: &'a mut Draft,
 ) -> Decided<'a> {
@@ -188,8 +190,8 @@ fn decide<'a>(
             ));
         }
     };
-    scope(&mut req, &rp);
-    let strict = strict_override(&parts.headers).unwrap_or(state.config.strict);
+    scope(&mut req, &rp, known);
+    let strict = strict_override(known.strict).unwrap_or(state.config.strict);
     if strict != state.config.strict {
         draft.strict_override = Some(strict);
     }
@@ -221,10 +223,9 @@ fn decide<'a>(
         state.recorder.as_ref().filter(|r| r.handles(surface))
     };
 
-    let fault = state.chaos.roll(
-        &parts.headers,
-        hit.as_ref().and_then(|f| f.chaos.as_deref()),
-    );
+    let fault = state
+        .chaos
+        .roll_values(known.chaos, hit.as_ref().and_then(|f| f.chaos.as_deref()));
     if let Some(d) = fault {
         tracing::info!(provider = surface.provider(), action = d.action.as_str(), level = d.level.as_str(), test_id = %req.test_id, "chaos");
         draft.chaos = Some(d);
@@ -424,10 +425,12 @@ async fn malformed_after_proxy(resp: Response<Body>, draft: &mut Draft) -> Respo
 }
 
 /// Count the request and journal it.
+#[allow(clippy::too_many_arguments)]
 fn account(
     state: &AppState,
     surface: &Surface,
     parts: &http::request::Parts,
+    known: &KnownHeaders<'_>,
     arrived: SystemTime,
     started: Instant,
     resp: &mut Response<Body>,
@@ -457,9 +460,8 @@ fn account(
     }
     // The caller's own X-Request-Id is echoed; otherwise a reply without one gets the
     // journal id (a replayed reply keeps its provider-shaped `req_…`).
-    let echoed = parts
-        .headers
-        .get(X_REQUEST_ID)
+    let echoed = known
+        .request_id
         .is_some_and(|v| v.as_bytes() == draft.id.as_bytes());
     if echoed || !resp.headers().contains_key(X_REQUEST_ID) {
         if let Ok(v) = HeaderValue::from_str(&draft.id) {
@@ -478,26 +480,22 @@ fn account(
 }
 
 /// Fill in the request's scope from headers and query.
-fn scope(req: &mut ChatRequest, rp: &RequestParts) {
-    let header = |name: HeaderName| rp.headers.get(name).and_then(|v| scope_value(v.as_bytes()));
-    req.test_id =
-        match header(X_TEST_ID).or_else(|| rp.query_param("testId").filter(|s| !s.is_empty())) {
-            Some(t) => t,
-            // Usually already the default (parsers start from it): keep it, unallocated.
-            None if req.test_id == DEFAULT_TEST_ID => std::mem::take(&mut req.test_id),
-            None => DEFAULT_TEST_ID.to_string(),
-        };
-    req.context = header(X_AIMOCK_CONTEXT);
+fn scope(req: &mut ChatRequest, rp: &RequestParts, known: &KnownHeaders) {
+    let header = |v: Option<&HeaderValue>| v.and_then(|v| scope_value(v.as_bytes()));
+    req.test_id = match header(known.test_id)
+        .or_else(|| rp.query_param("testId").filter(|s| !s.is_empty()))
+    {
+        Some(t) => t,
+        // Usually already the default (parsers start from it): keep it, unallocated.
+        None if req.test_id == DEFAULT_TEST_ID => std::mem::take(&mut req.test_id),
+        None => DEFAULT_TEST_ID.to_string(),
+    };
+    req.context = header(known.context);
 }
 
 /// `X-AIMock-Strict`: true/1 or false/0 (trimmed, any case); anything else: no override.
-pub fn strict_override(headers: &HeaderMap) -> Option<bool> {
-    let v = headers
-        .get(X_AIMOCK_STRICT)?
-        .to_str()
-        .ok()?
-        .trim()
-        .to_ascii_lowercase();
+pub fn strict_override(value: Option<&HeaderValue>) -> Option<bool> {
+    let v = value?.to_str().ok()?.trim().to_ascii_lowercase();
     match v.as_str() {
         "true" | "1" => Some(true),
         "false" | "0" => Some(false),
