@@ -125,6 +125,11 @@ pub struct ServeArgs {
     /// Milliseconds in-flight requests get to finish after SIGTERM [default: 10000].
     #[arg(long, value_name = "MS")]
     pub shutdown_timeout_ms: Option<u64>,
+
+    /// Milliseconds a client gets to send a request head; an idle kept-alive connection
+    /// is closed after this long too [default: 30000].
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_ms: Option<u64>,
 }
 
 /// `aimock record`: the serve options plus the upstreams.

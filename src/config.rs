@@ -53,6 +53,8 @@ pub struct Config {
     pub metrics: bool,
     /// How long in-flight requests get after shutdown starts.
     pub shutdown_timeout: Duration,
+    /// How long a client gets to send a request head (and an idle connection lives).
+    pub header_read_timeout: Duration,
     /// What the config file said that aimock ignores; logged at start.
     pub warnings: Vec<String>,
 }
@@ -63,6 +65,9 @@ pub const DEFAULT_CASSETTES: &str = "./cassettes";
 pub const DEFAULT_PORT: u16 = 4010;
 /// The shutdown deadline when neither flag nor file names one.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default for [`Config::header_read_timeout`].
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn read_file(args: &ServeArgs) -> anyhow::Result<FileConfig> {
     match &args.config {
@@ -154,6 +159,10 @@ impl Config {
                 .shutdown_timeout_ms
                 .map(Duration::from_millis)
                 .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
+            header_read_timeout: args
+                .header_read_timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(DEFAULT_HEADER_READ_TIMEOUT),
             warnings: file.warnings,
         })
     }
@@ -244,6 +253,7 @@ impl Config {
             journal_max: crate::journal::DEFAULT_MAX,
             metrics: false,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             warnings: Vec::new(),
         }
     }

@@ -4,6 +4,7 @@
 //! - `pipeline`: the request lifecycle in one function.
 //! - `pacing`: streaming physics for replayed streams.
 //! - `body`: the one response body type.
+//! - `head_deadline`: slow-client protection on a coarse clock.
 //! - `known`: the request headers the pipeline reads, in one pass.
 //!
 //! Shutdown: stop accepting, raise [`AppState::shutdown`] so paced replay streams send
@@ -14,6 +15,7 @@
 //! the same code: tests bind 127.0.0.1:0, the binary binds the configured address.
 
 pub mod body;
+pub mod head_deadline;
 pub mod known;
 pub mod pacing;
 pub mod pipeline;
@@ -90,8 +92,10 @@ pub async fn serve(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30));
+        .header_read_timeout(state.config.header_read_timeout);
+    // The deadline's clock: ticks while the server runs (see `head_deadline`).
+    let sweeper = head_deadline::Sweeper::new();
+    let sweeping = AbortOnDrop(tokio::spawn(sweeper.clone().run()));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -117,7 +121,10 @@ pub async fn serve(
                         Ok::<_, Infallible>(resp)
                     }
                 });
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                // A builder per connection: the timer is the connection's own slot.
+                let mut per_conn = builder.clone();
+                per_conn.http1().timer(sweeper.connection());
+                let conn = per_conn.serve_connection_with_upgrades(TokioIo::new(stream), svc);
                 let conn = graceful.watch(conn.into_owned());
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
@@ -137,7 +144,17 @@ pub async fn serve(
     {
         tracing::warn!("connections still open after the {grace:?} grace period; closing them");
     }
+    drop(sweeping);
     Ok(())
+}
+
+/// Aborts the task when dropped, so the sweeper stops with `serve` however it returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 pin_project_lite::pin_project! {

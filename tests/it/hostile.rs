@@ -152,3 +152,96 @@ async fn hostile_headers_and_paths_get_answers() {
         assert!((200..600).contains(&r.status), "{path}");
     }
 }
+
+/// A server whose clients get `ms` to send a request head.
+async fn with_head_deadline(ms: u64) -> (TestServer, FixtureDir) {
+    let dir = FixtureDir::with(
+        "a.json",
+        json!([{"match": {"userMessage": "hi"}, "response": {"content": "hello"}}]),
+    );
+    let mut config = aimock::config::Config::for_tests(vec![dir.dir.path().to_path_buf()]);
+    config.header_read_timeout = std::time::Duration::from_millis(ms);
+    (TestServer::start(config).await, dir)
+}
+
+/// Read until the server closes the connection; what it sent before closing. Fails the
+/// test when the connection is still open after 20 s (the deadlines are far shorter).
+async fn read_to_close(s: &mut tokio::net::TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the connection is still open");
+    got
+}
+
+const CHAT: &str = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#;
+
+fn chat_request() -> String {
+    format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{CHAT}",
+        CHAT.len()
+    )
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_head_is_disconnected() {
+    use tokio::io::AsyncWriteExt;
+    let (server, _dir) = with_head_deadline(300).await;
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let got = read_to_close(&mut slow).await;
+    assert!(
+        !got.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    // Everyone else is still served.
+    assert_eq!(server.answer("hi").await.as_deref(), Some("hello"));
+}
+
+#[tokio::test]
+async fn an_idle_kept_alive_connection_is_closed_after_the_deadline() {
+    use tokio::io::AsyncWriteExt;
+    let (server, _dir) = with_head_deadline(300).await;
+    let mut conn = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    conn.write_all(chat_request().as_bytes()).await.unwrap();
+    // The answer arrives, then the connection idles past its deadline and is closed.
+    let got = read_to_close(&mut conn).await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("hello"), "{text}");
+}
+
+#[tokio::test]
+async fn a_head_sent_in_pieces_within_the_deadline_is_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (server, _dir) = with_head_deadline(10_000).await;
+    let mut conn = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let request = chat_request();
+    let (first, rest) = request.split_at(20);
+    conn.write_all(first.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    conn.write_all(rest.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("hello") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), conn.read(&mut buf))
+            .await
+            .expect("an answer within 10 s")
+            .unwrap();
+        assert!(n > 0, "closed before the answer");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 200"));
+}
