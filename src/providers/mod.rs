@@ -588,23 +588,25 @@ impl RenderContext {
     /// A deterministic id: `prefix` followed by `len` alphanumerics derived from the
     /// seed and `label` (so two ids in one reply differ).
     pub fn id(&self, prefix: &str, label: &str, len: usize) -> String {
-        let mut out = String::with_capacity(prefix.len() + len);
-        out.push_str(prefix);
+        let mut out = Vec::with_capacity(prefix.len() + len);
+        out.extend_from_slice(prefix.as_bytes());
         let mut counter = 0u32;
         while out.len() < prefix.len() + len {
             let mut h = Sha256::new();
             h.update(self.seed);
             h.update(label.as_bytes());
             h.update(counter.to_le_bytes());
-            for b in h.finalize() {
-                if out.len() == prefix.len() + len {
-                    break;
-                }
-                out.push(ID_ALPHABET[(b as usize) % ID_ALPHABET.len()] as char);
-            }
+            let take = (prefix.len() + len - out.len()).min(32);
+            // Bytes, not chars: the alphabet is ASCII, and `String::push` encodes each.
+            out.extend(
+                h.finalize()[..take]
+                    .iter()
+                    .map(|&b| ID_ALPHABET[usize::from(b) % ID_ALPHABET.len()]),
+            );
             counter += 1;
         }
-        out
+        // A `str` prefix followed by ASCII: always UTF-8.
+        String::from_utf8(out).unwrap_or_default()
     }
 
     /// A deterministic, plausible unix timestamp (between 2023-11 and 2027-01).
@@ -624,31 +626,45 @@ impl RenderContext {
     }
 }
 
-/// Split `s` into slices of at most `size` characters, never inside a character.
-pub fn chunk_text(s: &str, size: usize) -> Vec<&str> {
-    let size = size.max(1);
-    if s.is_ascii() {
-        // One byte per character: cut every `size` bytes without walking characters.
-        return (0..s.len())
-            .step_by(size)
-            .map(|i| &s[i..s.len().min(i + size)])
-            .collect();
+/// Split `s` into slices of at most `size` characters, never inside a character. An
+/// iterator, not a list: every streamed reply slices its texts, and a list would be an
+/// allocation per text for nothing.
+pub fn chunk_text(s: &str, size: usize) -> TextChunks<'_> {
+    TextChunks {
+        rest: s,
+        size: size.max(1),
+        ascii: s.is_ascii(),
     }
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut n = 0;
-    for (i, _) in s.char_indices() {
-        if n == size {
-            out.push(&s[start..i]);
-            start = i;
-            n = 0;
+}
+
+/// The slices of [`chunk_text`].
+#[derive(Debug, Clone)]
+pub struct TextChunks<'a> {
+    rest: &'a str,
+    size: usize,
+    /// One byte per character: cut every `size` bytes without walking characters.
+    ascii: bool,
+}
+
+impl<'a> Iterator for TextChunks<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.rest.is_empty() {
+            return None;
         }
-        n += 1;
+        let cut = if self.ascii {
+            self.size.min(self.rest.len())
+        } else {
+            self.rest
+                .char_indices()
+                .nth(self.size)
+                .map_or(self.rest.len(), |(i, _)| i)
+        };
+        let (slice, rest) = self.rest.split_at(cut);
+        self.rest = rest;
+        Some(slice)
     }
-    if start < s.len() {
-        out.push(&s[start..]);
-    }
-    out
 }
 
 /// The reference's token estimate: `max(1, ceil(chars / 4))`.
@@ -677,16 +693,21 @@ mod tests {
     #[test]
     fn chunks_respect_character_boundaries() {
         assert_eq!(
-            chunk_text("hello world", 3),
+            chunk_text("hello world", 3).collect::<Vec<_>>(),
             vec!["hel", "lo ", "wor", "ld"]
         );
-        assert_eq!(chunk_text("abc", 3), vec!["abc"]);
+        assert_eq!(chunk_text("abc", 3).collect::<Vec<_>>(), vec!["abc"]);
         assert_eq!(
-            chunk_text("héllo wörld", 3),
+            chunk_text("héllo wörld", 3).collect::<Vec<_>>(),
             vec!["hél", "lo ", "wör", "ld"]
         );
-        assert_eq!(chunk_text("", 3), Vec::<&str>::new());
-        assert_eq!(chunk_text("ab", 0), vec!["a", "b"]);
+        assert_eq!(chunk_text("", 3).collect::<Vec<_>>(), Vec::<&str>::new());
+        assert_eq!(chunk_text("ab", 0).collect::<Vec<_>>(), vec!["a", "b"]);
+        assert_eq!(chunk_text("é", 5).collect::<Vec<_>>(), vec!["é"]);
+        assert_eq!(
+            chunk_text("aé🎉b", 1).collect::<Vec<_>>(),
+            vec!["a", "é", "🎉", "b"]
+        );
     }
 
     #[test]
@@ -699,6 +720,40 @@ mod tests {
         assert_eq!(ctx.id("chatcmpl-", "c", 24), ctx.id("chatcmpl-", "c", 24));
         assert_ne!(ctx.id("call_", "0", 24), ctx.id("call_", "1", 24));
         assert_eq!(ctx.id("x", "y", 40).len(), 41);
+    }
+
+    #[test]
+    fn ids_are_the_alphabet_of_sha256_of_seed_label_and_counter() {
+        // The derivation users' snapshots depend on, spelled out: 32 characters per
+        // digest of (seed, label, little-endian counter), each byte modulo 62.
+        let ctx = RenderContext {
+            seed: [7; 32],
+            chunk_size: 20,
+            whole: false,
+        };
+        let spelled = |prefix: &str, label: &str, len: usize| {
+            let mut out = prefix.to_string();
+            let mut counter = 0u32;
+            while out.len() < prefix.len() + len {
+                let mut h = Sha256::new();
+                h.update(ctx.seed);
+                h.update(label.as_bytes());
+                h.update(counter.to_le_bytes());
+                for b in h.finalize() {
+                    if out.len() < prefix.len() + len {
+                        out.push(ID_ALPHABET[b as usize % 62] as char);
+                    }
+                }
+                counter += 1;
+            }
+            out
+        };
+        for len in [0, 1, 22, 24, 31, 32, 33, 64, 65, 70] {
+            for (prefix, label) in [("msg_01", "id"), ("", "request-id"), ("call_", "0")] {
+                assert_eq!(ctx.id(prefix, label, len), spelled(prefix, label, len));
+            }
+        }
+        assert_eq!(ctx.id("req_", "request-id", 24).len(), 28);
     }
 
     #[test]

@@ -72,34 +72,26 @@ impl<'a> OutBlock<'a> {
         }
     }
 
-    /// The deltas that fill the block in, sliced by `chunk_size` characters.
-    fn deltas(&self, chunk_size: usize) -> Vec<Delta<'_>> {
+    /// The deltas that fill the block in, sliced by `chunk_size` characters, in order.
+    fn for_each_delta<'s>(&'s self, chunk_size: usize, mut emit: impl FnMut(Delta<'s>)) {
         match self {
-            OutBlock::Redacted(_) => Vec::new(),
+            OutBlock::Redacted(_) => {}
             OutBlock::Thinking { text, signature } => {
-                let mut d: Vec<Delta> = chunk_text(text, chunk_size)
-                    .into_iter()
-                    .map(|thinking| Delta::ThinkingDelta { thinking })
-                    .collect();
-                d.push(Delta::SignatureDelta { signature });
-                d
+                chunk_text(text, chunk_size)
+                    .for_each(|thinking| emit(Delta::ThinkingDelta { thinking }));
+                emit(Delta::SignatureDelta { signature });
             }
-            OutBlock::Text(t) => chunk_text(t, chunk_size)
-                .into_iter()
-                .map(|text| Delta::TextDelta { text })
-                .collect(),
+            OutBlock::Text(t) => {
+                chunk_text(t, chunk_size).for_each(|text| emit(Delta::TextDelta { text }))
+            }
             OutBlock::ToolUse { json, .. } => {
                 // The API opens every tool input with an empty fragment; an argument-less
                 // call gets nothing else.
-                let mut d = vec![Delta::InputJsonDelta { partial_json: "" }];
-                if json != "{}" {
-                    d.extend(
-                        chunk_text(json, chunk_size)
-                            .into_iter()
-                            .map(|partial_json| Delta::InputJsonDelta { partial_json }),
-                    );
+                emit(Delta::InputJsonDelta { partial_json: "" });
+                if *json != "{}" {
+                    chunk_text(json, chunk_size)
+                        .for_each(|partial_json| emit(Delta::InputJsonDelta { partial_json }));
                 }
-                d
             }
         }
     }
@@ -345,13 +337,41 @@ fn out_blocks<'a>(reply: &'a ChatReply, ctx: &RenderContext) -> Vec<OutBlock<'a>
         });
     }
     // `ChatReply::ordered_blocks`, borrowed: `blocks`, or text first then tool calls.
-    let texts_then_calls = || {
-        let text = reply.content.as_deref().map(Piece::Text);
-        text.into_iter()
-            .chain(reply.tool_calls.iter().map(Piece::Call))
+    let pieces = if reply.blocks.is_empty() {
+        usize::from(reply.content.is_some()) + reply.tool_calls.len()
+    } else {
+        reply.blocks.len()
     };
-    let blocks: Vec<Piece> = if reply.blocks.is_empty() {
-        texts_then_calls().collect()
+    // An empty text block next to other output is noise the API never sends.
+    let lone = pieces == 1 && out.is_empty();
+    let mut tool_index = 0usize;
+    let mut place = |b: Piece<'a>| match b {
+        Piece::Text(t) if t.is_empty() && !lone => {}
+        Piece::Text(t) => out.push(OutBlock::Text(t)),
+        Piece::Call(c) => {
+            let id =
+                c.id.clone()
+                    .unwrap_or_else(|| ctx.id("toolu_01", &format!("call{tool_index}"), 22));
+            tool_index += 1;
+            out.push(OutBlock::ToolUse {
+                id,
+                name: &c.name,
+                json: input_json(&c.arguments),
+            });
+        }
+    };
+    if reply.blocks.is_empty() {
+        reply
+            .content
+            .as_deref()
+            .map(Piece::Text)
+            .into_iter()
+            .for_each(&mut place);
+        reply
+            .tool_calls
+            .iter()
+            .map(Piece::Call)
+            .for_each(&mut place);
     } else {
         reply
             .blocks
@@ -360,27 +380,7 @@ fn out_blocks<'a>(reply: &'a ChatReply, ctx: &RenderContext) -> Vec<OutBlock<'a>
                 Block::Text(t) => Piece::Text(t),
                 Block::ToolCall(c) => Piece::Call(c),
             })
-            .collect()
-    };
-    // An empty text block next to other output is noise the API never sends.
-    let lone = blocks.len() == 1 && out.is_empty();
-    let mut tool_index = 0usize;
-    for b in blocks {
-        match b {
-            Piece::Text(t) if t.is_empty() && !lone => {}
-            Piece::Text(t) => out.push(OutBlock::Text(t)),
-            Piece::Call(c) => {
-                let id =
-                    c.id.clone()
-                        .unwrap_or_else(|| ctx.id("toolu_01", &format!("call{tool_index}"), 22));
-                tool_index += 1;
-                out.push(OutBlock::ToolUse {
-                    id,
-                    name: &c.name,
-                    json: input_json(&c.arguments),
-                });
-            }
-        }
+            .for_each(&mut place);
     }
     out
 }
@@ -552,9 +552,9 @@ pub fn for_each_stream_event(
             index,
             content_block: block.start(),
         });
-        for delta in block.deltas(ctx.chunk_size) {
-            emit(Event::ContentBlockDelta { index, delta });
-        }
+        block.for_each_delta(ctx.chunk_size, |delta| {
+            emit(Event::ContentBlockDelta { index, delta })
+        });
         emit(Event::ContentBlockStop { index });
     }
     emit(Event::MessageDelta {

@@ -252,7 +252,7 @@ pub fn stream_events(
     for b in reply.ordered_blocks() {
         match b {
             Block::Text(t) => {
-                let slices = chunk_text(&t, ctx.chunk_size);
+                let slices: Vec<&str> = chunk_text(&t, ctx.chunk_size).collect();
                 // An empty text block still gets one delta, so the block exists for the client.
                 for s in if slices.is_empty() { vec![""] } else { slices } {
                     push("contentBlockDelta", delta(index, json!({ "text": s })));
