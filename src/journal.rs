@@ -30,6 +30,7 @@
 //! Not here: filtering syntax and HTTP (`control`), deciding what to journal
 //! (`server::pipeline`).
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -105,7 +106,7 @@ pub struct Draft {
     /// Provider key (`openai`, `anthropic`, ...).
     pub provider: Option<&'static str>,
     /// The sequence scope.
-    pub test_id: Option<String>,
+    pub test_id: Option<Cow<'static, str>>,
     /// The normalised request.
     pub request: Kept,
     /// The fixture that answered.

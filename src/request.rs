@@ -7,6 +7,8 @@
 //!
 //! Not here: anything about HTTP bodies or sockets; parsers live in `providers::*`.
 
+use std::borrow::Cow;
+
 use sha2::{Digest, Sha256};
 
 /// Who said a message, in the OpenAI-chat vocabulary every provider is mapped onto.
@@ -178,8 +180,9 @@ pub struct ChatRequest {
     pub embedding_inputs: Option<Vec<String>>,
     /// Value of `X-AIMock-Context`.
     pub context: Option<String>,
-    /// The sequence-count scope: `X-Test-Id`, else `?testId=`, else `__default__`.
-    pub test_id: String,
+    /// The sequence-count scope: `X-Test-Id`, else `?testId=`, else `__default__`
+    /// (borrowed: most requests name none, and it would be an allocation each).
+    pub test_id: Cow<'static, str>,
     /// Rendering wishes.
     pub hints: RenderHints,
     /// SHA-256 of the raw request body: with the fixture's own digest it seeds every
@@ -210,7 +213,7 @@ impl ChatRequest {
             stream: false,
             embedding_inputs: None,
             context: None,
-            test_id: DEFAULT_TEST_ID.to_string(),
+            test_id: Cow::Borrowed(DEFAULT_TEST_ID),
             hints: RenderHints::default(),
             body_digest: Sha256::digest(body).into(),
         }

@@ -485,10 +485,8 @@ fn scope(req: &mut ChatRequest, rp: &RequestParts, known: &KnownHeaders) {
     req.test_id = match header(known.test_id)
         .or_else(|| rp.query_param("testId").filter(|s| !s.is_empty()))
     {
-        Some(t) => t,
-        // Usually already the default (parsers start from it): keep it, unallocated.
-        None if req.test_id == DEFAULT_TEST_ID => std::mem::take(&mut req.test_id),
-        None => DEFAULT_TEST_ID.to_string(),
+        Some(t) => Cow::Owned(t),
+        None => Cow::Borrowed(DEFAULT_TEST_ID),
     };
     req.context = header(known.context);
 }

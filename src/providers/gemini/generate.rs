@@ -281,11 +281,7 @@ fn json_parts(reply: &ChatReply) -> Vec<Value> {
 fn stream_parts(reply: &ChatReply, chunk_size: usize) -> Vec<Vec<Value>> {
     let mut chunks: Vec<Vec<Value>> = Vec::new();
     if let Some(r) = &reply.reasoning {
-        chunks.extend(
-            chunk_text(r, chunk_size)
-                .into_iter()
-                .map(|s| vec![thought_part(s)]),
-        );
+        chunks.extend(chunk_text(r, chunk_size).map(|s| vec![thought_part(s)]));
     }
     let mut calls: Vec<Value> = Vec::new();
     for b in reply.ordered_blocks() {
@@ -294,11 +290,7 @@ fn stream_parts(reply: &ChatReply, chunk_size: usize) -> Vec<Vec<Value>> {
                 if !calls.is_empty() {
                     chunks.push(std::mem::take(&mut calls));
                 }
-                chunks.extend(
-                    chunk_text(t, chunk_size)
-                        .into_iter()
-                        .map(|s| vec![json!({ "text": s })]),
-                );
+                chunks.extend(chunk_text(t, chunk_size).map(|s| vec![json!({ "text": s })]));
             }
             Block::ToolCall(c) => calls.push(call_part(c)),
         }
