@@ -448,7 +448,7 @@ impl Filter {
                 .test_id
                 .as_ref()
                 .is_none_or(|t| e.draft.test_id.as_deref() == Some(t.as_str()))
-            && self.request_id.as_ref().is_none_or(|r| e.draft.id == *r)
+            && self.request_id.as_ref().is_none_or(|r| e.draft.id.as_str() == r)
     }
 }
 

@@ -98,11 +98,64 @@ pub enum Kept {
     Elided(usize),
 }
 
+/// A journal entry's id: the caller's `X-Request-Id`, or `req-` and 16 hex digits
+/// minted here. A minted id is kept as its bytes, inline: every request without an id
+/// of its own gets one, and a heap string would be one more block to allocate, and to
+/// free long gone cold when the entry is evicted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalId {
+    /// Minted by the journal: ASCII.
+    Minted([u8; 20]),
+    /// The caller's own.
+    Caller(Box<str>),
+}
+
+impl JournalId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            JournalId::Minted(b) => std::str::from_utf8(b).unwrap_or_default(),
+            JournalId::Caller(s) => s,
+        }
+    }
+}
+
+impl std::ops::Deref for JournalId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for JournalId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for JournalId {
+    fn from(s: &str) -> JournalId {
+        JournalId::Caller(s.into())
+    }
+}
+
+impl PartialEq<str> for JournalId {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for JournalId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// What the pipeline learns about a request while handling it.
 #[derive(Debug)]
 pub struct Draft {
     /// The journal id (`X-Request-Id` when the caller sent a valid one).
-    pub id: String,
+    pub id: JournalId,
     /// Provider key (`openai`, `anthropic`, ...).
     pub provider: Option<&'static str>,
     /// The sequence scope.
@@ -126,7 +179,7 @@ pub struct Draft {
 
 impl Draft {
     /// A draft for a request with this id.
-    pub fn new(id: String) -> Draft {
+    pub fn new(id: JournalId) -> Draft {
         Draft {
             id,
             provider: None,
@@ -293,7 +346,7 @@ impl Entry {
             response.insert("interruptReason".into(), json!(reason));
         }
         let mut v = json!({
-            "id": d.id,
+            "id": d.id.as_str(),
             "timestamp": self.timestamp_ms,
             "method": self.method.as_str(),
             "path": self.path,
@@ -482,31 +535,29 @@ impl Journal {
 
     /// The id for a request: the caller's `X-Request-Id` when it is a plausible id
     /// (`[A-Za-z0-9._:-]{1,128}`), else a fresh `req-…`.
-    pub fn request_id(&self, headers: &HeaderMap) -> String {
+    pub fn request_id(&self, headers: &HeaderMap) -> JournalId {
         const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
         self.request_id_from(headers.get(X_REQUEST_ID))
     }
 
     /// [`Journal::request_id`] from the caller's `X-Request-Id` value, if any.
-    pub fn request_id_from(&self, caller: Option<&http::HeaderValue>) -> String {
+    pub fn request_id_from(&self, caller: Option<&http::HeaderValue>) -> JournalId {
         if let Some(v) = caller.and_then(|v| v.to_str().ok()) {
             if !v.is_empty()
                 && v.len() <= 128
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
             {
-                return v.to_string();
+                return JournalId::Caller(v.into());
             }
         }
-        // `format!("req-{:016x}")` without the formatting machinery.
+        // `format!("req-{:016x}")` without the formatting machinery or a heap string.
         let n = self.minted.fetch_add(1, Ordering::Relaxed);
-        let mut id = String::with_capacity(20);
-        id.push_str("req-");
-        for shift in (0..16).rev() {
-            let digit = ((n >> (shift * 4)) & 0xf) as u32;
-            id.push(char::from_digit(digit, 16).unwrap_or('0'));
+        let mut id = *b"req-0000000000000000";
+        for (i, digit) in id[4..].iter_mut().enumerate() {
+            *digit = b"0123456789abcdef"[((n >> ((15 - i) * 4)) & 0xf) as usize];
         }
-        id
+        JournalId::Minted(id)
     }
 
     /// Append an entry, evicting the oldest past the cap.
