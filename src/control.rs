@@ -437,7 +437,7 @@ impl Filter {
     fn keeps(&self, e: &Entry) -> bool {
         self.path
             .as_ref()
-            .is_none_or(|p| e.path.contains(p.as_str()))
+            .is_none_or(|p| e.path().contains(p.as_str()))
             && self.method.as_ref().is_none_or(|m| e.method.as_str() == m)
             && self.status.is_none_or(|s| e.status == s)
             && self
@@ -448,7 +448,10 @@ impl Filter {
                 .test_id
                 .as_ref()
                 .is_none_or(|t| e.draft.test_id.as_deref() == Some(t.as_str()))
-            && self.request_id.as_ref().is_none_or(|r| e.draft.id.as_str() == r)
+            && self
+                .request_id
+                .as_ref()
+                .is_none_or(|r| e.draft.id.as_str() == r)
     }
 }
 

@@ -10,22 +10,23 @@
 //! # Design
 //! Recording must stay cheap on the hot path, so the JSON view of an entry is built only
 //! when the journal is read; credential-shaped strings in bodies are redacted at that
-//! point too. What an entry keeps of the request is its raw body (one block) and its
-//! surface, and reading the journal parses that body again, which gives the same
-//! [`ChatRequest`] the pipeline matched (parsing is a pure function of surface, path
-//! and body; only the scope comes from headers, and the entry has those). Keeping the
-//! parsed request instead would cost nothing to store but a lot to evict: a full journal
-//! drops its oldest entry on every request, and freeing a request tree (messages, texts,
-//! model) long gone cold from the cache showed up as several percent of the server's
-//! CPU under load. A body over [`BODY_CAP`] (an image, say, that normalises to little)
-//! keeps the parsed request as before. The headers are copied too, their credential
-//! values masked before they are stored, so a secret never sits in the journal. They are copied into
-//! one owned buffer ([`Headers`]) rather than kept as a cloned `HeaderMap`: hyper's
-//! header values are slices of the connection's read buffer, so a journal holding them
-//! would pin one read buffer (8 KiB or more) per entry, megabytes for a full journal,
-//! and would make hyper allocate a fresh read buffer for every request. A request whose
-//! normalised text is over [`BODY_CAP`] is not kept at all: the entry holds a size marker instead, so a
-//! thousand 30 MB prompts cannot pin 30 GB.
+//! point too. What an entry keeps of the request is its raw body and its surface, and
+//! reading the journal parses that body again, which gives the same [`ChatRequest`] the
+//! pipeline matched (parsing is a pure function of surface, path and body; only the
+//! scope comes from headers, and the entry has those). Keeping the parsed request
+//! instead would cost nothing to store but a lot to evict: a full journal drops its
+//! oldest entry on every request, and freeing a request tree (messages, texts, model)
+//! long gone cold from the cache showed up as several percent of the server's CPU under
+//! load. For the same reason the path, the headers and the body are copied into one
+//! block ([`RequestCopy`]), and a minted id is kept inline ([`JournalId`]). A body over
+//! [`BODY_CAP`] (an image, say, that normalises to little) keeps the parsed request as
+//! before. Credential header values are masked before they are stored, so a secret never
+//! sits in the journal. The headers are copied rather than kept as a cloned `HeaderMap`:
+//! hyper's header values are slices of the connection's read buffer, so a journal holding
+//! them would pin one read buffer (8 KiB or more) per entry, megabytes for a full
+//! journal, and would make hyper allocate a fresh read buffer for every request. A
+//! request whose normalised text is over [`BODY_CAP`] is not kept at all: the entry holds
+//! a size marker instead, so a thousand 30 MB prompts cannot pin 30 GB.
 //!
 //! Not here: filtering syntax and HTTP (`control`), deciding what to journal
 //! (`server::pipeline`).
@@ -36,6 +37,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use http::{HeaderMap, Method};
 use serde_json::{json, Map, Value};
 
@@ -85,12 +87,11 @@ pub type Interruption = Arc<OnceLock<&'static str>>;
 pub enum Kept {
     /// The request never parsed.
     None,
-    /// The raw body and the surface that parsed it: parsed again when read.
+    /// The raw body, parsed again by this surface when read. The body is the draft's
+    /// [`Draft::body`] until the entry copies it into its block ([`Entry::body`]).
     Raw {
         /// The surface the request came in on.
         surface: Surface,
-        /// The body as received.
-        body: Box<[u8]>,
     },
     /// The parsed request (its raw body was too large to keep, or was handed on).
     Request(Box<ChatRequest>),
@@ -162,6 +163,9 @@ pub struct Draft {
     pub test_id: Option<Cow<'static, str>>,
     /// The normalised request.
     pub request: Kept,
+    /// The raw body of a [`Kept::Raw`] request, as the server received it (no copy);
+    /// [`Entry::new`] copies it into the entry's block.
+    pub body: Bytes,
     /// The fixture that answered.
     pub fixture: Option<Origin>,
     /// Why nothing matched: the message the client got.
@@ -185,6 +189,7 @@ impl Draft {
             provider: None,
             test_id: None,
             request: Kept::None,
+            body: Bytes::new(),
             fixture: None,
             miss: None,
             source: Source::Internal,
@@ -201,16 +206,18 @@ impl Draft {
 
     /// Keep the request (or a size marker when it is too large). `raw` is the surface
     /// and the body `req` was parsed from, when the caller still has the body.
-    pub fn keep(&mut self, mut req: ChatRequest, raw: Option<(&Surface, &[u8])>) {
+    pub fn keep(&mut self, mut req: ChatRequest, raw: Option<(&Surface, &Bytes)>) {
         // Moved, not copied: the journal's view of the request never shows it.
         self.test_id = Some(std::mem::take(&mut req.test_id));
         let size = approx_size(&req);
         self.request = match raw {
             _ if size > BODY_CAP => Kept::Elided(size),
-            Some((surface, body)) if body.len() <= BODY_CAP => Kept::Raw {
-                surface: surface.clone(),
-                body: body.into(),
-            },
+            Some((surface, body)) if body.len() <= BODY_CAP => {
+                self.body = body.clone();
+                Kept::Raw {
+                    surface: surface.clone(),
+                }
+            }
             _ => Kept::Request(Box::new(req)),
         };
     }
@@ -223,10 +230,8 @@ pub struct Entry {
     pub timestamp_ms: u64,
     /// HTTP method.
     pub method: Method,
-    /// Path plus query, credentials in the query masked.
-    pub path: String,
-    /// Request headers, credential headers masked.
-    pub headers: Headers,
+    /// Path and query, headers and kept body.
+    copy: RequestCopy,
     /// Response status; 0 when the connection was destroyed instead.
     pub status: u16,
     /// Time to the response head.
@@ -246,31 +251,44 @@ impl Entry {
         duration: Duration,
         draft: Draft,
     ) -> Entry {
-        let path = match uri.query() {
-            Some(q) => format!("{}?{}", uri.path(), redact::redact_query(q)),
-            None => uri.path().to_string(),
-        };
+        let mut draft = draft;
+        let body = std::mem::take(&mut draft.body);
         Entry {
             timestamp_ms: started
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or(0),
             method: method.clone(),
-            path,
-            headers: Headers::copy(headers),
+            copy: RequestCopy::new(uri, headers, &body),
             status,
             duration,
             draft,
         }
     }
 
+    /// Path plus query, credentials in the query masked.
+    pub fn path(&self) -> &str {
+        self.copy.path()
+    }
+
+    /// Request headers, names in lower case, in the request's order; credential values
+    /// masked.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        self.copy.headers()
+    }
+
+    /// The raw body of a [`Kept::Raw`] request (empty for the others).
+    pub fn body(&self) -> &[u8] {
+        self.copy.body()
+    }
+
     /// The request as the pipeline parsed it, from the kept body. The scope is not part
     /// of a parse: the test id is kept in the draft, the context is read from the
     /// headers as the pipeline read it.
     fn reparse(&self, surface: &Surface, body: &[u8]) -> Option<ChatRequest> {
-        let (path, query) = match self.path.split_once('?') {
+        let (path, query) = match self.path().split_once('?') {
             Some((p, q)) => (p, Some(q)),
-            None => (self.path.as_str(), None),
+            None => (self.path(), None),
         };
         let parts = RequestParts {
             path,
@@ -286,8 +304,7 @@ impl Entry {
             }
         };
         req.context = self
-            .headers
-            .iter()
+            .headers()
             .find(|(n, _)| *n == "x-aimock-context")
             .and_then(|(_, v)| crate::request::scope_value(v));
         Some(req)
@@ -297,7 +314,7 @@ impl Entry {
     /// are redacted here.
     pub fn to_json(&self) -> Value {
         let mut headers = Map::new();
-        for (k, v) in self.headers.iter() {
+        for (k, v) in self.headers() {
             let v = String::from_utf8_lossy(v);
             // A repeated name keeps its first position and its last value.
             headers.insert(k.to_string(), Value::String(v.into_owned()));
@@ -313,7 +330,7 @@ impl Entry {
         };
         let body = match &self.draft.request {
             Kept::None => Value::Null,
-            Kept::Raw { surface, body } => match self.reparse(surface, body) {
+            Kept::Raw { surface } => match self.reparse(surface, self.body()) {
                 Some(r) => capped(&r),
                 None => Value::Null,
             },
@@ -349,7 +366,7 @@ impl Entry {
             "id": d.id.as_str(),
             "timestamp": self.timestamp_ms,
             "method": self.method.as_str(),
-            "path": self.path,
+            "path": self.path(),
             "provider": d.provider,
             "testId": d.test_id,
             "headers": headers,
@@ -363,23 +380,31 @@ impl Entry {
     }
 }
 
-/// Request headers as the journal keeps them: every name and value, in the order a
-/// `HeaderMap` iterates them, copied into one buffer, credential values already masked.
+/// What an entry keeps of the request's bytes, in one block: the path and query
+/// (credentials in the query masked), every header name and value in the order a
+/// `HeaderMap` iterates them (credential values masked), then the raw body of a
+/// [`Kept::Raw`] request.
 ///
 /// Each header is stored as its name's length (2 bytes), its value's length (4 bytes),
-/// then the name and the value: one allocation per entry, freed in one go when the
-/// entry is evicted (by then it is cold in the cache, and every free costs a miss).
+/// then the name and the value. One allocation per entry, freed in one go when the
+/// entry is evicted: by then it is cold in the cache, and every block freed costs a miss
+/// (path, headers and body were three blocks).
 #[derive(Debug, Default)]
-pub struct Headers {
+struct RequestCopy {
     bytes: Box<[u8]>,
+    /// Where the path ends and the headers start.
+    path_end: usize,
+    /// Where the headers end and the body starts.
+    body_start: usize,
 }
 
-impl Headers {
-    /// Copy `map`, masking credential values (every value of a repeated credential
-    /// header, not just the first).
-    pub fn copy(map: &HeaderMap) -> Headers {
+impl RequestCopy {
+    /// Copy `uri`'s path and query, `map` and `body`, masking credentials (every value
+    /// of a repeated credential header, not just the first).
+    fn new(uri: &http::Uri, map: &HeaderMap, body: &[u8]) -> RequestCopy {
+        let query = uri.query().map(redact::redact_query);
         let masked = |n: &http::HeaderName| is_credential(n.as_str());
-        let mut len = 0;
+        let mut len = uri.path().len() + query.as_ref().map_or(0, |q| 1 + q.len()) + body.len();
         for (n, v) in map {
             let value = if masked(n) {
                 redact::REDACTED.len()
@@ -389,6 +414,12 @@ impl Headers {
             len += 6 + n.as_str().len() + value;
         }
         let mut bytes = Vec::with_capacity(len);
+        bytes.extend_from_slice(uri.path().as_bytes());
+        if let Some(q) = &query {
+            bytes.push(b'?');
+            bytes.extend_from_slice(q.as_bytes());
+        }
+        let path_end = bytes.len();
         for (n, v) in map {
             let value = if masked(n) {
                 redact::REDACTED.as_bytes()
@@ -407,14 +438,27 @@ impl Headers {
             bytes.extend_from_slice(n.as_str().as_bytes());
             bytes.extend_from_slice(value);
         }
-        Headers {
+        let body_start = bytes.len();
+        bytes.extend_from_slice(body);
+        RequestCopy {
             bytes: bytes.into_boxed_slice(),
+            path_end,
+            body_start,
         }
     }
 
+    fn path(&self) -> &str {
+        // A `Uri`'s path and query are ASCII, and so is the masking.
+        std::str::from_utf8(&self.bytes[..self.path_end]).unwrap_or_default()
+    }
+
+    fn body(&self) -> &[u8] {
+        &self.bytes[self.body_start..]
+    }
+
     /// Every (name, value) pair, names in lower case, in the copied map's order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
-        let mut rest: &[u8] = &self.bytes;
+    fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        let mut rest: &[u8] = &self.bytes[self.path_end..self.body_start];
         std::iter::from_fn(move || {
             let (head, tail) = rest.split_at_checked(6)?;
             let name_len = usize::from(u16::from_le_bytes([head[0], head[1]]));
@@ -618,6 +662,11 @@ mod tests {
 
     fn entry(j: &Journal, headers: &[(&str, &str)], uri: &str) -> Entry {
         let h = header_map(headers);
+        entry_with(headers, uri, Draft::new(j.request_id(&h)))
+    }
+
+    fn entry_with(headers: &[(&str, &str)], uri: &str, draft: Draft) -> Entry {
+        let h = header_map(headers);
         let uri: http::Uri = uri.parse().unwrap();
         Entry::new(
             SystemTime::now(),
@@ -626,7 +675,7 @@ mod tests {
             &h,
             200,
             Duration::from_millis(1),
-            Draft::new(j.request_id(&h)),
+            draft,
         )
     }
 
@@ -636,7 +685,7 @@ mod tests {
         for p in ["/a", "/b", "/c"] {
             j.push(entry(&j, &[], p));
         }
-        let paths: Vec<String> = j.entries().iter().map(|e| e.path.clone()).collect();
+        let paths: Vec<String> = j.entries().iter().map(|e| e.path().to_string()).collect();
         assert_eq!(paths, ["/b", "/c"]);
     }
 
@@ -678,7 +727,7 @@ mod tests {
             ],
             "/v1/messages",
         );
-        let kept: Vec<(&str, &[u8])> = e.headers.iter().collect();
+        let kept: Vec<(&str, &[u8])> = e.headers().collect();
         assert_eq!(
             kept,
             [
@@ -743,7 +792,8 @@ mod tests {
         body: &str,
     ) -> (Value, Value) {
         let j = Journal::new(10);
-        let mut e = entry(&j, headers, path_and_query);
+        let h = header_map(headers);
+        let mut draft = Draft::new(j.request_id(&h));
         let uri: http::Uri = path_and_query.parse().unwrap();
         let crate::server::router::Route::Provider(surface) =
             crate::server::router::route(&Method::POST, uri.path())
@@ -761,8 +811,15 @@ mod tests {
             .get("x-aimock-context")
             .and_then(|v| crate::request::scope_value(v.as_bytes()));
         let matched = request_view(&req);
-        e.draft.keep(req, Some((&surface, body.as_bytes())));
+        draft.keep(req, Some((&surface, &Bytes::from(body.to_string()))));
+        let e = entry_with(headers, path_and_query, draft);
         assert!(matches!(e.draft.request, Kept::Raw { .. }));
+        assert_eq!(
+            e.body(),
+            body.as_bytes(),
+            "the body is the entry's own copy"
+        );
+        assert!(e.draft.body.is_empty(), "and the draft keeps no other");
         (e.to_json()["body"].clone(), matched)
     }
 
@@ -818,8 +875,10 @@ mod tests {
             let mut e = entry(&j, &[], "/v1/messages");
             let req = crate::providers::anthropic::request::parse_request(body.as_bytes()).unwrap();
             let matched = request_view(&req);
-            e.draft
-                .keep(req, Some((&Surface::AnthropicMessages, body.as_bytes())));
+            e.draft.keep(
+                req,
+                Some((&Surface::AnthropicMessages, &Bytes::from(body.clone()))),
+            );
             assert!(matches!(e.draft.request, Kept::Request(_)));
             (e.to_json()["body"].clone(), matched)
         };
