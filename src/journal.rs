@@ -18,7 +18,7 @@
 //! oldest entry on every request, and freeing a request tree (messages, texts, model)
 //! long gone cold from the cache showed up as several percent of the server's CPU under
 //! load. For the same reason the path, the headers and the body are copied into one
-//! block ([`RequestCopy`]), and a minted id is kept inline ([`JournalId`]). A body over
+//! block (`RequestCopy`), and a minted id is kept inline ([`JournalId`]). A body over
 //! [`BODY_CAP`] (an image, say, that normalises to little) keeps the parsed request as
 //! before. Credential header values are masked before they are stored, so a secret never
 //! sits in the journal. The headers are copied rather than kept as a cloned `HeaderMap`:

@@ -8,7 +8,7 @@
 //! read) and takes it out again when the head arrives: about 1,800 instructions a
 //! request under callgrind, some 4% of everything aimock does to answer one.
 //!
-//! Here a connection gets one [`Slot`], listed once when it is accepted. A sleep writes
+//! Here a connection gets one `Slot`, listed once when it is accepted. A sleep writes
 //! its deadline and waker into its connection's slot when it is polled, and takes them
 //! out when dropped (a lock nobody else holds). One sweeper task ticks once a second: it
 //! advances the coarse clock and wakes every slot whose deadline has passed. A timeout
