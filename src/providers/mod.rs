@@ -450,26 +450,13 @@ impl FrameWriter {
     /// Append `v` as compact JSON. Writing to memory cannot fail, and every value a
     /// reply holds has string keys, the one thing `serde_json` refuses.
     pub fn json(&mut self, v: &impl serde::Serialize) {
-        serde_json::to_writer(&mut self.buf, v)
-            .expect("JSON with string keys always serialises to a Vec");
+        json_value(&mut self.buf, v)
     }
 
     /// Append `s` as a JSON string, the bytes `serde_json` writes for it. Most slices of
     /// text need no escaping and are copied whole; the rest go through `serde_json`.
     pub fn str(&mut self, s: &str) {
-        // `serde_json` escapes exactly these: control characters, `"` and `\`. (A fold
-        // without an early exit, so the compiler checks many bytes at a time.)
-        let escaped = s
-            .bytes()
-            .fold(false, |e, b| e | (b < 0x20) | (b == b'"') | (b == b'\\'));
-        if !escaped {
-            self.buf.reserve(s.len() + 2);
-            self.buf.push(b'"');
-            self.buf.extend_from_slice(s.as_bytes());
-            self.buf.push(b'"');
-        } else {
-            self.json(&s);
-        }
+        json_str(&mut self.buf, s)
     }
 
     /// End the current frame.
@@ -624,6 +611,31 @@ impl RenderContext {
         let n = u64::from_le_bytes(d[..8].try_into().expect("sha256 is 32 bytes"));
         (n >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+/// Append `s` to `buf` as a JSON string: the bytes `serde_json` writes for it. Most
+/// strings in a reply need no escaping and are copied whole; `serde_json` looks at every
+/// byte through a table, which made string-heavy replies slow to render.
+pub fn json_str(buf: &mut Vec<u8>, s: &str) {
+    // `serde_json` escapes exactly these: control characters, `"` and `\`. (A fold
+    // without an early exit, so the compiler checks many bytes at a time.)
+    let escaped = s
+        .bytes()
+        .fold(false, |e, b| e | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if !escaped {
+        buf.reserve(s.len() + 2);
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+    } else {
+        json_value(buf, &s);
+    }
+}
+
+/// Append `v` to `buf` as compact JSON. Writing to memory cannot fail, and every value
+/// a reply holds has string keys, the one thing `serde_json` refuses.
+pub fn json_value(buf: &mut Vec<u8>, v: &impl serde::Serialize) {
+    serde_json::to_writer(buf, v).expect("JSON with string keys always serialises to a Vec");
 }
 
 /// Split `s` into slices of at most `size` characters, never inside a character. An

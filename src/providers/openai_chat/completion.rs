@@ -1,9 +1,11 @@
-//! The non-streamed chat completion: typed, field for field in the API's order.
+//! The non-streamed chat completion, field for field in the API's order.
 //!
 //! # Design
-//! Typed rather than built as a `Value`: an ordered map per object, filled and then
-//! serialised, was most of the time a JSON reply took to render. The text is the same
-//! as the map-built body's (see the test that builds both).
+//! Written by hand rather than built as a `Value` (an ordered map per object, filled and
+//! then serialised, was most of the time a JSON reply took to render) or serialised from
+//! typed structs (`serde_json` escapes strings a byte at a time through a table, and a
+//! completion is mostly strings). The text is the same as the map-built body's (see the
+//! test that builds both).
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -11,7 +13,9 @@ use serde_json::{Map, Value};
 
 use super::{call_id, envelope, finish_reason};
 use crate::fixtures::model::{ChatReply, ToolCall};
-use crate::providers::{estimate_tokens, prompt_chars, PlanBody, RenderContext, RenderPlan};
+use crate::providers::{
+    estimate_tokens, json_str, json_value, prompt_chars, PlanBody, RenderContext, RenderPlan,
+};
 use crate::request::ChatRequest;
 
 pub(super) fn usage_counts<'a>(
@@ -56,95 +60,68 @@ pub(super) fn render_json(reply: &ChatReply, req: &ChatRequest, ctx: &RenderCont
     let env = envelope(reply, req, ctx);
     let calls = reply.calls();
     let text = reply.text();
-    let tool_calls: Vec<WireToolCall> = calls
-        .iter()
-        .enumerate()
-        .map(|(i, c)| WireToolCall {
-            id: call_id(c, i, ctx),
-            kind: "function",
-            function: WireFunction {
-                name: &c.name,
-                arguments: &c.arguments,
-            },
-        })
-        .collect();
-    let body = Completion {
-        id: &env.id,
-        object: "chat.completion",
-        created: env.created,
-        model: env.model,
-        choices: [Choice {
-            index: 0,
-            message: WireMessage {
-                role: reply.overrides.role.as_deref().unwrap_or("assistant"),
-                content: text.as_deref(),
-                reasoning_content: reply.reasoning.as_deref(),
-                tool_calls,
-                refusal: (),
-                annotations: [],
-            },
-            logprobs: (),
-            finish_reason: finish_reason(reply, !calls.is_empty()),
-        }],
-        usage: usage_counts(reply, req, &calls, text.as_deref().unwrap_or("")),
-        system_fingerprint: env.fingerprint,
-    };
-    let mut buf = Vec::with_capacity(512);
-    // Writing to a `Vec` cannot fail, and every map here has string keys.
-    serde_json::to_writer(&mut buf, &body)
-        .expect("JSON with string keys always serialises to a Vec");
+    let usage = usage_counts(reply, req, &calls, text.as_deref().unwrap_or(""));
+    let strings = text.as_deref().map_or(0, str::len)
+        + reply.reasoning.as_deref().map_or(0, str::len)
+        + calls
+            .iter()
+            .map(|c| 96 + c.name.len() + c.arguments.len())
+            .sum::<usize>();
+    // Field for field in the API's order: id, object, created, model, choices, usage,
+    // system_fingerprint; the message's optional fields only when present.
+    let mut b = Vec::with_capacity(400 + strings);
+    b.extend_from_slice(br#"{"id":"#);
+    json_str(&mut b, &env.id);
+    b.extend_from_slice(br#","object":"chat.completion","created":"#);
+    json_value(&mut b, &env.created);
+    b.extend_from_slice(br#","model":"#);
+    json_str(&mut b, env.model);
+    b.extend_from_slice(br#","choices":[{"index":0,"message":{"role":"#);
+    json_str(
+        &mut b,
+        reply.overrides.role.as_deref().unwrap_or("assistant"),
+    );
+    b.extend_from_slice(br#","content":"#);
+    match text.as_deref() {
+        Some(t) => json_str(&mut b, t),
+        None => b.extend_from_slice(b"null"),
+    }
+    if let Some(r) = reply.reasoning.as_deref() {
+        b.extend_from_slice(br#","reasoning_content":"#);
+        json_str(&mut b, r);
+    }
+    if !calls.is_empty() {
+        b.extend_from_slice(br#","tool_calls":["#);
+        for (i, c) in calls.iter().enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            b.extend_from_slice(br#"{"id":"#);
+            json_str(&mut b, &call_id(c, i, ctx));
+            b.extend_from_slice(br#","type":"function","function":{"name":"#);
+            json_str(&mut b, &c.name);
+            b.extend_from_slice(br#","arguments":"#);
+            json_str(&mut b, &c.arguments);
+            b.extend_from_slice(b"}}");
+        }
+        b.push(b']');
+    }
+    b.extend_from_slice(br#","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"#);
+    json_str(&mut b, &finish_reason(reply, !calls.is_empty()));
+    b.extend_from_slice(br#"}],"usage":"#);
+    usage.write(&mut b);
+    b.extend_from_slice(br#","system_fingerprint":"#);
+    match env.fingerprint {
+        Some(f) => json_str(&mut b, f),
+        None => b.extend_from_slice(b"null"),
+    }
+    b.push(b'}');
     RenderPlan {
         status: 200,
         content_type: "application/json",
         headers: Vec::new(),
-        body: PlanBody::Full(Bytes::from(buf)),
+        body: PlanBody::Full(Bytes::from(b)),
     }
-}
-
-/// A non-streamed chat completion.
-#[derive(Serialize)]
-struct Completion<'a> {
-    id: &'a str,
-    object: &'static str,
-    created: i64,
-    model: &'a str,
-    choices: [Choice<'a>; 1],
-    usage: UsageCounts<'a>,
-    system_fingerprint: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct Choice<'a> {
-    index: u32,
-    message: WireMessage<'a>,
-    logprobs: (),
-    finish_reason: String,
-}
-
-#[derive(Serialize)]
-struct WireMessage<'a> {
-    role: &'a str,
-    content: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_content: Option<&'a str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tool_calls: Vec<WireToolCall<'a>>,
-    refusal: (),
-    annotations: [(); 0],
-}
-
-#[derive(Serialize)]
-struct WireToolCall<'a> {
-    id: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    function: WireFunction<'a>,
-}
-
-#[derive(Serialize)]
-struct WireFunction<'a> {
-    name: &'a str,
-    arguments: &'a str,
 }
 
 /// `usage`: the three counts, then a fixture's extra keys (which never repeat them:
@@ -154,6 +131,23 @@ pub(super) struct UsageCounts<'a> {
     completion: u64,
     total: u64,
     extra: Option<&'a Map<String, Value>>,
+}
+
+impl UsageCounts<'_> {
+    /// Append the object: by hand for the three counts alone, as `serde_json` writes
+    /// them (see the tests), through `serde_json` when a fixture adds keys.
+    fn write(&self, b: &mut Vec<u8>) {
+        if self.extra.is_some_and(|e| !e.is_empty()) {
+            return json_value(b, self);
+        }
+        b.extend_from_slice(br#"{"prompt_tokens":"#);
+        json_value(b, &self.prompt);
+        b.extend_from_slice(br#","completion_tokens":"#);
+        json_value(b, &self.completion);
+        b.extend_from_slice(br#","total_tokens":"#);
+        json_value(b, &self.total);
+        b.push(b'}');
+    }
 }
 
 impl Serialize for UsageCounts<'_> {
@@ -255,10 +249,11 @@ mod tests {
     }
 
     #[test]
-    fn the_typed_completion_has_the_bytes_of_the_map_built_one() {
+    fn the_written_completion_has_the_bytes_of_the_map_built_one() {
         let responses = [
             json!({"content": "Hello"}),
             json!({"content": "Quotes \" and \\ and\nnewlines, émoji 🎉 </script>"}),
+            json!({"content": "a control \u{1} char", "systemFingerprint": "fp \"q\""}),
             json!({"content": ""}),
             json!({"toolCalls": [{"name": "f", "arguments": {"a": 1}}, {"name": "g", "id": "call_pinned"}]}),
             json!({"content": "both", "toolCalls": [{"name": "f", "arguments": "{\"x\": [1, 2]}"}],

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use super::completion::usage;
 use super::{call_id, envelope, finish_reason, Envelope};
 use crate::fixtures::model::{Block, ChatReply};
-use crate::providers::{chunk_text, FrameWriter, RenderContext, RenderPlan};
+use crate::providers::{chunk_text, json_str, FrameWriter, RenderContext, RenderPlan};
 use crate::request::ChatRequest;
 
 /// The bytes every chunk of one stream shares, serialised once.
@@ -37,13 +37,16 @@ impl ChunkFrames {
     fn new(env: &Envelope, usage_null: bool, chunks: usize, whole: bool) -> ChunkFrames {
         let mut head = Vec::with_capacity(192);
         head.extend_from_slice(b"data: {\"id\":");
-        put(&mut head, &env.id);
+        json_str(&mut head, &env.id);
         head.extend_from_slice(b",\"object\":\"chat.completion.chunk\",\"created\":");
         put(&mut head, &env.created);
         head.extend_from_slice(b",\"model\":");
-        put(&mut head, &env.model);
+        json_str(&mut head, env.model);
         head.extend_from_slice(b",\"system_fingerprint\":");
-        put(&mut head, &env.fingerprint);
+        match env.fingerprint {
+            Some(f) => json_str(&mut head, f),
+            None => head.extend_from_slice(b"null"),
+        }
         head.extend_from_slice(b",\"choices\":[{\"index\":0,\"delta\":");
         let out = FrameWriter::with_capacity((head.len() + 128) * chunks, chunks + 2).whole(whole);
         ChunkFrames {
@@ -72,7 +75,10 @@ impl ChunkFrames {
     fn close(&mut self, finish: Option<&str>) {
         let b = self.out.buf();
         b.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":");
-        put(b, &finish);
+        match finish {
+            Some(f) => json_str(b, f),
+            None => b.extend_from_slice(b"null"),
+        }
         b.extend_from_slice(b"}]");
         if self.usage_null {
             b.extend_from_slice(b",\"usage\":null");
@@ -326,5 +332,26 @@ mod tests {
                 .collect();
             assert_eq!(a, b);
         }
+    }
+
+    #[test]
+    fn the_shared_head_escapes_what_it_copies() {
+        let env = Envelope {
+            id: "chatcmpl-\"x\"".into(),
+            created: -3,
+            model: "m\\1\n",
+            fingerprint: Some("fp \u{1}"),
+        };
+        let mut chunks = ChunkFrames::new(&env, false, 1, false);
+        chunks.content("c");
+        let frame = chunks.out.into_frames().remove(0).bytes;
+        let text = std::str::from_utf8(&frame).unwrap();
+        let v: Value = serde_json::from_str(text.strip_prefix("data: ").unwrap().trim()).unwrap();
+        assert_eq!(v["id"], "chatcmpl-\"x\"");
+        assert_eq!(v["created"], -3);
+        assert_eq!(v["model"], "m\\1\n");
+        assert_eq!(v["system_fingerprint"], "fp \u{1}");
+        assert_eq!(v["choices"][0]["delta"]["content"], "c");
+        assert_eq!(v["choices"][0]["finish_reason"], Value::Null);
     }
 }
