@@ -280,14 +280,16 @@ def wrk_script(path: Path, url_path: str, headers: dict, body: str) -> Path:
     return path
 
 
-def wrk(port: int, script: Path, conns: int, seconds: int) -> dict:
+def wrk(port: int, script: Path, conns: int, seconds: int, tolerate_errors: bool = False) -> dict:
+    """One wrk run. Errors fail the run, except where `tolerate_errors` (the reference,
+    whose p99 with 10,000 fixtures nears wrk's 2 s timeout): they are kept in the figure."""
     argv = ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "-s", str(script)]
     argv.append(f"http://127.0.0.1:{port}")
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     line = next(l for l in out.splitlines() if l.startswith("BENCH "))
     r = json.loads(line[len("BENCH ") :])
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
-    if r["errors"] or r["non2xx"]:
+    if (r["errors"] or r["non2xx"]) and not tolerate_errors:
         raise RuntimeError(f"wrk saw errors on port {port}: {r}")
     return r
 
@@ -337,7 +339,7 @@ def bench_replay(args, work: Path, sets: dict, results: dict):
             for name, (path, headers, make) in SCENARIOS.items():
                 s = wrk_script(work / "warm.lua", path, headers, make(question(target)))
                 for srv in (ours[tag], ref[tag]):
-                    wrk(srv.port, s, 16, args.warmup)
+                    wrk(srv.port, s, 16, args.warmup, tolerate_errors=srv in ref.values())
         for name, (path, headers, make) in SCENARIOS.items():
             s = wrk_script(work / "warm.lua", path, headers, make(question(sets["10"][1])))
             wrk(ceilings[name].port, s, 16, args.warmup)
@@ -353,7 +355,9 @@ def bench_replay(args, work: Path, sets: dict, results: dict):
             for o in others:
                 o.proc.send_signal(signal.SIGSTOP)
             try:
-                return wrk(srv.port, script, conns, seconds or args.duration)
+                return wrk(
+                    srv.port, script, conns, seconds or args.duration, tolerate_errors=srv in ref.values()
+                )
             finally:
                 for o in others:
                     o.proc.send_signal(signal.SIGCONT)
@@ -398,6 +402,7 @@ def bench_replay(args, work: Path, sets: dict, results: dict):
                         "vs_10_fixtures": statistics.median(
                             m["rps"] / t["rps"] for m, t in zip(mine, runs["10"])
                         ),
+                        "reference_errors": sum(t["errors"] + t["non2xx"] for t in theirs),
                     }
                     results["replay"][f"{name} | c={conns} | {tag}"] = row
                     log(
@@ -405,6 +410,7 @@ def bench_replay(args, work: Path, sets: dict, results: dict):
                         f"ceiling {[round(c['rps']) for c in ceil]}, reference {[round(t['rps']) for t in theirs]}; "
                         f"vs reference {row['vs_reference']:.1f}x, vs ceiling {row['vs_ceiling']:.2f}, "
                         f"vs 10 fixtures {row['vs_10_fixtures']:.2f}"
+                        + (f"; the reference had {row['reference_errors']} errors" if row["reference_errors"] else "")
                     )
         results["rss_mib"] = {
             "aimock": ours["10000"].peak_rss_mib(),
@@ -580,6 +586,14 @@ def report(results: dict, command: str) -> str:
             f"| {name} | {conc[2:]} | {int(tag):,} | {a['rps']:,.0f} | {a['p50_us'] / 1000:.2f} / {a['p99_us'] / 1000:.2f} ms "
             f"| {ref['rps']:,.0f} | {ref['p50_us'] / 1000:.2f} / {ref['p99_us'] / 1000:.2f} ms | {ceil['rps']:,.0f} "
             f"| {row['vs_reference']:.1f}x | {row['vs_ceiling']:.2f} | {row['vs_10_fixtures']:.2f} |"
+        )
+    failed = {k: v["reference_errors"] for k, v in r.items() if v.get("reference_errors")}
+    if failed:
+        lines.append("")
+        lines.append(
+            "The reference failed requests (wrk's 2 s timeout, or a non-2xx status) in: "
+            + "; ".join(f"{k.replace(' | ', ', ')} ({n})" for k, n in failed.items())
+            + "."
         )
     lines.append("")
     st, rss, rl, rec = results["startup_ms"], results["rss_mib"], results["reload_ms"], results["record"]
