@@ -25,7 +25,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::HeaderValue;
 use http_body_util::combinators::UnsyncBoxBody;
 use serde_json::json;
 
@@ -101,22 +101,12 @@ pub struct Decision {
 }
 
 const ACTIONS: [Action; 3] = [Action::Drop, Action::Malformed, Action::Disconnect];
-// Parsed names, not `&str`: a `&str` name is parsed and checked on every lookup.
-const HEADERS: [HeaderName; 3] = [
-    HeaderName::from_static("x-aimock-chaos-drop"),
-    HeaderName::from_static("x-aimock-chaos-malformed"),
-    HeaderName::from_static("x-aimock-chaos-disconnect"),
-];
 
-/// Resolve each rate: header, else fixture, else server.
-pub fn resolve(headers: &HeaderMap, fixture: Option<&ChaosRates>, server: &ChaosRates) -> Resolved {
-    resolve_values(HEADERS.each_ref().map(|n| headers.get(n)), fixture, server)
-}
-
-/// [`resolve`] with the three header values already looked up (drop, malformed,
-/// disconnect), as the pipeline finds them in its one pass over the request headers.
-pub fn resolve_values(
-    values: [Option<&HeaderValue>; 3],
+/// Resolve each rate: header, else fixture, else server. `headers` are the values of
+/// `X-AIMock-Chaos-Drop`, `-Malformed` and `-Disconnect`, as the pipeline finds them in
+/// its one pass over the request headers (`server::known`).
+pub fn resolve(
+    headers: [Option<&HeaderValue>; 3],
     fixture: Option<&ChaosRates>,
     server: &ChaosRates,
 ) -> Resolved {
@@ -127,7 +117,7 @@ pub fn resolve_values(
     };
     let mut rates = [(0.0, Level::Server); 3];
     for (i, slot) in rates.iter_mut().enumerate() {
-        let header = values[i]
+        let header = headers[i]
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|v| !v.is_nan())
@@ -196,18 +186,14 @@ impl Chaos {
         &self.server
     }
 
-    /// Resolve this request's rates and decide. `None`: no fault.
-    pub fn roll(&self, headers: &HeaderMap, fixture: Option<&ChaosRates>) -> Option<Decision> {
-        self.roll_values(HEADERS.each_ref().map(|n| headers.get(n)), fixture)
-    }
-
-    /// [`Chaos::roll`] with the three chaos header values already looked up.
-    pub fn roll_values(
+    /// Resolve this request's rates and decide. `None`: no fault. `headers`: the three
+    /// chaos header values, as for [`resolve`].
+    pub fn roll(
         &self,
-        values: [Option<&HeaderValue>; 3],
+        headers: [Option<&HeaderValue>; 3],
         fixture: Option<&ChaosRates>,
     ) -> Option<Decision> {
-        let resolved = resolve_values(values, fixture, &self.server);
+        let resolved = resolve(headers, fixture, &self.server);
         if resolved.is_off() {
             return None;
         }
@@ -320,6 +306,8 @@ pub fn disconnect_point(frames: usize) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::known::KnownHeaders;
+    use http::HeaderMap;
 
     fn rates(d: f64, m: f64, x: f64) -> ChaosRates {
         ChaosRates {
@@ -337,7 +325,11 @@ mod tests {
             malformed: Some(0.25),
             ..Default::default()
         };
-        let r = resolve(&h, Some(&fixture), &rates(0.1, 0.2, 0.3));
+        let r = resolve(
+            KnownHeaders::scan(&h).chaos,
+            Some(&fixture),
+            &rates(0.1, 0.2, 0.3),
+        );
         assert_eq!(
             r.rates,
             [
@@ -347,7 +339,7 @@ mod tests {
             ]
         );
         h.insert("x-aimock-chaos-drop", "nonsense".parse().unwrap());
-        let r = resolve(&h, None, &ChaosRates::default());
+        let r = resolve(KnownHeaders::scan(&h).chaos, None, &ChaosRates::default());
         assert!(r.is_off(), "an unparsable header falls back, not to 1");
     }
 
@@ -371,7 +363,7 @@ mod tests {
         let run = |seed| {
             let c = Chaos::new(seed, rates(0.1, 0.1, 0.1));
             (0..10_000)
-                .map(|_| c.roll(&HeaderMap::new(), None).map(|d| d.action))
+                .map(|_| c.roll([None; 3], None).map(|d| d.action))
                 .collect::<Vec<_>>()
         };
         let a = run(42);

@@ -577,15 +577,9 @@ impl Journal {
         }
     }
 
-    /// The id for a request: the caller's `X-Request-Id` when it is a plausible id
-    /// (`[A-Za-z0-9._:-]{1,128}`), else a fresh `req-…`.
-    pub fn request_id(&self, headers: &HeaderMap) -> JournalId {
-        const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
-        self.request_id_from(headers.get(X_REQUEST_ID))
-    }
-
-    /// [`Journal::request_id`] from the caller's `X-Request-Id` value, if any.
-    pub fn request_id_from(&self, caller: Option<&http::HeaderValue>) -> JournalId {
+    /// The id for a request: the caller's `X-Request-Id` (its value, if it sent one) when
+    /// it is a plausible id (`[A-Za-z0-9._:-]{1,128}`), else a fresh `req-…`.
+    pub fn request_id(&self, caller: Option<&http::HeaderValue>) -> JournalId {
         if let Some(v) = caller.and_then(|v| v.to_str().ok()) {
             if !v.is_empty()
                 && v.len() <= 128
@@ -662,7 +656,11 @@ mod tests {
 
     fn entry(j: &Journal, headers: &[(&str, &str)], uri: &str) -> Entry {
         let h = header_map(headers);
-        entry_with(headers, uri, Draft::new(j.request_id(&h)))
+        entry_with(
+            headers,
+            uri,
+            Draft::new(j.request_id(h.get("x-request-id"))),
+        )
     }
 
     fn entry_with(headers: &[(&str, &str)], uri: &str, draft: Draft) -> Entry {
@@ -767,7 +765,7 @@ mod tests {
             &h,
             200,
             Duration::from_millis(1),
-            Draft::new(j.request_id(&h)),
+            Draft::new(j.request_id(h.get("x-request-id"))),
         ));
         drop(h);
         assert!(read_buffer.is_unique(), "the journal holds no slice of it");
@@ -793,7 +791,7 @@ mod tests {
     ) -> (Value, Value) {
         let j = Journal::new(10);
         let h = header_map(headers);
-        let mut draft = Draft::new(j.request_id(&h));
+        let mut draft = Draft::new(j.request_id(h.get("x-request-id")));
         let uri: http::Uri = path_and_query.parse().unwrap();
         let crate::server::router::Route::Provider(surface) =
             crate::server::router::route(&Method::POST, uri.path())
@@ -904,9 +902,9 @@ mod tests {
         let j = Journal::new(1);
         let mut h = HeaderMap::new();
         h.insert("x-request-id", "abc-123".parse().unwrap());
-        assert_eq!(j.request_id(&h), "abc-123");
+        assert_eq!(j.request_id(h.get("x-request-id")), "abc-123");
         h.insert("x-request-id", "has space".parse().unwrap());
-        assert!(j.request_id(&h).starts_with("req-"));
+        assert!(j.request_id(h.get("x-request-id")).starts_with("req-"));
     }
 
     #[test]
@@ -914,7 +912,7 @@ mod tests {
         let j = Journal::new(1);
         j.minted.store(0x00ab_cdef_0123_4567, Ordering::Relaxed);
         let h = HeaderMap::new();
-        assert_eq!(j.request_id(&h), "req-00abcdef01234567");
-        assert_eq!(j.request_id(&h), "req-00abcdef01234568");
+        assert_eq!(j.request_id(h.get("x-request-id")), "req-00abcdef01234567");
+        assert_eq!(j.request_id(h.get("x-request-id")), "req-00abcdef01234568");
     }
 }

@@ -92,7 +92,7 @@ where
         Route::Provider(surface) => {
             let arrived = SystemTime::now();
             let known = KnownHeaders::scan(&parts.headers);
-            let mut draft = Draft::new(state.journal.request_id_from(known.request_id));
+            let mut draft = Draft::new(state.journal.request_id(known.request_id));
             draft.provider = Some(surface.provider());
             let mut resp = serve_provider(&state, &surface, &parts, &known, body, &mut draft).await;
             account(
@@ -225,7 +225,7 @@ fn decide<'a>(
 
     let fault = state
         .chaos
-        .roll_values(known.chaos, hit.as_ref().and_then(|f| f.chaos.as_deref()));
+        .roll(known.chaos, hit.as_ref().and_then(|f| f.chaos.as_deref()));
     if let Some(d) = fault {
         tracing::info!(provider = surface.provider(), action = d.action.as_str(), level = d.level.as_str(), test_id = %req.test_id, "chaos");
         draft.chaos = Some(d);
