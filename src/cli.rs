@@ -127,8 +127,9 @@ pub struct ServeArgs {
     pub shutdown_timeout_ms: Option<u64>,
 
     /// Milliseconds a client gets to send a request head; an idle kept-alive connection
-    /// is closed after this long too [default: 30000].
-    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    /// is closed after this long too [default: 30000; at most a day].
+    // Bounded: the deadline is added to the clock, and a sum past its range would panic.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub header_read_timeout_ms: Option<u64>,
 }
 

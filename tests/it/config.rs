@@ -189,3 +189,19 @@ fn a_config_value_of_the_wrong_type_stops_the_start_and_names_the_key() {
     );
     assert!(err.contains("aimock.json"), "{err}");
 }
+
+#[test]
+fn the_head_deadline_flag_sets_the_timeout_within_a_day() {
+    use std::time::Duration;
+    let c = resolve(&["aimock", "replay"]).unwrap();
+    assert_eq!(c.header_read_timeout, Duration::from_secs(30));
+    let c = resolve(&["aimock", "replay", "--header-read-timeout-ms", "1500"]).unwrap();
+    assert_eq!(c.header_read_timeout, Duration::from_millis(1500));
+    for bad in ["0", "86400001", "-1", "soon"] {
+        let args = ["aimock", "replay", "--header-read-timeout-ms", bad];
+        assert!(
+            <Cli as clap::Parser>::try_parse_from(args).is_err(),
+            "{bad} is refused"
+        );
+    }
+}
