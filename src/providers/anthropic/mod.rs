@@ -57,9 +57,7 @@ pub fn render(
         // `event: <type>\ndata: <json>\n\n`, the event name taken from the `type`: the
         // bytes `sse::encode_event` writes, since compact JSON never holds a line break.
         reply::for_each_stream_event(chat, req, ctx, |e| {
-            w.buf().extend_from_slice(b"event: ");
-            w.buf().extend_from_slice(e.name().as_bytes());
-            w.buf().extend_from_slice(b"\ndata: ");
+            w.buf().extend_from_slice(e.sse_head());
             e.write(&mut w);
             w.buf().extend_from_slice(b"\n\n");
             w.cut(true);
