@@ -249,9 +249,8 @@ impl Entry {
         headers: &HeaderMap,
         status: u16,
         duration: Duration,
-        draft: Draft,
+        mut draft: Draft,
     ) -> Entry {
-        let mut draft = draft;
         let body = std::mem::take(&mut draft.body);
         Entry {
             timestamp_ms: started
@@ -389,7 +388,7 @@ impl Entry {
 /// then the name and the value. One allocation per entry, freed in one go when the
 /// entry is evicted: by then it is cold in the cache, and every block freed costs a miss
 /// (path, headers and body were three blocks).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct RequestCopy {
     bytes: Box<[u8]>,
     /// Where the path ends and the headers start.

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use super::completion::usage;
 use super::{call_id, envelope, finish_reason, Envelope};
 use crate::fixtures::model::{Block, ChatReply};
-use crate::providers::{chunk_text, json_str, FrameWriter, RenderContext, RenderPlan};
+use crate::providers::{chunk_text, json_str, json_value, FrameWriter, RenderContext, RenderPlan};
 use crate::request::ChatRequest;
 
 /// The bytes every chunk of one stream shares, serialised once.
@@ -27,19 +27,13 @@ struct ChunkFrames {
     out: FrameWriter,
 }
 
-/// Serialise into a buffer. Writing to a `Vec` cannot fail, and every value here has
-/// string keys, the one thing `serde_json` refuses.
-fn put(buf: &mut Vec<u8>, v: &impl Serialize) {
-    serde_json::to_writer(buf, v).expect("JSON with string keys always serialises to a Vec");
-}
-
 impl ChunkFrames {
     fn new(env: &Envelope, usage_null: bool, chunks: usize, whole: bool) -> ChunkFrames {
         let mut head = Vec::with_capacity(192);
         head.extend_from_slice(b"data: {\"id\":");
         json_str(&mut head, &env.id);
         head.extend_from_slice(b",\"object\":\"chat.completion.chunk\",\"created\":");
-        put(&mut head, &env.created);
+        json_value(&mut head, &env.created);
         head.extend_from_slice(b",\"model\":");
         json_str(&mut head, env.model);
         head.extend_from_slice(b",\"system_fingerprint\":");
