@@ -5,14 +5,15 @@ with the machine's load, unlike the req/s of scripts/bench.sh.
 Each server runs under callgrind twice, answering 500 and then 2,500 requests (four
 keep-alive connections, one request at a time, after 50 to warm up); the difference
 divided by 2,000 is what one request costs, start-up and shutdown cancelling out. The
-scenarios and fixtures are scripts/bench/run.py's (10 fixtures). The ceiling answers the
+scenarios and fixtures are scripts/bench/run.py's (10 fixtures, or --fixtures N). The ceiling answers the
 bytes aimock answered, headers and body, as in the benchmark.
 
 valgrind runs the SHA-256 that seeds aimock's ids in software (it does not emulate the
 CPU's SHA instructions), so aimock's counts carry a few thousand instructions a request
 that the hardware does in a few hundred: the "without SHA-256" column leaves them out.
 
-Usage: scripts/bench/instructions.py [--aimock PATH] [--ceiling PATH]
+Usage: scripts/bench/instructions.py [--aimock PATH] [--ceiling PATH] [--fixtures N]
+       [--only SCENARIO] [--top N]
 (after `cargo build --release --bin aimock --example ceiling`; needs valgrind).
 """
 
@@ -87,14 +88,18 @@ def main():
     p.add_argument("--aimock", type=Path, default=Path("target/release/aimock"))
     p.add_argument("--ceiling", type=Path, default=Path("target/release/examples/ceiling"))
     p.add_argument("--top", type=int, default=0, help="also list aimock's N costliest functions")
+    p.add_argument("--fixtures", type=int, default=10, help="fixtures in the set (the request hits one near the end)")
+    p.add_argument("--only", choices=list(SCENARIOS), action="append", help="just these scenarios")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="aimock-instr-") as tmp:
         work = Path(tmp)
         fixtures = work / "fixtures"
-        target = write_fixture_set(fixtures, 10)
+        target = write_fixture_set(fixtures, args.fixtures)
         print("| scenario | aimock | without SHA-256 | ceiling |")
         print("|---|---|---|---|")
         for name, (path, headers, make) in SCENARIOS.items():
+            if args.only and name not in args.only:
+                continue
             body = make(question(target))
 
             def ours():
