@@ -7,6 +7,7 @@
 //! over the target (atomic, see [`write_atomic`]); writes are serialised by one lock, so
 //! two recordings to one file are both kept.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -91,8 +92,59 @@ pub fn recording_path(record_dir: &Path, provider: &str, test_id: &str) -> PathB
     }
 }
 
-/// Serialises every cassette write in the process.
-static WRITE_LOCK: Mutex<()> = Mutex::new(());
+/// Serialises every cassette write in the process, and guards what it knows of the
+/// files it wrote (see [`Written`]).
+static WRITE_LOCK: Mutex<Option<HashMap<PathBuf, Written>>> = Mutex::new(None);
+
+/// What this process last wrote to a cassette holding only a `fixtures` array.
+///
+/// # Design
+/// Appending by parsing the whole cassette and serialising it again costs time in
+/// proportion to everything recorded into it so far (tens of milliseconds of CPU per
+/// recording once it holds a few hundred, on the core that serves requests). When the
+/// file still holds exactly the text written last (same SHA-256), its layout is known,
+/// serde_json's pretty form of `{"fixtures": [...]}`, and the new entry's pretty text
+/// goes in before the closing bracket: the same bytes, without reading any entry back.
+/// Any other file (edited meanwhile, other keys, warnings to add) takes the full path.
+struct Written {
+    digest: [u8; 32],
+    entries: usize,
+}
+
+/// The end of serde_json's pretty form of `{"fixtures": [..at least one..]}`, and the
+/// newline written after it.
+const PLAIN_TAIL: &str = "\n  ]\n}\n";
+/// The start of the same form.
+const PLAIN_HEAD: &str = "{\n  \"fixtures\": [\n";
+
+/// `entry` as it appears inside a written `fixtures` array (indented, no separator).
+fn entry_text(entry: &Value) -> std::io::Result<String> {
+    let text = serde_json::to_string_pretty(&serde_json::json!({ "fixtures": [entry] }))
+        .map_err(std::io::Error::other)?;
+    let inner = text
+        .strip_prefix(PLAIN_HEAD)
+        .and_then(|t| t.strip_suffix(&PLAIN_TAIL[..PLAIN_TAIL.len() - 1]))
+        .ok_or_else(|| std::io::Error::other("unexpected pretty JSON layout"))?;
+    Ok(inner.to_string())
+}
+
+/// The file's new text when it can be appended to in place (see [`Written`]).
+fn spliced(existing: &[u8], known: &Written, entry: &Value) -> Option<String> {
+    let digest: [u8; 32] = Sha256::digest(existing).into();
+    if digest != known.digest || known.entries == 0 {
+        return None;
+    }
+    let body = std::str::from_utf8(existing)
+        .ok()?
+        .strip_suffix(PLAIN_TAIL)?;
+    let item = entry_text(entry).ok()?;
+    let mut text = String::with_capacity(body.len() + item.len() + PLAIN_TAIL.len() + 2);
+    text.push_str(body);
+    text.push_str(",\n");
+    text.push_str(&item);
+    text.push_str(PLAIN_TAIL);
+    Some(text)
+}
 
 /// Append `entry` to the cassette at `path` (created if missing), atomically.
 /// A corrupt existing file is kept aside as `<name>.corrupt-<n>` rather than lost.
@@ -110,12 +162,38 @@ pub fn append_fixture_noting(
     warnings: &[String],
     note: &dyn Fn(&[u8]),
 ) -> std::io::Result<usize> {
-    let _guard = WRITE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let mut guard = WRITE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let written = guard.get_or_insert_with(HashMap::new);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut doc = match std::fs::read(path) {
-        Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+    let existing = match std::fs::read(path) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    if warnings.is_empty() {
+        let known = written.get(path);
+        if let Some(text) = existing
+            .as_deref()
+            .zip(known)
+            .and_then(|(b, k)| spliced(b, k, &entry))
+        {
+            let index = written.get(path).map_or(0, |k| k.entries);
+            note(text.as_bytes());
+            write_atomic(path, text.as_bytes())?;
+            written.insert(
+                path.to_path_buf(),
+                Written {
+                    digest: Sha256::digest(text.as_bytes()).into(),
+                    entries: index + 1,
+                },
+            );
+            return Ok(index);
+        }
+    }
+    let mut doc = match existing {
+        Some(bytes) => match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(m)) => m,
             _ => {
                 let aside = path.with_extension(format!("json.corrupt-{}", std::process::id()));
@@ -128,8 +206,7 @@ pub fn append_fixture_noting(
                 Map::new()
             }
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
-        Err(e) => return Err(e),
+        None => Map::new(),
     };
     let list = doc
         .entry("fixtures")
@@ -161,11 +238,23 @@ pub fn append_fixture_noting(
         }
         doc.insert("_warnings".into(), Value::from(all));
     }
+    let plain = doc.len() == 1;
     let mut text =
         serde_json::to_string_pretty(&Value::Object(doc)).map_err(std::io::Error::other)?;
     text.push('\n');
     note(text.as_bytes());
     write_atomic(path, text.as_bytes())?;
+    if plain {
+        written.insert(
+            path.to_path_buf(),
+            Written {
+                digest: Sha256::digest(text.as_bytes()).into(),
+                entries: index + 1,
+            },
+        );
+    } else {
+        written.remove(path);
+    }
     Ok(index)
 }
 
@@ -259,5 +348,78 @@ mod tests {
             .filter(|e| e.file_name() != "openai.json")
             .collect();
         assert!(leftovers.is_empty(), "no temp files left behind");
+    }
+
+    /// The whole document as the full path writes it.
+    fn full_text(entries: &[Value]) -> String {
+        let mut t = serde_json::to_string_pretty(&json!({ "fixtures": entries })).unwrap();
+        t.push('\n');
+        t
+    }
+
+    fn varied(i: usize) -> Value {
+        json!({
+            "match": {"userMessage": format!("q{i} \"quoted\" é 🙂\n\t"), "turnIndex": i},
+            "response": {"content": "", "toolCalls": [{"name": "f", "arguments": "{\"a\":[1,2]}"}],
+                         "usage": {"prompt_tokens": i, "nested": {"empty": {}, "list": []}}},
+            "recordedTimings": {"ttftMs": 0.1 * i as f64, "interChunkDelaysMs": [1.5, 1e-7, 123456.789], "totalDurationMs": 3}
+        })
+    }
+
+    #[test]
+    fn an_entry_spliced_into_the_text_gives_the_bytes_of_a_full_write() {
+        let mut entries = vec![varied(0)];
+        for i in 1..6 {
+            let text = full_text(&entries);
+            let known = Written {
+                digest: Sha256::digest(text.as_bytes()).into(),
+                entries: entries.len(),
+            };
+            let got = spliced(text.as_bytes(), &known, &varied(i)).expect("splices");
+            entries.push(varied(i));
+            assert_eq!(got, full_text(&entries));
+            // Text that is not the last write is never spliced.
+            let edited = text.replace("q0", "q9");
+            assert!(spliced(edited.as_bytes(), &known, &varied(i)).is_none());
+        }
+    }
+
+    #[test]
+    fn appends_write_what_a_full_write_would_whatever_happened_to_the_file_meanwhile() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("openai.json");
+        let read = || std::fs::read_to_string(&p).unwrap();
+        let mut entries = Vec::new();
+        for i in 0..4 {
+            assert_eq!(append_fixture(&p, varied(i), &[]).unwrap(), i);
+            entries.push(varied(i));
+            assert_eq!(read(), full_text(&entries));
+        }
+        let known = |p: &Path| {
+            let g = WRITE_LOCK.lock().unwrap();
+            g.as_ref().and_then(|m| m.get(p)).map(|w| w.entries)
+        };
+        assert_eq!(known(&p), Some(4), "appends keep the file's state");
+
+        // Edited by hand between recordings (compact, one entry dropped): read again.
+        entries.remove(0);
+        std::fs::write(
+            &p,
+            serde_json::to_string(&json!({ "fixtures": entries })).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(append_fixture(&p, varied(7), &[]).unwrap(), 3);
+        entries.push(varied(7));
+        assert_eq!(read(), full_text(&entries));
+
+        // Warnings add a key: the document is no longer the plain form.
+        append_fixture(&p, varied(8), &["odd reply".to_string()]).unwrap();
+        assert_eq!(known(&p), None);
+        append_fixture(&p, varied(9), &[]).unwrap();
+        entries.extend([varied(8), varied(9)]);
+        let doc = json!({ "fixtures": entries, "_warnings": ["odd reply"] });
+        let mut want = serde_json::to_string_pretty(&doc).unwrap();
+        want.push('\n');
+        assert_eq!(read(), want);
     }
 }
