@@ -102,13 +102,36 @@ static WRITE_LOCK: Mutex<Option<HashMap<PathBuf, Written>>> = Mutex::new(None);
 /// Appending by parsing the whole cassette and serialising it again costs time in
 /// proportion to everything recorded into it so far (tens of milliseconds of CPU per
 /// recording once it holds a few hundred, on the core that serves requests). When the
-/// file still holds exactly the text written last (same SHA-256), its layout is known,
-/// serde_json's pretty form of `{"fixtures": [...]}`, and the new entry's pretty text
-/// goes in before the closing bracket: the same bytes, without reading any entry back.
-/// Any other file (edited meanwhile, other keys, warnings to add) takes the full path.
+/// file is still the one written last (same inode, length and modification time, so
+/// nothing replaced or changed it since), its layout is known, serde_json's pretty form
+/// of `{"fixtures": [...]}`, and the new entry's pretty text goes in before the closing
+/// bracket: the same bytes, without reading any entry back. Any other file (edited
+/// meanwhile, other keys, warnings to add) takes the full path.
 struct Written {
-    digest: [u8; 32],
+    stamp: Stamp,
     entries: usize,
+}
+
+/// Identity and version of a file's content, as far as its metadata tells.
+#[derive(Debug, PartialEq)]
+struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    #[cfg(unix)]
+    inode: (u64, u64),
+}
+
+impl Stamp {
+    fn of(m: &std::fs::Metadata) -> Stamp {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            len: m.len(),
+            modified: m.modified().ok(),
+            #[cfg(unix)]
+            inode: (m.dev(), m.ino()),
+        }
+    }
 }
 
 /// The end of serde_json's pretty form of `{"fixtures": [..at least one..]}`, and the
@@ -128,15 +151,16 @@ fn entry_text(entry: &Value) -> std::io::Result<String> {
     Ok(inner.to_string())
 }
 
-/// The file's new text when it can be appended to in place (see [`Written`]).
-fn spliced(existing: &[u8], known: &Written, entry: &Value) -> Option<String> {
-    let digest: [u8; 32] = Sha256::digest(existing).into();
-    if digest != known.digest || known.entries == 0 {
-        return None;
-    }
+/// The new text of a file that holds `existing`, the text written last (see
+/// [`Written`]), with `entry` appended to its `fixtures` array.
+fn spliced(existing: &[u8], entry: &Value) -> Option<String> {
     let body = std::str::from_utf8(existing)
         .ok()?
         .strip_suffix(PLAIN_TAIL)?;
+    // The last entry (an object) ends there; anything else is not a list to extend.
+    if !body.ends_with('}') {
+        return None;
+    }
     let item = entry_text(entry).ok()?;
     let mut text = String::with_capacity(body.len() + item.len() + PLAIN_TAIL.len() + 2);
     text.push_str(body);
@@ -172,20 +196,18 @@ pub fn append_fixture_noting(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e),
     };
-    if warnings.is_empty() {
-        let known = written.get(path);
-        if let Some(text) = existing
-            .as_deref()
-            .zip(known)
-            .and_then(|(b, k)| spliced(b, k, &entry))
-        {
-            let index = written.get(path).map_or(0, |k| k.entries);
+    let unchanged = |k: &Written| {
+        k.entries > 0 && std::fs::metadata(path).is_ok_and(|m| Stamp::of(&m) == k.stamp)
+    };
+    if let (true, Some(bytes), Some(k)) = (warnings.is_empty(), &existing, written.get(path)) {
+        let index = k.entries;
+        if let Some(text) = unchanged(k).then(|| spliced(bytes, &entry)).flatten() {
             note(text.as_bytes());
-            write_atomic(path, text.as_bytes())?;
+            let stamp = write_atomic(path, text.as_bytes())?;
             written.insert(
                 path.to_path_buf(),
                 Written {
-                    digest: Sha256::digest(text.as_bytes()).into(),
+                    stamp,
                     entries: index + 1,
                 },
             );
@@ -243,12 +265,12 @@ pub fn append_fixture_noting(
         serde_json::to_string_pretty(&Value::Object(doc)).map_err(std::io::Error::other)?;
     text.push('\n');
     note(text.as_bytes());
-    write_atomic(path, text.as_bytes())?;
+    let stamp = write_atomic(path, text.as_bytes())?;
     if plain {
         written.insert(
             path.to_path_buf(),
             Written {
-                digest: Sha256::digest(text.as_bytes()).into(),
+                stamp,
                 entries: index + 1,
             },
         );
@@ -259,7 +281,8 @@ pub fn append_fixture_noting(
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Returns the written file's [`Stamp`] (taken before the rename, which keeps it).
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<Stamp> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -277,12 +300,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             .create_new(true)
             .open(&tmp)?;
         f.write_all(bytes)?;
+        let stamp = Stamp::of(&f.metadata()?);
         // No fsync: the rename below is atomic, so a reader (or a crash of this
         // process) sees the old cassette or the new one, never a torn one. fsync only
         // adds durability against a power cut or a kernel crash, where losing the last
         // recording is acceptable, and it cost a disk flush per recording on the core
         // that serves requests.
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        Ok(stamp)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -371,17 +396,15 @@ mod tests {
         let mut entries = vec![varied(0)];
         for i in 1..6 {
             let text = full_text(&entries);
-            let known = Written {
-                digest: Sha256::digest(text.as_bytes()).into(),
-                entries: entries.len(),
-            };
-            let got = spliced(text.as_bytes(), &known, &varied(i)).expect("splices");
+            let got = spliced(text.as_bytes(), &varied(i)).expect("splices");
             entries.push(varied(i));
             assert_eq!(got, full_text(&entries));
-            // Text that is not the last write is never spliced.
-            let edited = text.replace("q0", "q9");
-            assert!(spliced(edited.as_bytes(), &known, &varied(i)).is_none());
         }
+        // Not serde_json's pretty form of a lone array: never spliced.
+        let compact = serde_json::to_string(&json!({ "fixtures": entries })).unwrap();
+        assert!(spliced(compact.as_bytes(), &varied(9)).is_none());
+        let emptied = "{\n  \"fixtures\": [\n  ]\n}\n";
+        assert!(spliced(emptied.as_bytes(), &varied(9)).is_none());
     }
 
     #[test]
