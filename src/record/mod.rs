@@ -447,11 +447,15 @@ fn save(
     }
     // Off the request path: reading and rewriting the cassette can take milliseconds.
     let store = store.clone();
-    let note = move |p: &std::path::Path, bytes: &[u8]| store.note_own_write(p, bytes);
+    let note = move |p: &std::path::Path, bytes: &[u8], stamp: &crate::fixtures::FileStamp| {
+        store.note_own_write_stamped(p, bytes, Some(stamp.clone()))
+    };
     writes.start();
     let writes = writes.clone();
     let write = move || {
-        let ok = match writer::append_fixture_noting(&path, entry, &warnings, &|b| note(&path, b)) {
+        let ok = match writer::append_fixture_noting(&path, entry, &warnings, &|b, st| {
+            note(&path, b, st)
+        }) {
             Ok(i) => {
                 tracing::info!(file = %path.display(), index = i, "recorded a fixture");
                 true
@@ -463,11 +467,10 @@ fn save(
         };
         writes.done(ok);
     };
-    match tokio::runtime::Handle::try_current() {
-        Ok(rt) => {
-            rt.spawn_blocking(write);
-        }
-        Err(_) => write(),
+    if tokio::runtime::Handle::try_current().is_ok() {
+        writer::in_background(Box::new(write));
+    } else {
+        write();
     }
 }
 

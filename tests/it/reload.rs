@@ -214,6 +214,50 @@ async fn run_time_fixtures_and_sequence_counts_survive_a_reload() {
 }
 
 #[tokio::test]
+async fn appends_by_the_recorders_writer_are_not_loaded_again_and_a_later_edit_is() {
+    let d = tempfile::tempdir().unwrap();
+    let z = write(d.path(), "z.json", &cassette(&[("marker", "0")]));
+    let (store, _w) = watched(&[d.path().to_path_buf()]);
+
+    // What the recorder does for each recording: register the fixture, then append it
+    // to the cassette, noting the write (bytes and stamp) just before the rename.
+    let rec = d.path().join("recorded/openai.json");
+    let file: Arc<str> = Arc::from(rec.to_string_lossy().as_ref());
+    for i in 0..5 {
+        let entry = serde_json::json!({"match":{"userMessage":format!("rq{i}")},"response":{"content":format!("ra{i}")}});
+        let fx = parse_entry(&entry, &file, i, &mut Vec::new()).unwrap();
+        store.add_runtime(vec![Arc::new(fx)]);
+        let note = |b: &[u8], st: &aimock::fixtures::FileStamp| {
+            store.note_own_write_stamped(&rec, b, Some(st.clone()))
+        };
+        aimock::record::writer::append_fixture_noting(&rec, entry, &[], &note).unwrap();
+    }
+    std::fs::write(&z, cassette(&[("marker", "1")])).unwrap();
+    eventually("the marker reloads", || {
+        answer(&store, "marker").as_deref() == Some("1")
+    })
+    .await;
+    assert_eq!(
+        texts(&store),
+        ["1", "ra0", "ra1", "ra2", "ra3", "ra4"],
+        "each served once, from run time"
+    );
+
+    // Edited in place by a person (same file, new content): loads, and the file now
+    // serves the recordings it holds.
+    let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
+    doc["fixtures"].as_array_mut().unwrap().push(
+        serde_json::json!({"match":{"userMessage":"extra"},"response":{"content":"by hand"}}),
+    );
+    std::fs::write(&rec, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    eventually("the edited recording loads", || texts(&store).len() == 7).await;
+    assert_eq!(
+        texts(&store),
+        ["1", "ra0", "ra1", "ra2", "ra3", "ra4", "by hand"]
+    );
+}
+
+#[tokio::test]
 async fn the_recorders_own_writes_are_not_loaded_a_second_time() {
     let d = tempfile::tempdir().unwrap();
     let z = write(d.path(), "z.json", &cassette(&[("marker", "0")]));
