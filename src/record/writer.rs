@@ -4,7 +4,7 @@
 //! Layout: `<dir>/recorded/<slug>/<provider>.json` when the request named a test id,
 //! else `<dir>/recorded/<provider>.json`. New entries are appended to the file's
 //! `fixtures` array. Every write is a temporary file in the same directory, renamed
-//! over the target (atomic, see [`write_atomic`]); writes are serialised by one lock, so
+//! over the target (atomic: see `write_atomic`); writes are serialised by one lock, so
 //! two recordings to one file are both kept.
 
 use std::collections::HashMap;
