@@ -448,7 +448,7 @@ fn save(
     // Off the request path: reading and rewriting the cassette can take milliseconds.
     let store = store.clone();
     let note = move |p: &std::path::Path, bytes: &[u8], stamp: &crate::fixtures::FileStamp| {
-        store.note_own_write_stamped(p, bytes, Some(stamp.clone()))
+        store.note_own_write(p, bytes, Some(stamp.clone()))
     };
     writes.start();
     let writes = writes.clone();

@@ -228,7 +228,7 @@ async fn appends_by_the_recorders_writer_are_not_loaded_again_and_a_later_edit_i
         let fx = parse_entry(&entry, &file, i, &mut Vec::new()).unwrap();
         store.add_runtime(vec![Arc::new(fx)]);
         let note = |b: &[u8], st: &aimock::fixtures::FileStamp| {
-            store.note_own_write_stamped(&rec, b, Some(st.clone()))
+            store.note_own_write(&rec, b, Some(st.clone()))
         };
         aimock::record::writer::append_fixture_noting(&rec, entry, &[], &note).unwrap();
     }
@@ -270,7 +270,7 @@ async fn the_recorders_own_writes_are_not_loaded_a_second_time() {
     let file: Arc<str> = Arc::from(rec.to_string_lossy().as_ref());
     let fx = parse_entry(&doc["fixtures"][0], &file, 0, &mut Vec::new()).unwrap();
     store.add_runtime(vec![Arc::new(fx)]);
-    store.note_own_write(&rec, text.as_bytes());
+    store.note_own_write(&rec, text.as_bytes(), None);
     let tmp = write(d.path(), "recorded/openai-1.json.tmp.42", &text);
     std::fs::rename(&tmp, &rec).unwrap();
     std::fs::write(&z, cassette(&[("marker", "1")])).unwrap();
