@@ -298,7 +298,7 @@ fn list_fixtures(state: &AppState, query: Option<&str>) -> Response<Body> {
     let mut out = json!({"count": set.len()});
     if include {
         let list: Vec<Value> = set
-            .fixtures
+            .fixtures()
             .iter()
             .enumerate()
             .map(|(i, f)| {

@@ -195,6 +195,8 @@ impl Recorder {
     /// Wait until every recording handed to the writer is on disk (shutdown calls this
     /// after the last connection closed, under its own deadline).
     pub async fn flush(&self) {
+        // Captures still waiting for their turn count as pending writes already.
+        self.store.settle();
         loop {
             let idle = self.writes.idle.notified();
             tokio::pin!(idle);
@@ -342,17 +344,39 @@ impl Recorder {
             let writes = self.writes.clone();
             let ct = content_type.clone();
             Some(Box::new(move |cap: Capture| {
-                save(
-                    &surface,
-                    &req,
-                    status.as_u16(),
-                    &ct,
-                    cap,
-                    &config,
-                    &store,
-                    &counter,
-                    &writes,
-                );
+                // Counted before it is deferred, so `flush` waits for it from now on.
+                writes.start();
+                let deferred_store = store.clone();
+                store.defer(Box::new(move || {
+                    let saved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        save(
+                            &surface,
+                            &req,
+                            status.as_u16(),
+                            &ct,
+                            cap,
+                            &config,
+                            &deferred_store,
+                            &counter,
+                            &writes,
+                        )
+                    }));
+                    if saved.is_err() {
+                        // Nothing will reach the writer: uncount it, or `flush` would
+                        // wait for it until its deadline.
+                        tracing::error!("building a recorded fixture panicked; not saved");
+                        writes.done(false);
+                    }
+                }));
+                // The capture completes inside the poll that hands hyper the reply's
+                // last bytes; the fixture is built once this connection's task has
+                // yielded (after writing them), or by the next match if that is sooner.
+                match tokio::runtime::Handle::try_current() {
+                    Ok(rt) => {
+                        rt.spawn(async move { store.settle() });
+                    }
+                    Err(_) => store.settle(),
+                }
             }))
         };
         let tee = TeeBody::new(
@@ -391,7 +415,8 @@ fn copy_response_headers(from: &HeaderMap, to: &mut HeaderMap) {
     }
 }
 
-/// Collapse, register and persist one completed capture.
+/// Collapse, register and persist one completed capture. Runs deferred (see
+/// [`FixtureStore::defer`]); the caller has already counted its write as started.
 #[allow(clippy::too_many_arguments)]
 fn save(
     surface: &Surface,
@@ -450,7 +475,6 @@ fn save(
     let note = move |p: &std::path::Path, bytes: &[u8], stamp: &crate::fixtures::FileStamp| {
         store.note_own_write(p, bytes, Some(stamp.clone()))
     };
-    writes.start();
     let writes = writes.clone();
     let write = move || {
         let ok = match writer::append_fixture_noting(&path, entry, &warnings, &|b, st| {

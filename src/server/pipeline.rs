@@ -665,7 +665,7 @@ fn metrics(state: &AppState) -> Response<Body> {
 fn model_ids(state: &AppState) -> Vec<String> {
     let set = state.store.snapshot();
     let mut ids: Vec<String> = Vec::new();
-    for f in &set.fixtures {
+    for f in set.fixtures().iter() {
         if let Some(m) = &f.criteria.model {
             if !ids.contains(m) {
                 ids.push(m.clone());

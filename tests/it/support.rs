@@ -264,7 +264,7 @@ pub fn store_answer(store: &FixtureStore, text: &str) -> Option<String> {
 pub fn texts(store: &FixtureStore) -> Vec<String> {
     store
         .snapshot()
-        .fixtures
+        .fixtures()
         .iter()
         .filter_map(|f| match &f.reply {
             aimock::fixtures::Reply::Chat(c) => c.text(),
