@@ -9,9 +9,9 @@ use anyhow::{bail, Context};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::fixtures::load::{load_sources, log_findings};
-use crate::fixtures::watch::Watcher;
-use crate::fixtures::{FixtureStore, UsageReport};
+use crate::cassette::load::{load_sources, log_findings};
+use crate::cassette::watch::Watcher;
+use crate::cassette::{FixtureStore, UsageReport};
 use crate::server::{serve, AppState};
 
 /// Load the cassettes named by `config`, logging every finding.
@@ -230,7 +230,7 @@ const UNUSED_LISTED_PER_FILE: usize = 50;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::Unused;
+    use crate::cassette::Unused;
 
     #[test]
     fn the_unused_report_names_at_most_fifty_fixtures_per_file() {

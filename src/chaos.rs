@@ -29,7 +29,7 @@ use http::HeaderValue;
 use http_body_util::combinators::UnsyncBoxBody;
 use serde_json::json;
 
-use crate::fixtures::model::{ChaosRates, ErrorReply};
+use crate::cassette::model::{ChaosRates, ErrorReply};
 use crate::providers::{ErrorKind, Frame, PlanBody, RenderPlan, Surface};
 use crate::server::body::Body;
 

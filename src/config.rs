@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 
 use crate::cli::{RecordArgs, ServeArgs};
 use crate::config_file::{self, FileConfig};
-use crate::fixtures::model::ChaosRates;
+use crate::cassette::model::ChaosRates;
 use crate::record::RecordConfig;
 
 /// What the server runs with.

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde_json::{Map, Value};
 
-use crate::fixtures::model::ChaosRates;
+use crate::cassette::model::ChaosRates;
 
 /// `llm.record`.
 #[derive(Debug, Clone, Default, PartialEq)]

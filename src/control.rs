@@ -27,7 +27,7 @@ use http::{HeaderValue, Method, Response};
 use http_body_util::{BodyExt, Limited};
 use serde_json::{json, Value};
 
-use crate::fixtures::model::{parse_entry, ErrorReply, Severity};
+use crate::cassette::model::{parse_entry, ErrorReply, Severity};
 use crate::journal::Entry;
 use crate::providers::RenderPlan;
 use crate::record::redact;

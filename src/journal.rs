@@ -42,7 +42,7 @@ use http::{HeaderMap, Method};
 use serde_json::{json, Map, Value};
 
 use crate::chaos::Decision;
-use crate::fixtures::model::Origin;
+use crate::cassette::model::Origin;
 use crate::providers::{RequestParts, Surface};
 use crate::record::redact;
 use crate::request::{ChatRequest, Role};

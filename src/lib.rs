@@ -6,11 +6,11 @@
 //! ```text
 //! main -> app -> server (router -> pipeline -> pacing/body)
 //!                   |-> providers (parse wire request, render reply)   -> codec
-//!                   |-> fixtures  (load, match, live store)            -> request
+//!                   |-> cassette  (load, match, live store)            -> request
 //! ```
 //!
 //! - [`request`]: the provider-neutral request every surface is parsed into.
-//! - [`fixtures`]: the cassette format, loading, matching and the live store.
+//! - [`cassette`]: the cassette format, loading, matching and the live store.
 //! - [`codec`]: pure SSE, NDJSON and AWS EventStream framing.
 //! - [`providers`]: each provider's wire format: parse requests, render replies.
 //! - [`server`]: hyper service, lifecycle pipeline, streaming physics.
@@ -32,7 +32,7 @@ pub mod codec;
 pub mod config;
 pub mod config_file;
 pub mod control;
-pub mod fixtures;
+pub mod cassette;
 pub mod journal;
 pub mod metrics;
 pub mod providers;

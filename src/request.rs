@@ -1,7 +1,7 @@
 //! The provider-neutral request snapshot that matching, recording and rendering share.
 //!
 //! Every provider parser turns its wire body into one [`ChatRequest`], built once per
-//! request. Matching is a pure function over it (see `fixtures::matching`), and the
+//! request. Matching is a pure function over it (see `cassette::matching`), and the
 //! recorder derives a new fixture's `match` from the same value, so record and replay can
 //! never disagree about what "the last user message" or "has a tool result" means.
 //!

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::fixtures::model::parse_entry;
+use crate::cassette::model::parse_entry;
 use crate::providers::collapse::Collapsed;
 use crate::providers::Surface;
 

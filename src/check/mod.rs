@@ -8,7 +8,7 @@
 //! - credential-shaped strings (`secrets`).
 //!
 //! Unknown fields, empty content and tool-call arguments that are not JSON are reported
-//! by the loader itself (`fixtures::model`), with the same wording the server logs.
+//! by the loader itself (`cassette::model`), with the same wording the server logs.
 //! Every problem is one line, `path:line:col: error|warning: fixture #i: field: message`
 //! (without `line:col` when there is no position), in load order; a summary line ends
 //! the output. Errors make the exit code 1; warnings alone do not.
@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::fixtures::load::{self, LoadedFile};
-use crate::fixtures::model::{Finding, Fixture, Severity};
+use crate::cassette::load::{self, LoadedFile};
+use crate::cassette::model::{Finding, Fixture, Severity};
 
 /// Totals for one run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -28,8 +28,8 @@ use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-use crate::fixtures::matching::{model_matches, reply_suits};
-use crate::fixtures::model::{Criteria, Fixture, SystemMatch};
+use crate::cassette::matching::{model_matches, reply_suits};
+use crate::cassette::model::{Criteria, Fixture, SystemMatch};
 use crate::request::Endpoint;
 
 /// Which optional criteria a fixture sets, one bit each: a quick subset test.
@@ -280,7 +280,7 @@ pub fn find(fixtures: &[&Fixture]) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::model::parse_entry;
+    use crate::cassette::model::parse_entry;
     use serde_json::json;
     use std::sync::Arc;
 

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::{json_body, ParseError, RenderContext, RenderPlan, RequestParts};
-use crate::fixtures::{Fixture, Reply};
+use crate::cassette::{Fixture, Reply};
 use crate::request::{ChatRequest, Endpoint};
 
 /// OpenAI's default dimension count when the request names none.

@@ -29,7 +29,7 @@ use http::HeaderMap;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::fixtures::Fixture;
+use crate::cassette::Fixture;
 use crate::request::ChatRequest;
 
 /// The request line and headers a parser may look at.
@@ -190,7 +190,7 @@ impl Surface {
 
     /// Render a matched fixture (error fixtures included).
     pub fn render(&self, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
-        if let crate::fixtures::Reply::Error(e) = &fx.reply {
+        if let crate::cassette::Reply::Error(e) = &fx.reply {
             return self.error_plan(e.status, &e.message, ErrorKind::Fixture(e));
         }
         match self {
@@ -295,7 +295,7 @@ pub enum ErrorKind<'a> {
         code: &'static str,
     },
     /// An error fixture.
-    Fixture(&'a crate::fixtures::model::ErrorReply),
+    Fixture(&'a crate::cassette::model::ErrorReply),
     /// Something on our side (a fixture that cannot be served here, ...).
     Internal,
 }

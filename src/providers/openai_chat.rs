@@ -15,8 +15,8 @@ use super::collapse::Collapsed;
 use super::{json_body, ParseError, RenderContext, RenderPlan, RequestParts};
 use crate::codec::decode_all;
 use crate::codec::sse::SseDecoder;
-use crate::fixtures::model::{ChatReply, ToolCall};
-use crate::fixtures::{Fixture, Reply};
+use crate::cassette::model::{ChatReply, ToolCall};
+use crate::cassette::{Fixture, Reply};
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
 
 /// Text of an OpenAI `content` value: a string, or the text parts of an array joined
@@ -392,7 +392,7 @@ fn read_completion(v: &Value, c: &mut Collapsed) {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::fixtures::model::parse_entry;
+    use crate::cassette::model::parse_entry;
     use crate::providers::PlanBody;
     use std::sync::Arc;
 

@@ -33,8 +33,8 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use crate::fixtures::model::parse_entry;
-use crate::fixtures::FixtureStore;
+use crate::cassette::model::parse_entry;
+use crate::cassette::FixtureStore;
 use crate::providers::{ErrorKind, Surface};
 use crate::request::ChatRequest;
 use crate::server::body::Body;
@@ -472,7 +472,7 @@ fn save(
     }
     // Off the request path: reading and rewriting the cassette can take milliseconds.
     let store = store.clone();
-    let note = move |p: &std::path::Path, bytes: &[u8], stamp: &crate::fixtures::FileStamp| {
+    let note = move |p: &std::path::Path, bytes: &[u8], stamp: &crate::cassette::FileStamp| {
         store.note_own_write(p, bytes, Some(stamp.clone()))
     };
     let writes = writes.clone();

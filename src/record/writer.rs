@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::fixtures::FileStamp;
+use crate::cassette::FileStamp;
 use crate::request::DEFAULT_TEST_ID;
 
 /// Longest slug used as a directory name; longer ids are hashed.
@@ -219,7 +219,7 @@ pub fn append_fixture(path: &Path, entry: Value, warnings: &[String]) -> std::io
 }
 
 /// [`append_fixture`], calling `note` with the file's new bytes and stamp just before they
-/// appear under `path`: the hot-reload contract (see `fixtures::watch`), so the watcher
+/// appear under `path`: the hot-reload contract (see `cassette::watch`), so the watcher
 /// knows this write is ours and does not load the fixture a second time.
 pub fn append_fixture_noting(
     path: &Path,

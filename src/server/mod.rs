@@ -33,7 +33,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::fixtures::FixtureStore;
+use crate::cassette::FixtureStore;
 
 /// Everything a request handler can reach. Shared by `Arc`.
 pub struct AppState {

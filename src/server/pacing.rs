@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::{sleep, Sleep};
 
-use crate::fixtures::model::{RecordedTimings, StreamingProfile};
+use crate::cassette::model::{RecordedTimings, StreamingProfile};
 use crate::providers::Frame;
 
 /// How a stream is paced and when it is cut.

@@ -38,7 +38,7 @@ use super::pacing::{PacedBody, Pacing};
 use super::router::{route, Route};
 use super::AppState;
 use crate::chaos::{self, Action, Decision};
-use crate::fixtures::{Fixture, MatchMode, Outcome};
+use crate::cassette::{Fixture, MatchMode, Outcome};
 use crate::journal::{Draft, Entry, Source};
 use crate::providers::{ErrorKind, PlanBody, RenderContext, RenderPlan, RequestParts, Surface};
 use crate::request::{scope_value, ChatRequest, DEFAULT_TEST_ID};
@@ -506,7 +506,7 @@ fn miss(
     state: &AppState,
     surface: &Surface,
     req: &ChatRequest,
-    set: &crate::fixtures::FixtureSet,
+    set: &crate::cassette::FixtureSet,
     mode: MatchMode,
     strict: bool,
     skipped: usize,

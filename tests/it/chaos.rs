@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use aimock::config::Config;
-use aimock::fixtures::model::ChaosRates;
+use aimock::cassette::model::ChaosRates;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

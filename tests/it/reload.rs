@@ -8,10 +8,10 @@ use http_body_util::BodyExt;
 
 use aimock::cli::{Cli, Command};
 use aimock::config::Config;
-use aimock::fixtures::load::load_sources;
-use aimock::fixtures::model::parse_entry;
-use aimock::fixtures::watch::Watcher;
-use aimock::fixtures::FixtureStore;
+use aimock::cassette::load::load_sources;
+use aimock::cassette::model::parse_entry;
+use aimock::cassette::watch::Watcher;
+use aimock::cassette::FixtureStore;
 
 use crate::support::{cassette, eventually, store_answer as answer, texts, write, TestServer};
 
@@ -227,7 +227,7 @@ async fn appends_by_the_recorders_writer_are_not_loaded_again_and_a_later_edit_i
         let entry = serde_json::json!({"match":{"userMessage":format!("rq{i}")},"response":{"content":format!("ra{i}")}});
         let fx = parse_entry(&entry, &file, i, &mut Vec::new()).unwrap();
         store.add_runtime(vec![Arc::new(fx)]);
-        let note = |b: &[u8], st: &aimock::fixtures::FileStamp| {
+        let note = |b: &[u8], st: &aimock::cassette::FileStamp| {
             store.note_own_write(&rec, b, Some(st.clone()))
         };
         aimock::record::writer::append_fixture_noting(&rec, entry, &[], &note).unwrap();

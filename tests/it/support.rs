@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aimock::config::Config;
-use aimock::fixtures::{FixtureStore, MatchMode};
+use aimock::cassette::{FixtureStore, MatchMode};
 use aimock::request::{ChatRequest, Endpoint, Message, Role};
 use aimock::server::AppState;
 use bytes::Bytes;
@@ -254,7 +254,7 @@ pub fn store_answer(store: &FixtureStore, text: &str) -> Option<String> {
     r.messages.push(Message::text(Role::User, text));
     let found = store.find(&r, MatchMode::default());
     match &found.fixture()?.reply {
-        aimock::fixtures::Reply::Chat(c) => c.text(),
+        aimock::cassette::Reply::Chat(c) => c.text(),
         _ => None,
     }
 }
@@ -267,7 +267,7 @@ pub fn texts(store: &FixtureStore) -> Vec<String> {
         .fixtures()
         .iter()
         .filter_map(|f| match &f.reply {
-            aimock::fixtures::Reply::Chat(c) => c.text(),
+            aimock::cassette::Reply::Chat(c) => c.text(),
             _ => None,
         })
         .collect()

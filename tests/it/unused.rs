@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use aimock::config::Config;
-use aimock::fixtures::{Pos, Unused};
+use aimock::cassette::{Pos, Unused};
 
 use crate::support::{cassette, eventually, texts, write, TestServer};
 

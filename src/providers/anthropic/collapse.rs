@@ -325,7 +325,7 @@ pub fn read_message(v: &Value, c: &mut Collapsed) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::model::parse_entry;
+    use crate::cassette::model::parse_entry;
     use serde_json::json;
     use std::sync::Arc;
 

@@ -20,7 +20,7 @@ mod skim;
 use serde_json::json;
 
 use super::{ErrorKind, FrameWriter, ParseError, RenderContext, RenderPlan, RequestParts, Surface};
-use crate::fixtures::{Fixture, Reply};
+use crate::cassette::{Fixture, Reply};
 use crate::request::ChatRequest;
 
 /// Parse a request.
@@ -76,10 +76,10 @@ pub fn render(
 
 /// Roughly the bytes of a streamed reply: the envelope events, then every byte of text
 /// plus an event's worth of JSON around each slice.
-fn stream_size_hint(chat: &crate::fixtures::model::ChatReply, chunk_size: usize) -> usize {
+fn stream_size_hint(chat: &crate::cassette::model::ChatReply, chunk_size: usize) -> usize {
     let blocks = chat.blocks.iter().map(|b| match b {
-        crate::fixtures::model::Block::Text(t) => t.len(),
-        crate::fixtures::model::Block::ToolCall(c) => c.arguments.len(),
+        crate::cassette::model::Block::Text(t) => t.len(),
+        crate::cassette::model::Block::ToolCall(c) => c.arguments.len(),
     });
     let texts = [chat.content.as_deref(), chat.reasoning.as_deref()]
         .into_iter()
@@ -139,7 +139,7 @@ pub fn error_plan(_surface: &Surface, status: u16, message: &str, kind: &ErrorKi
 mod tests {
     use super::*;
     use crate::codec::sse;
-    use crate::fixtures::model::parse_entry;
+    use crate::cassette::model::parse_entry;
     use crate::providers::PlanBody;
     use serde_json::Value;
     use std::sync::Arc;

@@ -13,7 +13,7 @@
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::fixtures::model::{Block, ChatReply, ToolCall};
+use crate::cassette::model::{Block, ChatReply, ToolCall};
 use crate::providers::{chunk_text, estimate_tokens, prompt_chars, FrameWriter, RenderContext};
 use crate::request::ChatRequest;
 
@@ -571,8 +571,8 @@ pub fn for_each_stream_event(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::model::parse_entry;
-    use crate::fixtures::{Fixture, Reply};
+    use crate::cassette::model::parse_entry;
+    use crate::cassette::{Fixture, Reply};
     use std::sync::Arc;
 
     fn reply(v: Value) -> (Fixture, ChatReply) {

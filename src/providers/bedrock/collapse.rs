@@ -341,7 +341,7 @@ mod tests {
         crate::testing::golden(&format!("bedrock/{name}"))
     }
     use crate::codec::eventstream::{encode_to_bytes, Message};
-    use crate::fixtures::model::parse_entry;
+    use crate::cassette::model::parse_entry;
     use serde_json::json;
     use std::sync::Arc;
 

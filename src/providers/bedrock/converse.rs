@@ -18,7 +18,7 @@ use super::{
     PLACEHOLDER_SIGNATURE,
 };
 use crate::codec::eventstream::Message as EsMessage;
-use crate::fixtures::model::{Block, ChatReply, ToolCall};
+use crate::cassette::model::{Block, ChatReply, ToolCall};
 use crate::providers::{chunk_text, json_body, ParseError, RenderContext, RenderPlan};
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
 
@@ -314,7 +314,7 @@ mod tests {
     use super::*;
     use crate::codec::decode_all;
     use crate::codec::eventstream::EventStreamDecoder;
-    use crate::fixtures::Reply;
+    use crate::cassette::Reply;
     use crate::providers::PlanBody;
 
     fn reply(v: Value) -> ChatReply {

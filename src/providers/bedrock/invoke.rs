@@ -17,7 +17,7 @@ use super::{
     compact_args, latency_ms, parsed_args, stop_reason, Event, Tokens, PLACEHOLDER_SIGNATURE,
 };
 use crate::codec::eventstream::Message as EsMessage;
-use crate::fixtures::model::{Block, ChatReply, ToolCall};
+use crate::cassette::model::{Block, ChatReply, ToolCall};
 use crate::providers::{chunk_text, json_body, ParseError, RenderContext, RenderPlan};
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
 
@@ -347,7 +347,7 @@ mod tests {
     use super::*;
     use crate::codec::decode_all;
     use crate::codec::eventstream::EventStreamDecoder;
-    use crate::fixtures::Reply;
+    use crate::cassette::Reply;
     use crate::providers::PlanBody;
 
     fn reply(v: Value) -> ChatReply {

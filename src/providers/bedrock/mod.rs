@@ -34,8 +34,8 @@ use super::{
     RenderPlan, RequestParts, Surface,
 };
 use crate::codec::eventstream::{self, Message};
-use crate::fixtures::model::ChatReply;
-use crate::fixtures::{Fixture, Reply};
+use crate::cassette::model::ChatReply;
+use crate::cassette::{Fixture, Reply};
 use crate::request::ChatRequest;
 
 /// `Content-Type` of both streaming endpoints.
@@ -295,7 +295,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::codec::eventstream::EventStreamDecoder;
     use crate::codec::{decode_all, Decoder};
-    use crate::fixtures::model::{parse_entry, ErrorReply};
+    use crate::cassette::model::{parse_entry, ErrorReply};
     use std::sync::Arc;
 
     pub fn fixture(v: Value) -> Fixture {

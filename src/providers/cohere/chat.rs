@@ -16,8 +16,8 @@ use super::super::{
 };
 use super::{error_plan, uuid};
 use crate::codec::sse;
-use crate::fixtures::model::{ChatReply, ToolCall};
-use crate::fixtures::{Fixture, Reply};
+use crate::cassette::model::{ChatReply, ToolCall};
+use crate::cassette::{Fixture, Reply};
 use crate::request::{ChatRequest, Endpoint, Message, Role};
 
 /// Parse a `/v2/chat` body.
@@ -300,7 +300,7 @@ fn render_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::model::parse_entry;
+    use crate::cassette::model::parse_entry;
     use crate::providers::{PlanBody, RequestParts};
     use std::sync::Arc;
 

@@ -15,7 +15,7 @@ use super::super::{
     estimate_tokens, json_body, ErrorKind, ParseError, RenderContext, RenderPlan, Surface,
 };
 use super::{error_plan, uuid};
-use crate::fixtures::{Fixture, Reply};
+use crate::cassette::{Fixture, Reply};
 use crate::request::{ChatRequest, Endpoint};
 
 /// Cohere's embedding size when the request names none (embed v3 models).
@@ -198,7 +198,7 @@ fn packed_signs(v: &[f64]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::model::parse_entry;
+    use crate::cassette::model::parse_entry;
     use crate::providers::PlanBody;
     use std::sync::Arc;
 

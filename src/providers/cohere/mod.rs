@@ -18,7 +18,7 @@ pub use collapse::collapse;
 use serde_json::json;
 
 use super::{ErrorKind, ParseError, RenderContext, RenderPlan, RequestParts, Surface};
-use crate::fixtures::Fixture;
+use crate::cassette::Fixture;
 use crate::request::ChatRequest;
 
 /// Parse a request.

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::super::embeddings::deterministic_vector;
 use super::super::{estimate_tokens, ErrorKind, RenderPlan, Surface};
 use super::{error_plan, pretty_plan};
-use crate::fixtures::{Fixture, Reply};
+use crate::cassette::{Fixture, Reply};
 use crate::request::ChatRequest;
 
 /// Gemini's embedding size when the request names none.
@@ -72,7 +72,7 @@ fn body(vectors: &[Vec<f64>], req: &ChatRequest, batch: bool, vertex: bool) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::model::parse_entry;
+    use crate::cassette::model::parse_entry;
     use crate::providers::{PlanBody, RenderContext, RequestParts};
     use std::sync::Arc;
 

@@ -17,8 +17,8 @@ use super::super::{
 };
 use super::{colon_spaced, error_plan, pretty, pretty_plan, JSON_CONTENT_TYPE};
 use crate::codec::sse::{self, LineEnd, SseEvent};
-use crate::fixtures::model::{Block, ChatReply, ToolCall};
-use crate::fixtures::{Fixture, Reply};
+use crate::cassette::model::{Block, ChatReply, ToolCall};
+use crate::cassette::{Fixture, Reply};
 use crate::request::ChatRequest;
 
 /// Render a chat fixture for `generateContent` or `streamGenerateContent`.
@@ -307,7 +307,7 @@ fn stream_parts(reply: &ChatReply, chunk_size: usize) -> Vec<Vec<Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::model::parse_entry;
+    use crate::cassette::model::parse_entry;
     use crate::providers::RequestParts;
     use std::sync::Arc;
 

@@ -30,7 +30,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{ErrorKind, ParseError, RenderContext, RenderPlan, RequestParts, Surface};
-use crate::fixtures::Fixture;
+use crate::cassette::Fixture;
 use crate::request::ChatRequest;
 
 /// Google's JSON content type, as the API sends it.

@@ -22,8 +22,8 @@ use super::super::{
 };
 use super::{error_plan, rfc3339, JSON_CONTENT_TYPE};
 use crate::codec::ndjson;
-use crate::fixtures::model::{Block, ChatReply, ToolCall};
-use crate::fixtures::{Fixture, Reply};
+use crate::cassette::model::{Block, ChatReply, ToolCall};
+use crate::cassette::{Fixture, Reply};
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
 
 /// Ollama answers a request without `model` with this 400.
@@ -419,7 +419,7 @@ impl Meta {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::model::parse_entry;
+    use crate::cassette::model::parse_entry;
     use crate::providers::RequestParts;
     use std::sync::Arc;
 

@@ -15,7 +15,7 @@ use super::super::{
 };
 use super::chat::require_model;
 use super::{error_plan, JSON_CONTENT_TYPE};
-use crate::fixtures::{Fixture, Reply};
+use crate::cassette::{Fixture, Reply};
 use crate::request::{ChatRequest, Endpoint};
 
 /// Vector size for unmatched requests that name no `dimensions`.
@@ -111,7 +111,7 @@ fn plan(vectors: &[Vec<f64>], req: &ChatRequest, ctx: &RenderContext, legacy: bo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::model::parse_entry;
+    use crate::cassette::model::parse_entry;
     use crate::providers::PlanBody;
     use serde_json::Value;
     use std::sync::Arc;

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{call_id, envelope, finish_reason};
-use crate::fixtures::model::{ChatReply, ToolCall};
+use crate::cassette::model::{ChatReply, ToolCall};
 use crate::providers::{
     estimate_tokens, json_str, json_value, prompt_chars, PlanBody, RenderContext, RenderPlan,
 };
@@ -168,7 +168,7 @@ impl Serialize for UsageCounts<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::Reply;
+    use crate::cassette::Reply;
     use crate::providers::openai_chat::render;
     use crate::providers::openai_chat::tests::{fixture, request};
     use serde_json::json;

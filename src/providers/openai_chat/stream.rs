@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::completion::usage;
 use super::{call_id, envelope, finish_reason, Envelope};
-use crate::fixtures::model::{Block, ChatReply};
+use crate::cassette::model::{Block, ChatReply};
 use crate::providers::{chunk_text, json_str, json_value, FrameWriter, RenderContext, RenderPlan};
 use crate::request::ChatRequest;
 

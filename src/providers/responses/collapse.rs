@@ -324,7 +324,7 @@ mod tests {
     fn golden(name: &str) -> Vec<u8> {
         crate::testing::golden(&format!("openai/{name}"))
     }
-    use crate::fixtures::model::parse_entry;
+    use crate::cassette::model::parse_entry;
     use serde_json::json;
     use std::sync::Arc;
 

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::{ErrorKind, Frame, ParseError, RenderContext, RenderPlan, RequestParts, Surface};
 use crate::codec::sse;
-use crate::fixtures::{Fixture, Reply};
+use crate::cassette::{Fixture, Reply};
 use crate::request::ChatRequest;
 
 /// Parse a request.
@@ -77,7 +77,7 @@ fn sse_event(v: &Value) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::model::parse_entry;
+    use crate::cassette::model::parse_entry;
     use crate::providers::PlanBody;
     use serde_json::json;
     use std::sync::Arc;

@@ -11,7 +11,7 @@
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
-use crate::fixtures::model::{Block, ChatReply};
+use crate::cassette::model::{Block, ChatReply};
 use crate::providers::openai_chat::call_id;
 use crate::providers::{chunk_text, estimate_tokens, prompt_chars, RenderContext};
 use crate::request::ChatRequest;
