@@ -13,13 +13,19 @@ CPU's SHA instructions), so aimock's counts carry a few thousand instructions a 
 that the hardware does in a few hundred: the "without SHA-256" column leaves them out.
 
 Usage: scripts/bench/instructions.py [--aimock PATH] [--ceiling PATH] [--fixtures N]
-       [--only SCENARIO] [--top N]
+       [--only SCENARIO] [--top N] [--no-ceiling] [--write-baseline FILE] [--check FILE]
 (after `cargo build --release --bin aimock --example ceiling`; needs valgrind).
+
+--check FILE compares aimock's count per scenario with the baseline FILE holds and exits 1
+when any grew by more than its tolerance (5% unless the file says otherwise): the guard
+`.ci/run` runs, so no change can slow replay down without someone deciding so and
+committing a new baseline with --write-baseline.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -90,7 +96,12 @@ def main():
     p.add_argument("--top", type=int, default=0, help="also list aimock's N costliest functions")
     p.add_argument("--fixtures", type=int, default=10, help="fixtures in the set (the request hits one near the end)")
     p.add_argument("--only", choices=list(SCENARIOS), action="append", help="just these scenarios")
+    p.add_argument("--no-ceiling", action="store_true", help="count aimock only (the ceiling's column is left empty)")
+    p.add_argument("--write-baseline", type=Path, help="write aimock's counts per scenario to this JSON file")
+    p.add_argument("--check", type=Path, help="exit 1 when a count grew past the tolerance over this baseline")
     args = p.parse_args()
+    baseline = json.loads(args.check.read_text()) if args.check else None
+    measured: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="aimock-instr-") as tmp:
         work = Path(tmp)
         fixtures = work / "fixtures"
@@ -129,13 +140,42 @@ def main():
                 return argv, None
 
             mine = per_request(ours, (path, headers, body), work)
-            theirs = per_request(ceiling, (path, headers, body), work)
+            theirs = {} if args.no_ceiling else per_request(ceiling, (path, headers, body), work)
             total = sum(mine.values())
+            measured[name] = total
             sha = sum(v for k, v in mine.items() if "sha2::" in k)
-            print(f"| {name} | {total:,.0f} | {total - sha:,.0f} | {sum(theirs.values()):,.0f} |", flush=True)
+            ceiling_col = "" if args.no_ceiling else f"{sum(theirs.values()):,.0f}"
+            print(f"| {name} | {total:,.0f} | {total - sha:,.0f} | {ceiling_col} |", flush=True)
             if args.top:
                 for k, v in sorted(mine.items(), key=lambda kv: -kv[1])[: args.top]:
                     print(f"|   {k[:100]} | {v:,.0f} | | |")
+    if args.write_baseline:
+        args.write_baseline.write_text(
+            json.dumps(
+                {
+                    "about": "aimock's instructions per request (scripts/bench/instructions.py, 10 fixtures); "
+                    ".ci/run fails when a scenario grows past tolerancePercent",
+                    "tolerancePercent": 5,
+                    "instructionsPerRequest": {k: round(v) for k, v in measured.items()},
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+    if baseline is not None:
+        limit = float(baseline.get("tolerancePercent", 5))
+        failed = False
+        for name, want in baseline["instructionsPerRequest"].items():
+            if name not in measured:
+                continue
+            growth = (measured[name] - want) / want * 100
+            verdict = "over" if growth > limit else "ok"
+            failed |= growth > limit
+            print(f"{name}: {measured[name]:,.0f} against a baseline of {want:,} ({growth:+.1f}%, limit +{limit:g}%): {verdict}")
+        if failed:
+            print("instruction count grew past the baseline: find the cause (--top 30), or, if the cost is wanted, "
+                  "commit a new baseline with --write-baseline")
+            sys.exit(1)
 
 
 if __name__ == "__main__":
