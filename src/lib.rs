@@ -18,6 +18,7 @@
 //!   the resolved configuration.
 //! - [`control`]: the `/__aimock/*` control API (fixtures, journal, reset, one-shot errors).
 //! - [`journal`]: the bounded log of handled requests.
+//! - [`secrets`]: the credential detector every written value passes through.
 //! - [`chaos`]: seeded fault injection (drop, malformed, disconnect).
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`app`]: wiring and start-up.
@@ -25,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod cassette;
 pub mod chaos;
 pub mod check;
 pub mod cli;
@@ -32,12 +34,12 @@ pub mod codec;
 pub mod config;
 pub mod config_file;
 pub mod control;
-pub mod cassette;
 pub mod journal;
 pub mod metrics;
 pub mod providers;
 pub mod record;
 pub mod request;
+pub mod secrets;
 pub mod server;
 pub mod shutdown;
 #[cfg(test)]

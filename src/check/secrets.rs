@@ -2,9 +2,9 @@
 //! committed.
 //!
 //! Two kinds of evidence, chosen to keep false alarms rare in ordinary fixture text:
-//! - well-known key shapes anywhere (OpenAI `sk-…`, Anthropic `sk-ant-…`, AWS `AKIA…`,
-//!   Google `AIza…` and `ya29.…`, GitHub `ghp_…`, `Bearer <token>`, JWTs), each anchored
-//!   at a word boundary and long enough that prose does not match;
+//! - the credential shapes of [`crate::secrets`] anywhere (over fifty: every AI
+//!   provider's key format, cloud keys, source-host and CI tokens, payment and messaging
+//!   keys, private keys, JWTs, credential URLs), and its field-name rule;
 //! - any long token-like value (no spaces, 20+ characters of the base64/hex alphabet)
 //!   under a header-like field name (`authorization`, `x-api-key`, `...token`,
 //!   `...secret`, `password`).
@@ -14,10 +14,9 @@
 //!
 //! Not here: redacting recordings (the recorder's job).
 
-use std::sync::LazyLock;
-
-use regex::{Regex, RegexSet};
 use serde_json::Value;
+
+use crate::secrets::Detector;
 
 /// One credential-shaped value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,34 +26,6 @@ pub struct Hit {
     /// What it looks like, and a masked preview.
     pub message: String,
 }
-
-const SHAPES: &[(&str, &str)] = &[
-    (r"\bsk-ant-[A-Za-z0-9_\-]{16,}", "an Anthropic API key"),
-    (
-        r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}",
-        "an OpenAI API key",
-    ),
-    (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", "an AWS access key id"),
-    (r"\bAIza[0-9A-Za-z_\-]{35}", "a Google API key"),
-    (r"\bya29\.[0-9A-Za-z_\-]{20,}", "a Google OAuth token"),
-    (r"\bgh[pousr]_[A-Za-z0-9]{30,}", "a GitHub token"),
-    (r"\bBearer\s+[A-Za-z0-9._~+/=\-]{16,}", "a bearer token"),
-    (
-        r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
-        "a JSON Web Token",
-    ),
-];
-
-static SET: LazyLock<RegexSet> = LazyLock::new(|| {
-    RegexSet::new(SHAPES.iter().map(|(p, _)| *p)).expect("the credential patterns are valid")
-});
-
-static EACH: LazyLock<Vec<Regex>> = LazyLock::new(|| {
-    SHAPES
-        .iter()
-        .map(|(p, _)| Regex::new(p).expect("the credential patterns are valid"))
-        .collect()
-});
 
 /// Field names that hold credentials in headers and configs.
 fn header_like(key: &str) -> bool {
@@ -89,28 +60,19 @@ fn preview(s: &str) -> String {
 }
 
 fn check_string(field: &str, key: &str, v: &str, out: &mut Vec<Hit>) {
-    // A cheap gate first: most strings contain none of the shapes' fixed parts.
-    let maybe = [
-        "sk-", "AKIA", "ASIA", "AIza", "ya29.", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "Bearer",
-        "eyJ",
-    ]
-    .iter()
-    .any(|lit| v.contains(lit));
-    if maybe {
-        if let Some(k) = SET.matches(v).iter().next() {
-            let found = EACH[k].find(v).map_or(v, |m| m.as_str());
-            out.push(Hit {
-                field: field.to_string(),
-                message: format!(
-                    "looks like {} ({}); use a plainly fake value",
-                    SHAPES[k].1,
-                    preview(found)
-                ),
-            });
-            return;
-        }
+    let detector = Detector::builtin();
+    if let Some(found) = detector.find(v).into_iter().next() {
+        out.push(Hit {
+            field: field.to_string(),
+            message: format!(
+                "looks like {} ({}); use a plainly fake value",
+                found.name,
+                preview(&v[found.range])
+            ),
+        });
+        return;
     }
-    if header_like(key) && token_like(v) {
+    if (header_like(key) && token_like(v)) || detector.field_secret(key, v) {
         out.push(Hit {
             field: field.to_string(),
             message: format!(

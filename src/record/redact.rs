@@ -3,17 +3,14 @@
 //! Two layers: request headers and query parameters that carry credentials are never
 //! written at all (fixtures hold no headers or URLs; the journal masks them), and every
 //! string that is written is scanned for credential-shaped values, which are replaced by
-//! `[REDACTED]` with a warning. The scan is deliberately conservative about shapes
-//! (vendor prefixes, JWTs, bearer tokens) so opaque provider blobs such as thinking
-//! signatures are not mangled.
+//! `[REDACTED]` with a warning. The scan is [`crate::secrets`]'s: shapes anchored on
+//! vendor prefixes, fixed structures or credential-like names, so opaque provider blobs
+//! such as thinking signatures are not mangled.
 
-use std::sync::OnceLock;
-
-use regex::Regex;
 use serde_json::Value;
 
-/// What a redacted value is replaced with.
-pub const REDACTED: &str = "[REDACTED]";
+use crate::secrets::Detector;
+pub use crate::secrets::REDACTED;
 
 /// Headers whose values are credentials.
 pub const CREDENTIAL_HEADERS: &[&str] = &[
@@ -36,72 +33,22 @@ pub fn is_credential_header(name: &str) -> bool {
     CREDENTIAL_HEADERS.contains(&n.as_str()) || n.starts_with("x-amz-") && n.contains("security")
 }
 
-fn patterns() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(concat!(
-            r"sk-(?:proj-|ant-(?:api|admin)\d{2}-|or-v1-|svcacct-)?[A-Za-z0-9_\-]{20,}",
-            r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-            r"|\bAIza[0-9A-Za-z_\-]{35}",
-            r"|\bya29\.[0-9A-Za-z_\-]{20,}",
-            r"|\bgh[pousr]_[A-Za-z0-9]{36,}",
-            r"|\bxox[abpors]-[A-Za-z0-9\-]{10,}",
-            r"|\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
-            r"|(?i:bearer)\s+[A-Za-z0-9._~+/\-]{16,}=*",
-        ))
-        .expect("credential patterns are valid")
-    })
-}
-
-/// Replace credential-shaped substrings of `s`. Returns the cleaned string and how many
-/// values were replaced.
+/// Replace credential-shaped substrings of `s` (see [`crate::secrets`]). Returns the
+/// cleaned string and how many values were replaced.
 pub fn redact_str(s: &str) -> (String, usize) {
-    let re = patterns();
-    let n = re.find_iter(s).count();
-    if n == 0 {
-        return (s.to_string(), 0);
-    }
-    (re.replace_all(s, REDACTED).into_owned(), n)
+    let (clean, n) = Detector::builtin().redact(s);
+    (clean.into_owned(), n)
 }
 
 /// True when `s` holds anything credential-shaped.
 pub fn looks_secret(s: &str) -> bool {
-    patterns().is_match(s)
+    Detector::builtin().is_secret(s)
 }
 
-/// Redact every string (and every object key) inside `v` in place. Returns the JSON
-/// paths that were changed, for the warning.
+/// Redact every string (and every object key) inside `v` in place, by shape and by
+/// credential-like field name. Returns the JSON paths that were changed, for the warning.
 pub fn redact_value(v: &mut Value, path: &str, changed: &mut Vec<String>) {
-    match v {
-        Value::String(s) => {
-            let (clean, n) = redact_str(s);
-            if n > 0 {
-                *s = clean;
-                changed.push(path.to_string());
-            }
-        }
-        Value::Array(a) => {
-            for (i, x) in a.iter_mut().enumerate() {
-                redact_value(x, &format!("{path}[{i}]"), changed);
-            }
-        }
-        Value::Object(o) => {
-            let keys: Vec<String> = o.keys().cloned().collect();
-            for k in keys {
-                let (clean_key, n) = redact_str(&k);
-                if n > 0 {
-                    if let Some(val) = o.remove(&k) {
-                        o.insert(clean_key.clone(), val);
-                    }
-                    changed.push(format!("{path}.{{key}}"));
-                }
-                if let Some(x) = o.get_mut(&clean_key) {
-                    redact_value(x, &format!("{path}.{clean_key}"), changed);
-                }
-            }
-        }
-        _ => {}
-    }
+    Detector::builtin().redact_json(v, path, changed)
 }
 
 /// Mask credential query parameters (`key=`, `api_key=`, signatures) in a query string.
@@ -114,13 +61,22 @@ pub fn redact_query(q: &str) -> String {
                 kl.as_str(),
                 "key"
                     | "api_key"
+                    | "api-key"
                     | "apikey"
                     | "access_token"
                     | "token"
+                    | "auth"
+                    | "sig"
+                    | "signature"
+                    | "password"
+                    | "secret"
+                    | "client_secret"
+                    | "code"
                     | "x-amz-signature"
                     | "x-amz-credential"
                     | "x-amz-security-token"
-            ) {
+            ) || crate::secrets::field_rule(k).is_some()
+            {
                 format!("{k}={REDACTED}")
             } else {
                 redact_str(pair).0
@@ -147,7 +103,13 @@ mod tests {
         ] {
             let (clean, n) = redact_str(&format!("my key is {s} ok"));
             assert_eq!(n, 1, "{s}");
-            assert_eq!(clean, "my key is [REDACTED] ok");
+            // A bearer token keeps its scheme word; the token itself goes.
+            let want = if s.starts_with("Bearer ") {
+                "my key is Bearer [REDACTED] ok"
+            } else {
+                "my key is [REDACTED] ok"
+            };
+            assert_eq!(clean, want);
         }
     }
 

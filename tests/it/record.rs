@@ -19,7 +19,7 @@ fn golden(name: &str) -> Vec<u8> {
     .unwrap()
 }
 
-fn config(dir: &Path, provider: &str, base: &str) -> aimock::config::Config {
+pub(crate) fn config(dir: &Path, provider: &str, base: &str) -> aimock::config::Config {
     let mut c = aimock::config::Config::for_tests(vec![dir.to_path_buf()]);
     let mut upstreams = std::collections::BTreeMap::new();
     upstreams.insert(
@@ -43,7 +43,7 @@ fn chat(user: &str, stream: bool) -> String {
 }
 
 /// Wait (bounded) until `path` holds `n` fixtures; recordings are written off the request path.
-async fn fixtures_in(path: &Path, n: usize) -> Value {
+pub(crate) async fn fixtures_in(path: &Path, n: usize) -> Value {
     for _ in 0..500 {
         if let Ok(bytes) = std::fs::read(path) {
             if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
