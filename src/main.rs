@@ -13,7 +13,8 @@ fn init_tracing(level: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // Every line passes the credential detector: a request's text can be quoted.
+        .with_writer(aimock::secrets::log::RedactingStderr)
         // Colour codes only for a terminal: CI logs and captured stderr stay plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)

@@ -3,7 +3,8 @@
 //!
 //! One [`Detector`] serves every place that writes something a user did not author:
 //! the recorder (before a fixture is built), the journal (when it is read), the control
-//! API's fixture listing, and `aimock check` (which reports instead of redacting). Two
+//! API's fixture listing, every log line ([`log`]), and `aimock check` (which reports
+//! instead of redacting). Two
 //! kinds of evidence:
 //! - a value's **shape** anywhere in a string ([`shapes::SHAPES`]: vendor prefixes,
 //!   fixed structures, vendor names before prefix-less keys);
@@ -19,6 +20,7 @@
 
 #[doc(hidden)]
 pub mod fakes;
+pub mod log;
 pub mod shapes;
 
 use std::borrow::Cow;

@@ -72,3 +72,69 @@ async fn credentials_of_every_shape_are_kept_out_of_the_cassette_and_the_journal
     }
     assert!(leaks.is_empty(), "leaked: {leaks:#?}");
 }
+
+#[tokio::test]
+async fn credentials_a_request_carries_never_reach_the_log() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = FixtureDir::with(
+        "a.json",
+        json!([{"match": {"userMessage": "hello"}, "response": {"content": "hi"}}]),
+    );
+    let log = dir.path().join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aimock"))
+        .args([
+            "replay",
+            "--no-watch",
+            "-p",
+            "0",
+            "--log-level",
+            "debug",
+            "-f",
+        ])
+        .arg(dir.path().join("a.json"))
+        .env_remove("AIMOCK_LOG")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("aimock listening on ")
+        .unwrap()
+        .to_string();
+
+    let fakes = credentials();
+    for f in &fakes {
+        // A miss: the log line names what was asked.
+        let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": format!("key {}", f.text)}]});
+        let r = crate::support::request(
+            "POST",
+            &format!("{base}/v1/chat/completions"),
+            body.to_string().into_bytes(),
+            &[("content-type", "application/json")],
+        )
+        .await;
+        assert_eq!(r.status, 404);
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("[REDACTED]"),
+        "the misses were logged: {text}"
+    );
+    let leaks: Vec<_> = fakes
+        .iter()
+        .filter(|f| text.contains(f.tail()))
+        .map(|f| f.kind)
+        .collect();
+    assert!(leaks.is_empty(), "in the log: {leaks:?}");
+}
