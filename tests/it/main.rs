@@ -10,6 +10,7 @@ mod physics;
 mod record;
 mod record_google;
 mod record_providers;
+mod reference_rules;
 mod reload;
 mod replay;
 mod shutdown;

@@ -1,0 +1,86 @@
+//! Real aimock fixture trees, matched as their authors expect (issue 18): the
+//! reference's rules for `turnIndex`, sequence counts per context, `systemMessage`,
+//! loosely typed fields and structured replies, through a real socket.
+
+use serde_json::{json, Value};
+
+use crate::support::{FixtureDir, TestServer};
+
+const CHAT: &str = "/v1/chat/completions";
+
+/// What an OpenAI chat call with these messages gets: the reply text, or `miss <status>`.
+async fn answer(server: &TestServer, messages: Value, headers: &[(&str, &str)]) -> String {
+    let body = json!({"model": "gpt-4o", "messages": messages}).to_string();
+    let r = server.post(CHAT, &body, headers).await;
+    if r.status != 200 {
+        return format!("miss {}", r.status);
+    }
+    r.json()["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_turn_index_behind_the_count_beats_an_earlier_plain_fixture() {
+    let dir = FixtureDir::with(
+        "t.json",
+        json!([
+            {"match": {"userMessage": "x"}, "response": {"content": "plain"}},
+            {"match": {"userMessage": "x", "turnIndex": 0}, "response": {"content": "t0"}},
+        ]),
+    );
+    let server = TestServer::with_fixtures(dir.path()).await;
+    let first = json!([{"role": "user", "content": "x"}]);
+    let second = json!([
+        {"role": "user", "content": "x"},
+        {"role": "assistant", "content": "a"},
+        {"role": "user", "content": "x"},
+    ]);
+    // Turn 0: t0 is exactly at the turn, and the plain fixture comes earlier.
+    assert_eq!(answer(&server, first, &[]).await, "plain");
+    // Turn 1: t0 is the highest turnIndex behind the count.
+    assert_eq!(answer(&server, second, &[]).await, "t0");
+}
+
+#[tokio::test]
+async fn a_developer_message_is_no_system_text_for_system_message() {
+    let dir = FixtureDir::with(
+        "s.json",
+        json!([
+            {"match": {"systemMessage": "rules"}, "response": {"content": "by system"}},
+        ]),
+    );
+    let server = TestServer::with_fixtures(dir.path()).await;
+    let developer = json!([
+        {"role": "developer", "content": "rules"},
+        {"role": "user", "content": "q"},
+    ]);
+    let system = json!([
+        {"role": "system", "content": "rules"},
+        {"role": "user", "content": "q"},
+    ]);
+    assert_eq!(answer(&server, developer, &[]).await, "miss 404");
+    assert_eq!(answer(&server, system, &[]).await, "by system");
+}
+
+#[tokio::test]
+async fn sequences_under_two_contexts_count_apart_within_one_test_id() {
+    let dir = FixtureDir::with(
+        "c.json",
+        json!([
+            {"match": {"userMessage": "q", "context": "a", "sequenceIndex": 0}, "response": {"content": "a0"}},
+            {"match": {"userMessage": "q", "context": "a", "sequenceIndex": 1}, "response": {"content": "a1"}},
+            {"match": {"userMessage": "q", "context": "b", "sequenceIndex": 0}, "response": {"content": "b0"}},
+            {"match": {"userMessage": "q", "context": "b", "sequenceIndex": 1}, "response": {"content": "b1"}},
+        ]),
+    );
+    let server = TestServer::with_fixtures(dir.path()).await;
+    let q = || json!([{"role": "user", "content": "q"}]);
+    let mut got = Vec::new();
+    for ctx in ["a", "b", "b", "a"] {
+        let headers = [("x-aimock-context", ctx), ("x-test-id", "one")];
+        got.push(answer(&server, q(), &headers).await);
+    }
+    assert_eq!(got, ["a0", "b0", "b1", "a1"]);
+}
