@@ -84,3 +84,45 @@ async fn sequences_under_two_contexts_count_apart_within_one_test_id() {
     }
     assert_eq!(got, ["a0", "b0", "b1", "a1"]);
 }
+
+/// Outside `--strict`, starting with nothing to serve is allowed, and said at warn level.
+#[test]
+fn starting_with_no_fixtures_warns_that_every_request_will_miss() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let d = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aimock"))
+        .args([
+            "replay",
+            "--no-watch",
+            "--port",
+            "0",
+            "--host",
+            "127.0.0.1",
+            "--cassettes",
+        ])
+        .arg(d.path())
+        .env_remove("AIMOCK_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("aimock listening on "), "{line}");
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let warn = log
+        .lines()
+        .find(|l| l.contains("no fixtures loaded"))
+        .unwrap_or_else(|| panic!("no warning in {log}"));
+    assert!(warn.contains("WARN"), "{warn}");
+    assert!(warn.contains("every request will miss"), "{warn}");
+}
