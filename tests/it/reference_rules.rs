@@ -126,3 +126,21 @@ fn starting_with_no_fixtures_warns_that_every_request_will_miss() {
     assert!(warn.contains("WARN"), "{warn}");
     assert!(warn.contains("every request will miss"), "{warn}");
 }
+
+#[tokio::test]
+async fn tool_call_arguments_that_are_not_json_are_served_as_written() {
+    let dir = FixtureDir::with(
+        "a.json",
+        json!([{"match": {"userMessage": "q"}, "response": {"toolCalls": [{"name": "f", "arguments": "{not json"}]}}]),
+    );
+    let server = TestServer::with_fixtures(dir.path()).await;
+    let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "q"}]});
+    let r = server.post(CHAT, &body.to_string(), &[]).await;
+    assert_eq!(r.status, 200);
+    let call = &r.json()["choices"][0]["message"]["tool_calls"][0]["function"];
+    assert_eq!(call["arguments"], "{not json");
+    // The other wires fall back to an empty object where they need one.
+    let body = json!({"model": "claude-x", "max_tokens": 10, "messages": [{"role": "user", "content": "q"}]});
+    let r = server.post("/v1/messages", &body.to_string(), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
