@@ -144,3 +144,28 @@ async fn tool_call_arguments_that_are_not_json_are_served_as_written() {
     let r = server.post("/v1/messages", &body.to_string(), &[]).await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+#[tokio::test]
+async fn structured_replies_carry_javascript_number_text() {
+    let dir = FixtureDir::new();
+    // Written as text: `json!` would not keep `1.0` apart from `1`.
+    crate::support::write(
+        dir.path(),
+        "n.json",
+        r#"{"fixtures": [{"match": {"userMessage": "q"}, "response": {
+            "content": {"score": 1.0, "big": 1e21, "small": 0.0000015, "tiny": 1.5e-7},
+            "toolCalls": [{"name": "f", "arguments": {"n": 129.0, "neg": -0.0}}]}}]}"#,
+    );
+    let server = TestServer::with_fixtures(dir.path()).await;
+    let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "q"}]});
+    let r = server.post(CHAT, &body.to_string(), &[]).await;
+    let msg = &r.json()["choices"][0]["message"];
+    assert_eq!(
+        msg["content"],
+        r#"{"score":1,"big":1e+21,"small":0.0000015,"tiny":1.5e-7}"#
+    );
+    assert_eq!(
+        msg["tool_calls"][0]["function"]["arguments"],
+        r#"{"n":129,"neg":0}"#
+    );
+}
