@@ -114,6 +114,8 @@ fn covers(i: &Facts, j: &Facts) -> bool {
     let (a, b) = (&i.fx.criteria, &j.fx.criteria);
     i.mask & !j.mask == 0
         && j.endpoints & !i.endpoints == 0
+        // A fixture that never matches (a non-boolean `hasToolResult`) shadows nothing.
+        && !a.more().loose.has_tool_result_never
         && a.sequence_index.is_none()
         && a.turn_index == b.turn_index
         && exact(&a.more().context, &b.more().context)

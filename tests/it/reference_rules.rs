@@ -169,3 +169,51 @@ async fn structured_replies_carry_javascript_number_text() {
         r#"{"n":129,"neg":0}"#
     );
 }
+
+const LOOSE: &str = r#"{"fixtures": [
+  {"match": {"userMessage": "busy"}, "response": {"error": {"message": "slow down"}, "status": "429"}},
+  {"match": {"userMessage": "seq", "sequenceIndex": "0"}, "response": {"content": "never"}},
+  {"match": {"userMessage": "seq"}, "response": {"content": "after seq"}},
+  {"match": {"userMessage": "tool", "hasToolResult": "false"}, "response": {"content": "never"}},
+  {"match": {"userMessage": "turn", "turnIndex": "0"}, "response": {"content": "turn text"}, "latency": "1"}
+]}
+"#;
+
+#[tokio::test]
+async fn loosely_typed_fields_load_and_answer_as_the_reference_answers() {
+    let dir = FixtureDir::new();
+    crate::support::write(dir.path(), "loose.json", LOOSE);
+    let server = TestServer::with_fixtures(dir.path()).await;
+    let one = |t: &str| json!([{"role": "user", "content": t}]);
+    assert_eq!(answer(&server, one("busy"), &[]).await, "miss 429");
+    // A string sequenceIndex never equals the count; the next fixture answers.
+    assert_eq!(answer(&server, one("seq"), &[]).await, "after seq");
+    assert_eq!(answer(&server, one("tool"), &[]).await, "miss 404");
+    assert_eq!(answer(&server, one("turn"), &[]).await, "turn text");
+}
+
+#[test]
+fn aimock_check_warns_about_each_loosely_typed_field() {
+    let d = tempfile::tempdir().unwrap();
+    crate::support::write(d.path(), "loose.json", LOOSE);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aimock"))
+        .args(["check", "loose.json"])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for field in [
+        "fixture #0: response.status: is the string \"429\"",
+        "fixture #1: match.sequenceIndex: is the string \"0\"",
+        "fixture #3: match.hasToolResult: is \"false\", not true or false",
+        "fixture #4: match.turnIndex: is the string \"0\"",
+        "fixture #4: latency: is the string \"1\"",
+    ] {
+        assert!(text.contains(field), "{field} not in:\n{text}");
+    }
+    assert!(
+        text.contains("5 fixture(s): 0 error(s), 5 warning(s)"),
+        "{text}"
+    );
+}
