@@ -4,6 +4,7 @@ mod chaos;
 mod check_cmd;
 mod config;
 mod control;
+mod differential;
 mod hostile;
 mod metrics;
 mod physics;
