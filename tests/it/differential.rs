@@ -10,6 +10,9 @@
 //! ...) spelled out in [`Js`], counts per (test id, fixture) with sequence siblings
 //! bumped. It is slow and obviously correct, not fast.
 //!
+//! Every answer is also held against `aimock check`'s shadowing: a fixture it calls
+//! shadowed must never answer.
+//!
 //! Criteria covered: userMessage, systemMessage (string and array), model, toolName,
 //! hasToolResult, turnIndex, sequenceIndex (counters across repeated requests and two
 //! test ids), context, endpoint; replay and record (hard turnIndex) modes; loosely typed
@@ -567,6 +570,16 @@ fn the_matcher_chooses_what_the_reference_model_chooses() {
             entries.push(e);
         }
         let hard = r.chance(20);
+        // What `aimock check` says can never answer must never answer.
+        let parsed: Vec<aimock::cassette::Fixture> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| parse_entry(e, &Arc::from("t.json"), i, &mut Vec::new()).unwrap())
+            .collect();
+        let shadowed: Vec<usize> = aimock::check::shadow::find(&parsed.iter().collect::<Vec<_>>())
+            .into_iter()
+            .map(|(j, _)| j)
+            .collect();
         let store = store_of(&entries, case % 2 == 0, dir.path());
         let mut model = Reference {
             fixtures: &entries,
@@ -588,6 +601,10 @@ fn the_matcher_chooses_what_the_reference_model_chooses() {
             match want {
                 Outcome::Hit(i) => {
                     hits += 1;
+                    assert!(
+                        !shadowed.contains(&i),
+                        "seed {seed:#x}: fixture {i} answered, but check calls it shadowed\n{entries:#?}"
+                    );
                     let plain_first = model
                         .fixtures
                         .iter()
