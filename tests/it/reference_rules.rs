@@ -217,3 +217,28 @@ fn aimock_check_warns_about_each_loosely_typed_field() {
         "{text}"
     );
 }
+
+/// The reference validates every entry added at run time, and refuses there what a
+/// cassette file may hold: arguments that are not JSON, loosely typed criteria.
+#[tokio::test]
+async fn the_control_api_refuses_what_the_references_validation_refuses() {
+    let server = TestServer::with_fixtures(FixtureDir::new().path()).await;
+    for refused in [
+        json!({"match": {"userMessage": "a"}, "response": {"toolCalls": [{"name": "f", "arguments": "{x"}]}}),
+        json!({"match": {"turnIndex": "1"}, "response": {"content": "x"}}),
+        json!({"match": {"sequenceIndex": "0"}, "response": {"content": "x"}}),
+        json!({"match": {"hasToolResult": "true"}, "response": {"content": "x"}}),
+        json!({"match": {}, "response": {"error": {"message": "m"}, "status": "429"}}),
+    ] {
+        let body = json!({"fixtures": [refused]}).to_string();
+        let r = server.post("/__aimock/fixtures", &body, &[]).await;
+        assert_eq!(r.status, 400, "{refused} was added: {}", r.text());
+    }
+    // What its validation lets through loads, with the warning attached.
+    let body = json!({"fixtures": [{"match": {"userMessage": "a"}, "response": {"content": "x"}, "latency": "5"}]});
+    let r = server
+        .post("/__aimock/fixtures", &body.to_string(), &[])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["warnings"][0]["field"], "latency");
+}
