@@ -186,6 +186,10 @@ async fn loosely_typed_fields_load_and_answer_as_the_reference_answers() {
     let server = TestServer::with_fixtures(dir.path()).await;
     let one = |t: &str| json!([{"role": "user", "content": t}]);
     assert_eq!(answer(&server, one("busy"), &[]).await, "miss 429");
+    // Unlike the reference (whose check is `=== 429`), a string 429 still says when.
+    let body = json!({"model": "gpt-4o", "messages": one("busy")}).to_string();
+    let r = server.post(CHAT, &body, &[]).await;
+    assert_eq!(r.headers["retry-after"], "1");
     // A string sequenceIndex never equals the count; the next fixture answers.
     assert_eq!(answer(&server, one("seq"), &[]).await, "after seq");
     assert_eq!(answer(&server, one("tool"), &[]).await, "miss 404");
