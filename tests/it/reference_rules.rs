@@ -246,3 +246,51 @@ async fn the_control_api_refuses_what_the_references_validation_refuses() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["warnings"][0]["field"], "latency");
 }
+
+/// While recording, `turnIndex` is a hard gate: the turn-0 capture answers turn 0 but
+/// does not shadow turn 1, which goes upstream to be recorded.
+#[tokio::test]
+async fn while_recording_a_turn_index_behind_the_count_does_not_answer() {
+    use crate::upstream::{FakeUpstream, Script};
+    let up = FakeUpstream::start().await;
+    let upstream_reply = json!({"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "from upstream"}, "finish_reason": "stop"}]});
+    up.script(
+        "/v1/chat/completions",
+        Script::body(
+            200,
+            "application/json",
+            upstream_reply.to_string().into_bytes(),
+        ),
+    );
+    let dir = FixtureDir::with(
+        "t.json",
+        json!([{"match": {"userMessage": "x", "turnIndex": 0}, "response": {"content": "t0"}}]),
+    );
+    let mut config = aimock::config::Config::for_tests(vec![dir.path().to_path_buf()]);
+    let mut upstreams = std::collections::BTreeMap::new();
+    upstreams.insert(
+        "openai".to_string(),
+        aimock::record::parse_base("openai", &up.url()).unwrap(),
+    );
+    config.record = Some(aimock::record::RecordConfig {
+        upstreams,
+        proxy_only: false,
+        head_timeout: std::time::Duration::from_secs(5),
+        idle_timeout: std::time::Duration::from_secs(5),
+        max_capture_bytes: 1 << 20,
+        record_dir: dir.path().join("recorded"),
+        full_model_version: false,
+    });
+    let server = TestServer::start(config).await;
+    let auth = [("authorization", "Bearer sk-test-not-a-real-key")];
+    let first = json!([{"role": "user", "content": "x"}]);
+    assert_eq!(answer(&server, first, &auth).await, "t0");
+    let second = json!([
+        {"role": "user", "content": "x"},
+        {"role": "assistant", "content": "a"},
+        {"role": "user", "content": "x"},
+    ]);
+    assert_eq!(answer(&server, second, &auth).await, "from upstream");
+    assert_eq!(up.hits(), 1);
+}
