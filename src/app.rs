@@ -48,6 +48,19 @@ pub fn load_store(config: &Config) -> anyhow::Result<FixtureStore> {
                 .join(", ")
         );
     }
+    if count == 0 {
+        // The reference warns too: a typo in --cassettes otherwise shows only as misses.
+        tracing::warn!(
+            sources = %config
+                .cassettes
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            "no fixtures loaded: every request will miss (404{}) until a cassette is added",
+            if config.record.is_some() { ", or recorded" } else { "" }
+        );
+    }
     tracing::info!(fixtures = count, files = files.len(), "cassettes loaded");
     Ok(FixtureStore::new(files))
 }

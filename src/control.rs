@@ -267,14 +267,18 @@ fn add_fixtures(state: &AppState, body: &[u8]) -> Response<Body> {
         .iter()
         .map(|f| {
             json!({
-                "severity": if f.severity == Severity::Error { "error" } else { "warning" },
+                "severity": if f.severity == Severity::Error || f.refused_by_validation { "error" } else { "warning" },
                 "fixtureIndex": f.index,
                 "field": f.field,
                 "message": f.message,
             })
         })
         .collect();
-    if findings.iter().any(|f| f.severity == Severity::Error) {
+    // The reference validates every entry added here; what it refuses, we refuse.
+    if findings
+        .iter()
+        .any(|f| f.severity == Severity::Error || f.refused_by_validation)
+    {
         return json(
             400,
             &json!({"error": "Validation failed", "details": details}),

@@ -515,6 +515,7 @@ pub fn request_view(r: &ChatRequest) -> Value {
             let mut o = Map::new();
             let role = match m.role {
                 Role::System => "system",
+                Role::Developer => "developer",
                 Role::User => "user",
                 Role::Assistant => "assistant",
                 Role::Tool => "tool",

@@ -14,8 +14,12 @@ use sha2::{Digest, Sha256};
 /// Who said a message, in the OpenAI-chat vocabulary every provider is mapped onto.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// System or developer instructions.
+    /// System instructions (OpenAI chat `system`; every other provider's system prompt,
+    /// and the Responses API's `developer` items, which the reference maps to system).
     System,
+    /// OpenAI chat `developer` instructions: kept apart from [`Role::System`] because
+    /// the reference's `systemMessage` reads only `system` messages of a chat request.
+    Developer,
     /// The end user.
     User,
     /// The model.
@@ -339,6 +343,17 @@ mod tests {
             Message::text(Role::User, ""),
         ]);
         assert_eq!(r.last_user_text(), Some(""));
+    }
+
+    #[test]
+    fn system_text_reads_system_messages_only_not_developer_ones() {
+        let r = req(vec![
+            Message::text(Role::System, "a"),
+            Message::text(Role::Developer, "d"),
+            Message::text(Role::System, "b"),
+            Message::text(Role::User, "q"),
+        ]);
+        assert_eq!(r.system_text(), "a\nb");
     }
 
     #[test]

@@ -173,6 +173,7 @@ fn push(f: &mut Checked, index: usize, field: &str, message: String) {
         index: Some(index),
         field: Some(field.to_string()),
         message,
+        refused_by_validation: false,
     });
 }
 

@@ -2,9 +2,11 @@
 //!
 //! Fixture `i` shadows a later fixture `j` when every request that passes `j`'s gates
 //! also passes `i`'s, and `i` has no state gate that could let it pass a request by:
-//! `i` has no `sequenceIndex`, and `turnIndex` is unset on both or equal (a plain
-//! fixture does not shadow a turn-indexed one, since the replay tie-break can prefer
-//! the turn-indexed one). Per criterion, `i`'s value must be unset or:
+//! `i` has no `sequenceIndex`, and `turnIndex` is unset on both or equal: a plain
+//! fixture does not shadow a later turn-indexed one (one behind the request's count
+//! wins over it), nor the other way round (a plain one answers while every turn is
+//! ahead), while equal turns go to file order. A fixture that never matches (a
+//! non-boolean `hasToolResult`) shadows nothing. Per criterion, `i`'s value must be unset or:
 //! - equal to `j`'s for the exact fields (`toolCallId`, `toolName`, `responseFormat`,
 //!   `hasToolResult`, `context`);
 //! - a substring of `j`'s for the substring fields (`userMessage`, `inputText`,
@@ -114,6 +116,8 @@ fn covers(i: &Facts, j: &Facts) -> bool {
     let (a, b) = (&i.fx.criteria, &j.fx.criteria);
     i.mask & !j.mask == 0
         && j.endpoints & !i.endpoints == 0
+        // A fixture that never matches (a non-boolean `hasToolResult`) shadows nothing.
+        && !a.more().loose.has_tool_result_never
         && a.sequence_index.is_none()
         && a.turn_index == b.turn_index
         && exact(&a.more().context, &b.more().context)
@@ -329,6 +333,23 @@ mod tests {
             {"match":{"userMessage":"z","turnIndex":1},"response":{"content":"f"}},
         ]));
         assert!(got.is_empty(), "{got:?}");
+    }
+
+    /// The reference's turn rule: a turn-indexed fixture behind the count beats an
+    /// earlier plain one, and a plain one answers when every turn is ahead, so neither
+    /// shadows the other; equal turns go to file order, so the earlier one shadows.
+    #[test]
+    fn plain_and_turn_indexed_fixtures_do_not_shadow_each_other_but_equal_turns_do() {
+        let got = shadows(json!([
+            {"match":{"userMessage":"x"},"response":{"content":"plain"}},
+            {"match":{"userMessage":"x","turnIndex":0},"response":{"content":"t0"}},
+            {"match":{"userMessage":"x!","turnIndex":0},"response":{"content":"t0 again"}},
+            {"match":{"userMessage":"x!","turnIndex":"0"},"response":{"content":"t0 as text"}},
+            {"match":{"userMessage":"x!"},"response":{"content":"plain again"}},
+            {"match":{"userMessage":"y","hasToolResult":"true"},"response":{"content":"never"}},
+            {"match":{"userMessage":"y"},"response":{"content":"y"}},
+        ]));
+        assert_eq!(got, vec![(2, 1), (3, 1), (4, 0)]);
     }
 
     #[test]

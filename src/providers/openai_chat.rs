@@ -73,7 +73,8 @@ pub fn parse_messages(list: &[Value]) -> Vec<Message> {
     for m in list {
         let Some(o) = m.as_object() else { continue };
         let role = match o.get("role").and_then(|r| r.as_str()) {
-            Some("system") | Some("developer") => Role::System,
+            Some("system") => Role::System,
+            Some("developer") => Role::Developer,
             Some("assistant") => Role::Assistant,
             Some("tool") | Some("function") => Role::Tool,
             _ => Role::User,

@@ -95,8 +95,8 @@ fn entry_errors_name_the_fixture_the_field_and_its_position() {
         lines(&out),
         [
             "c.json:3:3: error: fixture #1: response: missing",
-            "c.json:4:58: error: fixture #2: response.toolCalls[0].arguments: is not valid JSON",
-            "checked 1 file(s), 1 fixture(s): 2 error(s), 0 warning(s)",
+            "c.json:4:58: warning: fixture #2: response.toolCalls[0].arguments: is not valid JSON (served as written)",
+            "checked 1 file(s), 2 fixture(s): 1 error(s), 1 warning(s)",
         ]
     );
 }

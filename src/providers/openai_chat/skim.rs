@@ -108,7 +108,8 @@ impl<'de> Shape<'de> for Entry {
             }
         }
         let role = match role.as_deref() {
-            Some("system") | Some("developer") => Role::System,
+            Some("system") => Role::System,
+            Some("developer") => Role::Developer,
             Some("assistant") => Role::Assistant,
             Some("tool") | Some("function") => Role::Tool,
             _ => Role::User,
