@@ -8,10 +8,10 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use tokio::net::TcpListener;
 
-use crate::config::Config;
 use crate::cassette::load::{load_sources, log_findings};
 use crate::cassette::watch::Watcher;
 use crate::cassette::{FixtureStore, UsageReport};
+use crate::config::Config;
 use crate::server::{serve, AppState};
 
 /// Load the cassettes named by `config`, logging every finding.

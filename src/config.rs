@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
+use crate::cassette::model::ChaosRates;
 use crate::cli::{RecordArgs, ServeArgs};
 use crate::config_file::{self, FileConfig};
-use crate::cassette::model::ChaosRates;
 use crate::record::RecordConfig;
 
 /// What the server runs with.

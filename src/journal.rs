@@ -41,8 +41,8 @@ use bytes::Bytes;
 use http::{HeaderMap, Method};
 use serde_json::{json, Map, Value};
 
-use crate::chaos::Decision;
 use crate::cassette::model::Origin;
+use crate::chaos::Decision;
 use crate::providers::{RequestParts, Surface};
 use crate::record::redact;
 use crate::request::{ChatRequest, Role};

@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod cassette;
 pub mod chaos;
 pub mod check;
 pub mod cli;
@@ -32,7 +33,6 @@ pub mod codec;
 pub mod config;
 pub mod config_file;
 pub mod control;
-pub mod cassette;
 pub mod journal;
 pub mod metrics;
 pub mod providers;

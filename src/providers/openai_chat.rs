@@ -13,10 +13,10 @@ use serde_json::{json, Map, Value};
 
 use super::collapse::Collapsed;
 use super::{json_body, ParseError, RenderContext, RenderPlan, RequestParts};
-use crate::codec::decode_all;
-use crate::codec::sse::SseDecoder;
 use crate::cassette::model::{ChatReply, ToolCall};
 use crate::cassette::{Fixture, Reply};
+use crate::codec::decode_all;
+use crate::codec::sse::SseDecoder;
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
 
 /// Text of an OpenAI `content` value: a string, or the text parts of an array joined

@@ -32,8 +32,8 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::config::Config;
 use crate::cassette::FixtureStore;
+use crate::config::Config;
 
 /// Everything a request handler can reach. Shared by `Arc`.
 pub struct AppState {

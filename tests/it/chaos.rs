@@ -3,8 +3,8 @@
 
 use std::net::SocketAddr;
 
-use aimock::config::Config;
 use aimock::cassette::model::ChaosRates;
+use aimock::config::Config;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use http_body_util::BodyExt;
 
-use aimock::cli::{Cli, Command};
-use aimock::config::Config;
 use aimock::cassette::load::load_sources;
 use aimock::cassette::model::parse_entry;
 use aimock::cassette::watch::Watcher;
 use aimock::cassette::FixtureStore;
+use aimock::cli::{Cli, Command};
+use aimock::config::Config;
 
 use crate::support::{cassette, eventually, store_answer as answer, texts, write, TestServer};
 

@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aimock::config::Config;
 use aimock::cassette::{FixtureStore, MatchMode};
+use aimock::config::Config;
 use aimock::request::{ChatRequest, Endpoint, Message, Role};
 use aimock::server::AppState;
 use bytes::Bytes;

@@ -3,8 +3,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use aimock::config::Config;
 use aimock::cassette::{Pos, Unused};
+use aimock::config::Config;
 
 use crate::support::{cassette, eventually, texts, write, TestServer};
 

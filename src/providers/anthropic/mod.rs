@@ -138,8 +138,8 @@ pub fn error_plan(_surface: &Surface, status: u16, message: &str, kind: &ErrorKi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::sse;
     use crate::cassette::model::parse_entry;
+    use crate::codec::sse;
     use crate::providers::PlanBody;
     use serde_json::Value;
     use std::sync::Arc;

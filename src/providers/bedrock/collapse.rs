@@ -340,8 +340,8 @@ mod tests {
     fn golden(name: &str) -> Vec<u8> {
         crate::testing::golden(&format!("bedrock/{name}"))
     }
-    use crate::codec::eventstream::{encode_to_bytes, Message};
     use crate::cassette::model::parse_entry;
+    use crate::codec::eventstream::{encode_to_bytes, Message};
     use serde_json::json;
     use std::sync::Arc;
 

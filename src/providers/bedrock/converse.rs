@@ -17,8 +17,8 @@ use super::{
     compact_args, is_base64, latency_ms, parsed_args, stop_reason, Event, Tokens,
     PLACEHOLDER_SIGNATURE,
 };
-use crate::codec::eventstream::Message as EsMessage;
 use crate::cassette::model::{Block, ChatReply, ToolCall};
+use crate::codec::eventstream::Message as EsMessage;
 use crate::providers::{chunk_text, json_body, ParseError, RenderContext, RenderPlan};
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
 
@@ -312,9 +312,9 @@ pub fn render_stream(
 mod tests {
     use super::super::tests::{ctx, decode_stream, fixture, golden, golden_request};
     use super::*;
+    use crate::cassette::Reply;
     use crate::codec::decode_all;
     use crate::codec::eventstream::EventStreamDecoder;
-    use crate::cassette::Reply;
     use crate::providers::PlanBody;
 
     fn reply(v: Value) -> ChatReply {

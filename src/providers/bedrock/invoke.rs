@@ -16,8 +16,8 @@ use serde_json::{json, Map, Value};
 use super::{
     compact_args, latency_ms, parsed_args, stop_reason, Event, Tokens, PLACEHOLDER_SIGNATURE,
 };
-use crate::codec::eventstream::Message as EsMessage;
 use crate::cassette::model::{Block, ChatReply, ToolCall};
+use crate::codec::eventstream::Message as EsMessage;
 use crate::providers::{chunk_text, json_body, ParseError, RenderContext, RenderPlan};
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
 
@@ -345,9 +345,9 @@ pub fn render_stream(
 mod tests {
     use super::super::tests::{ctx, decode_stream, fixture, golden, golden_request};
     use super::*;
+    use crate::cassette::Reply;
     use crate::codec::decode_all;
     use crate::codec::eventstream::EventStreamDecoder;
-    use crate::cassette::Reply;
     use crate::providers::PlanBody;
 
     fn reply(v: Value) -> ChatReply {

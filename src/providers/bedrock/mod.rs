@@ -33,9 +33,9 @@ use super::{
     estimate_tokens, prompt_chars, ErrorKind, Frame, ParseError, PlanBody, RenderContext,
     RenderPlan, RequestParts, Surface,
 };
-use crate::codec::eventstream::{self, Message};
 use crate::cassette::model::ChatReply;
 use crate::cassette::{Fixture, Reply};
+use crate::codec::eventstream::{self, Message};
 use crate::request::ChatRequest;
 
 /// `Content-Type` of both streaming endpoints.
@@ -293,9 +293,9 @@ pub fn is_base64(s: &str) -> bool {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::cassette::model::{parse_entry, ErrorReply};
     use crate::codec::eventstream::EventStreamDecoder;
     use crate::codec::{decode_all, Decoder};
-    use crate::cassette::model::{parse_entry, ErrorReply};
     use std::sync::Arc;
 
     pub fn fixture(v: Value) -> Fixture {

@@ -15,9 +15,9 @@ use super::super::{
     RenderContext, RenderPlan, Surface,
 };
 use super::{error_plan, uuid};
-use crate::codec::sse;
 use crate::cassette::model::{ChatReply, ToolCall};
 use crate::cassette::{Fixture, Reply};
+use crate::codec::sse;
 use crate::request::{ChatRequest, Endpoint, Message, Role};
 
 /// Parse a `/v2/chat` body.

@@ -16,9 +16,9 @@ use super::super::{
     RenderPlan, Surface,
 };
 use super::{colon_spaced, error_plan, pretty, pretty_plan, JSON_CONTENT_TYPE};
-use crate::codec::sse::{self, LineEnd, SseEvent};
 use crate::cassette::model::{Block, ChatReply, ToolCall};
 use crate::cassette::{Fixture, Reply};
+use crate::codec::sse::{self, LineEnd, SseEvent};
 use crate::request::ChatRequest;
 
 /// Render a chat fixture for `generateContent` or `streamGenerateContent`.

@@ -21,9 +21,9 @@ use super::super::{
     RenderContext, RenderPlan, Surface,
 };
 use super::{error_plan, rfc3339, JSON_CONTENT_TYPE};
-use crate::codec::ndjson;
 use crate::cassette::model::{Block, ChatReply, ToolCall};
 use crate::cassette::{Fixture, Reply};
+use crate::codec::ndjson;
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
 
 /// Ollama answers a request without `model` with this 400.

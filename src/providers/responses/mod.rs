@@ -21,8 +21,8 @@ use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
 use super::{ErrorKind, Frame, ParseError, RenderContext, RenderPlan, RequestParts, Surface};
-use crate::codec::sse;
 use crate::cassette::{Fixture, Reply};
+use crate::codec::sse;
 use crate::request::ChatRequest;
 
 /// Parse a request.
