@@ -30,7 +30,8 @@ use http_body_util::combinators::UnsyncBoxBody;
 use serde_json::json;
 
 use crate::cassette::model::{ChaosRates, ErrorReply};
-use crate::providers::{ErrorKind, Frame, PlanBody, RenderPlan, Surface};
+use crate::providers::common::{ErrorKind, Frame, PlanBody, RenderPlan};
+use crate::providers::Surface;
 use crate::server::body::Body;
 
 /// A fault.
@@ -236,7 +237,7 @@ pub fn drop_plan(surface: &Surface) -> RenderPlan {
         code: Some(json!("chaos_drop")),
         retry_after: None,
     };
-    surface.error_plan(500, &e.message, ErrorKind::Fixture(&e))
+    surface.error(500, &e.message, ErrorKind::Fixture(&e))
 }
 
 /// A malformed JSON reply: status 200, a body no JSON parser accepts.

@@ -1,10 +1,18 @@
-//! Provider wire formats: turning each provider's request into a [`ChatRequest`] and a
-//! fixture into that provider's exact reply bytes.
+//! Provider wire formats: the dispatch from a [`Surface`] to the provider that owns it.
 //!
-//! Every surface speaks the same verbs, in a file of its own:
-//! - `parse_request(&RequestParts, body) -> Result<ChatRequest, ParseError>`
-//! - `render(&Fixture, &ChatRequest, &RenderContext) -> RenderPlan`
-//! - an error body in the provider's own shape (see [`Surface::error_plan`]).
+//! Every provider module speaks the same verbs with the same signatures, each taking
+//! only its own operation enum (`Op`):
+//! - `parse_request(op, &RequestParts, body) -> Result<ChatRequest, ParseError>`
+//! - `render(op, &Fixture, &ChatRequest, &RenderContext) -> RenderPlan`
+//! - `error(op, status, message, &ErrorKind) -> RenderPlan`, the provider's envelope,
+//!   and `rate_limit_headers(op)`, what it adds to a 429
+//! - `collapse(op, content_type, body) -> Collapsed`
+//! - `stream_end(op, &StreamFrame) -> Signal`
+//! - `fallback_embedding(op, &ChatRequest, &RenderContext) -> Option<RenderPlan>`
+//!
+//! This file matches a [`Surface`] once and hands the provider its `Op`; what every
+//! provider shares (error fixtures, the reply-kind check, `Retry-After`) happens here,
+//! once. The toolbox the providers use lives below them, in [`common`].
 //!
 //! Providers never touch sockets, files or clocks: a [`RenderPlan`] is plain data (a
 //! status, headers, and either one body or a list of frames), and the server's pacing
@@ -15,115 +23,60 @@ pub mod anthropic;
 pub mod bedrock;
 pub mod cohere;
 pub mod common;
-pub mod embeddings;
 pub mod gemini;
 pub mod ollama;
-pub mod openai_chat;
-pub mod responses;
-
-// Transitional: the toolbox's names where callers still look for them.
-pub use common::{
-    chunk_text, estimate_tokens, json_body, json_str, json_text, json_value, prompt_chars,
-    ErrorKind, Frame, FrameWriter, ParseError, PlanBody, RenderContext, RenderPlan, RequestParts,
-    TextChunks,
-};
-pub use common::{collapse, skim};
+pub mod openai;
 
 use std::borrow::Cow;
 
-use serde_json::{json, Value};
-
-use crate::cassette::Fixture;
+use crate::cassette::{Fixture, Reply};
 use crate::request::ChatRequest;
+use common::collapse::Collapsed;
+use common::stream_end::{Signal, StreamFrame};
+use common::{ErrorKind, ParseError, RenderContext, RenderPlan, RequestParts};
 
-/// Every API surface we answer, with the parameters its path carries.
+/// Every API surface we answer: the provider family, and that provider's operation
+/// with the parameters its path carries. The router builds these.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Surface {
-    /// `POST /v1/chat/completions`, or Azure's deployment path.
-    OpenAiChat {
-        /// The Azure deployment id, when the request came in on an Azure path.
-        azure_deployment: Option<String>,
-    },
-    /// `POST /v1/embeddings`, or Azure's deployment path.
-    OpenAiEmbeddings {
-        /// The Azure deployment id, when the request came in on an Azure path.
-        azure_deployment: Option<String>,
-    },
-    /// `POST /v1/responses`.
-    OpenAiResponses,
-    /// `POST /v1/messages`.
-    AnthropicMessages,
-    /// Gemini or Vertex `models/{model}:generateContent` / `:streamGenerateContent`.
-    GeminiGenerate {
-        /// The model from the path.
-        model: String,
-        /// `streamGenerateContent`.
-        stream: bool,
-        /// Came in on a Vertex AI path.
-        vertex: bool,
-    },
-    /// Gemini `:embedContent` / `:batchEmbedContents`.
-    GeminiEmbed {
-        /// The model from the path.
-        model: String,
-        /// `batchEmbedContents`.
-        batch: bool,
-        /// Came in on a Vertex AI path.
-        vertex: bool,
-    },
-    /// Bedrock `/model/{id}/invoke` and `/invoke-with-response-stream`.
-    BedrockInvoke {
-        /// The model id, percent-decoded.
-        model: String,
-        /// `invoke-with-response-stream`.
-        stream: bool,
-    },
-    /// Bedrock `/model/{id}/converse` and `/converse-stream`.
-    BedrockConverse {
-        /// The model id, percent-decoded.
-        model: String,
-        /// `converse-stream`.
-        stream: bool,
-    },
-    /// Cohere `POST /v2/chat`.
-    CohereChat,
-    /// Cohere `POST /v2/embed`.
-    CohereEmbed,
-    /// Ollama `POST /api/chat`.
-    OllamaChat,
-    /// Ollama `POST /api/generate`.
-    OllamaGenerate,
-    /// Ollama `POST /api/embed` (`legacy: false`) or `/api/embeddings` (`legacy: true`).
-    OllamaEmbed {
-        /// The older single-vector `/api/embeddings`.
-        legacy: bool,
-    },
+    /// OpenAI and Azure OpenAI: chat completions, embeddings, responses.
+    OpenAi(openai::Op),
+    /// Anthropic Messages.
+    Anthropic(anthropic::Op),
+    /// Gemini API and Vertex AI.
+    Gemini(gemini::Op),
+    /// AWS Bedrock runtime.
+    Bedrock(bedrock::Op),
+    /// Cohere v2.
+    Cohere(cohere::Op),
+    /// Ollama's native API.
+    Ollama(ollama::Op),
+}
+
+/// Call `$verb` of the provider owning the surface, with its own `Op` first.
+macro_rules! dispatch {
+    ($surface:expr, $verb:ident($($arg:expr),*)) => {
+        match $surface {
+            Surface::OpenAi(op) => openai::$verb(op $(, $arg)*),
+            Surface::Anthropic(op) => anthropic::$verb(op $(, $arg)*),
+            Surface::Gemini(op) => gemini::$verb(op $(, $arg)*),
+            Surface::Bedrock(op) => bedrock::$verb(op $(, $arg)*),
+            Surface::Cohere(op) => cohere::$verb(op $(, $arg)*),
+            Surface::Ollama(op) => ollama::$verb(op $(, $arg)*),
+        }
+    };
 }
 
 impl Surface {
     /// The provider key used for recording files and upstream lookup.
     pub fn provider(&self) -> &'static str {
         match self {
-            Surface::OpenAiChat { azure_deployment }
-            | Surface::OpenAiEmbeddings { azure_deployment } => {
-                if azure_deployment.is_some() {
-                    "azure"
-                } else {
-                    "openai"
-                }
-            }
-            Surface::OpenAiResponses => "openai",
-            Surface::AnthropicMessages => "anthropic",
-            Surface::GeminiGenerate { vertex, .. } | Surface::GeminiEmbed { vertex, .. } => {
-                if *vertex {
-                    "vertexai"
-                } else {
-                    "gemini"
-                }
-            }
-            Surface::BedrockInvoke { .. } | Surface::BedrockConverse { .. } => "bedrock",
-            Surface::CohereChat | Surface::CohereEmbed => "cohere",
-            Surface::OllamaChat | Surface::OllamaGenerate | Surface::OllamaEmbed { .. } => "ollama",
+            Surface::OpenAi(op) => op.provider(),
+            Surface::Anthropic(_) => "anthropic",
+            Surface::Gemini(op) => op.provider(),
+            Surface::Bedrock(_) => "bedrock",
+            Surface::Cohere(_) => "cohere",
+            Surface::Ollama(_) => "ollama",
         }
     }
 
@@ -131,10 +84,10 @@ impl Surface {
     pub fn is_embedding(&self) -> bool {
         matches!(
             self,
-            Surface::OpenAiEmbeddings { .. }
-                | Surface::GeminiEmbed { .. }
-                | Surface::CohereEmbed
-                | Surface::OllamaEmbed { .. }
+            Surface::OpenAi(openai::Op::Embeddings { .. })
+                | Surface::Gemini(gemini::Op::Embed { .. })
+                | Surface::Cohere(cohere::Op::Embed)
+                | Surface::Ollama(ollama::Op::Embed { .. })
         )
     }
 
@@ -144,162 +97,55 @@ impl Surface {
         parts: &RequestParts,
         body: &[u8],
     ) -> Result<ChatRequest, ParseError> {
-        match self {
-            Surface::OpenAiChat { azure_deployment } => {
-                openai_chat::parse_request(parts, body, azure_deployment.as_deref())
-            }
-            Surface::OpenAiEmbeddings { azure_deployment } => {
-                embeddings::parse_openai(parts, body, azure_deployment.as_deref())
-            }
-            Surface::OpenAiResponses => responses::parse_request(self, parts, body),
-            Surface::AnthropicMessages => anthropic::parse_request(self, parts, body),
-            Surface::GeminiGenerate { .. } | Surface::GeminiEmbed { .. } => {
-                gemini::parse_request(self, parts, body)
-            }
-            Surface::BedrockInvoke { .. } | Surface::BedrockConverse { .. } => {
-                bedrock::parse_request(self, parts, body)
-            }
-            Surface::CohereChat | Surface::CohereEmbed => cohere::parse_request(self, parts, body),
-            Surface::OllamaChat | Surface::OllamaGenerate | Surface::OllamaEmbed { .. } => {
-                ollama::parse_request(self, parts, body)
-            }
-        }
+        dispatch!(self, parse_request(parts, body))
     }
 
-    /// Render a matched fixture (error fixtures included).
+    /// Render a matched fixture: an error fixture in the provider's error shape,
+    /// anything else by the provider (which refuses a reply of the wrong kind through
+    /// [`common::answer`]).
     pub fn render(&self, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
-        if let crate::cassette::Reply::Error(e) = &fx.reply {
-            return self.error_plan(e.status, &e.message, ErrorKind::Fixture(e));
+        if let Reply::Error(e) = &fx.reply {
+            return self.error(e.status, &e.message, ErrorKind::Fixture(e));
         }
-        match self {
-            Surface::OpenAiChat { .. } => openai_chat::render(fx, req, ctx),
-            Surface::OpenAiEmbeddings { .. } => embeddings::render_openai(fx, req, ctx),
-            Surface::OpenAiResponses => responses::render(self, fx, req, ctx),
-            Surface::AnthropicMessages => anthropic::render(self, fx, req, ctx),
-            Surface::GeminiGenerate { .. } | Surface::GeminiEmbed { .. } => {
-                gemini::render(self, fx, req, ctx)
-            }
-            Surface::BedrockInvoke { .. } | Surface::BedrockConverse { .. } => {
-                bedrock::render(self, fx, req, ctx)
-            }
-            Surface::CohereChat | Surface::CohereEmbed => cohere::render(self, fx, req, ctx),
-            Surface::OllamaChat | Surface::OllamaGenerate | Surface::OllamaEmbed { .. } => {
-                ollama::render(self, fx, req, ctx)
-            }
-        }
+        dispatch!(self, render(fx, req, ctx))
     }
 
     /// The deterministic embedding answer for an unmatched embedding request.
     pub fn fallback_embedding(&self, req: &ChatRequest, ctx: &RenderContext) -> Option<RenderPlan> {
-        match self {
-            Surface::OpenAiEmbeddings { .. } => Some(embeddings::render_openai_fallback(req, ctx)),
-            Surface::GeminiEmbed { .. } => gemini::fallback_embedding(self, req, ctx),
-            Surface::CohereEmbed => cohere::fallback_embedding(self, req, ctx),
-            Surface::OllamaEmbed { .. } => ollama::fallback_embedding(self, req, ctx),
-            _ => None,
-        }
+        dispatch!(self, fallback_embedding(req, ctx))
     }
 
-    /// Read a recorded upstream reply into a [`collapse::Collapsed`]. Non-2xx statuses
+    /// Read a recorded upstream reply into a [`Collapsed`]. Non-2xx statuses
     /// become error fixtures with the real status, whatever the surface.
-    pub fn collapse(&self, status: u16, content_type: &str, body: &[u8]) -> collapse::Collapsed {
+    pub fn collapse(&self, status: u16, content_type: &str, body: &[u8]) -> Collapsed {
         if status >= 400 {
-            let mut c = collapse::Collapsed::default();
-            c.error = Some(collapse::error_from_body(status, body));
+            let mut c = Collapsed::default();
+            c.error = Some(common::collapse::error_from_body(status, body));
             return c;
         }
-        match self {
-            Surface::OpenAiChat { .. } => openai_chat::collapse(content_type, body),
-            Surface::OpenAiEmbeddings { .. } => embeddings::collapse_openai(body),
-            Surface::OpenAiResponses => responses::collapse::collapse(content_type, body),
-            Surface::AnthropicMessages => anthropic::collapse::collapse(content_type, body),
-            Surface::BedrockInvoke { .. } | Surface::BedrockConverse { .. } => {
-                bedrock::collapse::collapse(content_type, body)
-            }
-            Surface::GeminiGenerate { .. } | Surface::GeminiEmbed { .. } => {
-                gemini::collapse(self, content_type, body)
-            }
-            Surface::CohereChat | Surface::CohereEmbed => {
-                cohere::collapse(self, content_type, body)
-            }
-            Surface::OllamaChat | Surface::OllamaGenerate | Surface::OllamaEmbed { .. } => {
-                ollama::collapse(self, content_type, body)
-            }
-        }
+        dispatch!(self, collapse(content_type, body))
     }
 
-    /// An error reply in this provider's shape, so its SDK raises its typed error.
-    pub fn error_plan(&self, status: u16, message: &str, kind: ErrorKind) -> RenderPlan {
-        match self {
-            Surface::OpenAiChat { .. }
-            | Surface::OpenAiEmbeddings { .. }
-            | Surface::OpenAiResponses => {
-                let mut plan = RenderPlan::json(status, &openai_error_body(status, message, &kind));
-                if status == 429 {
-                    let retry = match kind {
-                        ErrorKind::Fixture(e) => e.retry_after.unwrap_or(1),
-                        _ => 1,
-                    };
-                    plan.headers.push(("retry-after", retry.to_string().into()));
-                    plan.headers.extend(rate_limit_headers());
-                }
-                plan
-            }
-            Surface::AnthropicMessages => anthropic::error_plan(self, status, message, &kind),
-            Surface::GeminiGenerate { .. } | Surface::GeminiEmbed { .. } => {
-                gemini::error_plan(self, status, message, &kind)
-            }
-            Surface::BedrockInvoke { .. } | Surface::BedrockConverse { .. } => {
-                bedrock::error_plan(self, status, message, &kind)
-            }
-            Surface::CohereChat | Surface::CohereEmbed => {
-                cohere::error_plan(self, status, message, &kind)
-            }
-            Surface::OllamaChat | Surface::OllamaGenerate | Surface::OllamaEmbed { .. } => {
-                ollama::error_plan(self, status, message, &kind)
-            }
-        }
+    /// What one frame of this surface's upstream stream says about its end.
+    pub fn stream_end(&self, frame: &StreamFrame) -> Signal {
+        dispatch!(self, stream_end(frame))
     }
-}
 
-/// OpenAI's error envelope: `{"error":{"message","type","param","code"}}`.
-pub fn openai_error_body(status: u16, message: &str, kind: &ErrorKind) -> Value {
-    match kind {
-        ErrorKind::NoMatch => {
-            json!({"error":{"message":message,"type":"invalid_request_error","param":null,"code":"no_fixture_match"}})
-        }
-        ErrorKind::InvalidRequest { code } => {
-            json!({"error":{"message":message,"type":"invalid_request_error","param":null,"code":code}})
-        }
-        ErrorKind::Fixture(e) => {
-            let default_type = match status {
-                400 | 404 | 409 | 413 | 422 => "invalid_request_error",
-                401 => "authentication_error",
-                403 => "permission_error",
-                429 => "rate_limit_error",
-                _ => "server_error",
+    /// An error reply in this provider's shape, so its SDK raises its typed error. A
+    /// 429 carries `Retry-After` (the fixture's `retryAfter`, default 1) on every
+    /// provider, then the provider's own rate-limit headers.
+    pub fn error(&self, status: u16, message: &str, kind: ErrorKind) -> RenderPlan {
+        let mut plan = dispatch!(self, error(status, message, &kind));
+        if status == 429 {
+            let retry = match kind {
+                ErrorKind::Fixture(e) => e.retry_after.unwrap_or(1),
+                _ => 1,
             };
-            json!({"error":{
-                "message": message,
-                "type": e.kind.clone().unwrap_or_else(|| default_type.to_string()),
-                "param": e.param.clone().unwrap_or(Value::Null),
-                "code": e.code.clone().unwrap_or(Value::Null),
-            }})
+            plan.headers.push(("retry-after", retry.to_string().into()));
+            let extra = dispatch!(self, rate_limit_headers());
+            plan.headers
+                .extend(extra.iter().map(|&(k, v)| (k, Cow::Borrowed(v))));
         }
-        ErrorKind::Internal => {
-            json!({"error":{"message":message,"type":"server_error","param":null,"code":null}})
-        }
+        plan
     }
-}
-
-/// The rate-limit headers OpenAI sends with a 429, so clients' backoff code has data.
-pub fn rate_limit_headers() -> Vec<(&'static str, Cow<'static, str>)> {
-    vec![
-        ("x-ratelimit-limit-requests", "60".into()),
-        ("x-ratelimit-limit-tokens", "150000".into()),
-        ("x-ratelimit-remaining-requests", "0".into()),
-        ("x-ratelimit-remaining-tokens", "0".into()),
-        ("x-ratelimit-reset-requests", "1s".into()),
-        ("x-ratelimit-reset-tokens", "6m0s".into()),
-    ]
 }

@@ -35,7 +35,8 @@ use tokio::time::Instant;
 
 use crate::cassette::model::parse_entry;
 use crate::cassette::FixtureStore;
-use crate::providers::{ErrorKind, Surface};
+use crate::providers::common::ErrorKind;
+use crate::providers::Surface;
 use crate::request::ChatRequest;
 use crate::server::body::Body;
 use crate::server::pipeline::plan_response;
@@ -237,7 +238,7 @@ impl Recorder {
         let provider = surface.provider();
         let Some(base) = self.config.upstreams.get(provider) else {
             return plan_response(
-                surface.error_plan(
+                surface.error(
                     502,
                     &format!("No upstream configured for {provider}"),
                     ErrorKind::Internal,
@@ -252,7 +253,7 @@ impl Recorder {
             .unwrap_or("/");
         let Some(uri) = Self::upstream_uri(base, pq) else {
             return plan_response(
-                surface.error_plan(
+                surface.error(
                     502,
                     &format!("Invalid upstream URL: {base}"),
                     ErrorKind::Internal,
@@ -272,7 +273,7 @@ impl Recorder {
             Ok(r) => r,
             Err(e) => {
                 return plan_response(
-                    surface.error_plan(
+                    surface.error(
                         502,
                         &format!("Cannot build upstream request: {e}"),
                         ErrorKind::Internal,
@@ -301,7 +302,7 @@ impl Recorder {
                     .unwrap_or_default();
                 tracing::warn!(provider, upstream = %shown, error = %e, %cause, "upstream request failed");
                 return plan_response(
-                    surface.error_plan(
+                    surface.error(
                         502,
                         format!("Proxy to upstream failed: {e} {cause}").trim_end(),
                         ErrorKind::Internal,
@@ -312,7 +313,7 @@ impl Recorder {
             Err(_) => {
                 tracing::warn!(provider, upstream = %shown, timeout = ?self.config.head_timeout, "upstream did not answer in time");
                 return plan_response(
-                    surface.error_plan(
+                    surface.error(
                         502,
                         &format!(
                             "Proxy to upstream failed: no response within {:?}",
@@ -381,7 +382,7 @@ impl Recorder {
         };
         let tee = TeeBody::new(
             upstream_body,
-            &content_type,
+            capture::StreamWatch::new(surface, &content_type),
             sent_at,
             self.config.idle_timeout,
             self.config.max_capture_bytes,

@@ -40,7 +40,8 @@ use super::AppState;
 use crate::cassette::{Fixture, MatchMode, Outcome};
 use crate::chaos::{self, Action, Decision};
 use crate::journal::{Draft, Entry, Source};
-use crate::providers::{ErrorKind, PlanBody, RenderContext, RenderPlan, RequestParts, Surface};
+use crate::providers::common::{ErrorKind, PlanBody, RenderContext, RenderPlan, RequestParts};
+use crate::providers::Surface;
 use crate::request::{scope_value, ChatRequest, DEFAULT_TEST_ID};
 
 // Header names the pipeline reads or writes on every request, parsed once: a `&str`
@@ -134,7 +135,7 @@ where
         Err(BodyError::Read(e)) => {
             tracing::warn!(path = parts.uri.path(), error = %e, "could not read request body");
             return plan_response(
-                surface.error_plan(
+                surface.error(
                     400,
                     &format!("Could not read request body: {e}"),
                     ErrorKind::InvalidRequest {
@@ -181,7 +182,7 @@ fn decide<'a>(
         Err(e) => {
             tracing::warn!(provider = surface.provider(), path = parts.uri.path(), error = %e.message, "malformed request");
             return Decided::Answer(plan_response(
-                surface.error_plan(
+                surface.error(
                     e.status,
                     &e.message,
                     ErrorKind::InvalidRequest { code: e.code },
@@ -205,7 +206,7 @@ fn decide<'a>(
         draft.source = Source::Injected;
         draft.keep(req, Some((surface, &bytes)));
         return Decided::Answer(plan_response(
-            surface.error_plan(e.status, &e.message, ErrorKind::Fixture(&e)),
+            surface.error(e.status, &e.message, ErrorKind::Fixture(&e)),
             None,
         ));
     }
@@ -545,17 +546,14 @@ fn miss(
     }
     tracing::warn!(provider = surface.provider(), strict, test_id = %req.test_id, "{message}");
     let status = if strict { 503 } else { 404 };
-    let resp = plan_response(
-        surface.error_plan(status, &message, ErrorKind::NoMatch),
-        None,
-    );
+    let resp = plan_response(surface.error(status, &message, ErrorKind::NoMatch), None);
     draft.miss = Some(message);
     resp
 }
 
 fn too_large(surface: &Surface, max: usize) -> Response<Body> {
     plan_response(
-        surface.error_plan(
+        surface.error(
             413,
             &format!("Request body is larger than the {max}-byte limit"),
             ErrorKind::InvalidRequest {

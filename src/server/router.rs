@@ -46,35 +46,72 @@ pub fn route(method: &Method, path: &str) -> Route {
         "/v1/chat/completions" | "/chat/completions" => {
             return want(
                 post,
-                Route::Provider(Surface::OpenAiChat {
+                Route::Provider(Surface::OpenAi(crate::providers::openai::Op::Chat {
                     azure_deployment: None,
-                }),
+                })),
             )
         }
         "/v1/embeddings" | "/embeddings" => {
             return want(
                 post,
-                Route::Provider(Surface::OpenAiEmbeddings {
+                Route::Provider(Surface::OpenAi(crate::providers::openai::Op::Embeddings {
                     azure_deployment: None,
-                }),
+                })),
             )
         }
         "/v1/responses" | "/responses" => {
-            return want(post, Route::Provider(Surface::OpenAiResponses))
+            return want(
+                post,
+                Route::Provider(Surface::OpenAi(crate::providers::openai::Op::Responses)),
+            )
         }
-        "/v1/messages" => return want(post, Route::Provider(Surface::AnthropicMessages)),
-        "/v2/chat" => return want(post, Route::Provider(Surface::CohereChat)),
-        "/v2/embed" => return want(post, Route::Provider(Surface::CohereEmbed)),
-        "/api/chat" => return want(post, Route::Provider(Surface::OllamaChat)),
-        "/api/generate" => return want(post, Route::Provider(Surface::OllamaGenerate)),
+        "/v1/messages" => {
+            return want(
+                post,
+                Route::Provider(Surface::Anthropic(
+                    crate::providers::anthropic::Op::Messages,
+                )),
+            )
+        }
+        "/v2/chat" => {
+            return want(
+                post,
+                Route::Provider(Surface::Cohere(crate::providers::cohere::Op::Chat)),
+            )
+        }
+        "/v2/embed" => {
+            return want(
+                post,
+                Route::Provider(Surface::Cohere(crate::providers::cohere::Op::Embed)),
+            )
+        }
+        "/api/chat" => {
+            return want(
+                post,
+                Route::Provider(Surface::Ollama(crate::providers::ollama::Op::Chat)),
+            )
+        }
+        "/api/generate" => {
+            return want(
+                post,
+                Route::Provider(Surface::Ollama(crate::providers::ollama::Op::Generate)),
+            )
+        }
         "/api/embed" => {
             return want(
                 post,
-                Route::Provider(Surface::OllamaEmbed { legacy: false }),
+                Route::Provider(Surface::Ollama(crate::providers::ollama::Op::Embed {
+                    legacy: false,
+                })),
             )
         }
         "/api/embeddings" => {
-            return want(post, Route::Provider(Surface::OllamaEmbed { legacy: true }))
+            return want(
+                post,
+                Route::Provider(Surface::Ollama(crate::providers::ollama::Op::Embed {
+                    legacy: true,
+                })),
+            )
         }
         "/api/tags" => return want(get, Route::OllamaTags),
         "/metrics" => return want(get, Route::Metrics),
@@ -103,12 +140,12 @@ pub fn route(method: &Method, path: &str) -> Route {
                 .decode_utf8_lossy()
                 .into_owned();
             let surface = match op {
-                "chat/completions" => Some(Surface::OpenAiChat {
+                "chat/completions" => Some(Surface::OpenAi(crate::providers::openai::Op::Chat {
                     azure_deployment: Some(deployment),
-                }),
-                "embeddings" => Some(Surface::OpenAiEmbeddings {
+                })),
+                "embeddings" => Some(Surface::OpenAi(crate::providers::openai::Op::Embeddings {
                     azure_deployment: Some(deployment),
-                }),
+                })),
                 _ => None,
             };
             if let Some(s) = surface {
@@ -119,14 +156,14 @@ pub fn route(method: &Method, path: &str) -> Route {
     // OpenAI-compatible prefixes (`/openai/v1/...`, `/api/v1/...`, `/v4/...`).
     if post && !path.starts_with("/v1/") {
         if path.ends_with("/chat/completions") {
-            return Route::Provider(Surface::OpenAiChat {
+            return Route::Provider(Surface::OpenAi(crate::providers::openai::Op::Chat {
                 azure_deployment: None,
-            });
+            }));
         }
         if path.ends_with("/embeddings") {
-            return Route::Provider(Surface::OpenAiEmbeddings {
+            return Route::Provider(Surface::OpenAi(crate::providers::openai::Op::Embeddings {
                 azure_deployment: None,
-            });
+            }));
         }
     }
     Route::NotFound
@@ -171,26 +208,26 @@ fn google_surface(path: &str) -> Option<Surface> {
     }
     let model = decode(model);
     match op {
-        "generateContent" => Some(Surface::GeminiGenerate {
+        "generateContent" => Some(Surface::Gemini(crate::providers::gemini::Op::Generate {
             model,
             stream: false,
             vertex,
-        }),
-        "streamGenerateContent" => Some(Surface::GeminiGenerate {
+        })),
+        "streamGenerateContent" => Some(Surface::Gemini(crate::providers::gemini::Op::Generate {
             model,
             stream: true,
             vertex,
-        }),
-        "embedContent" => Some(Surface::GeminiEmbed {
+        })),
+        "embedContent" => Some(Surface::Gemini(crate::providers::gemini::Op::Embed {
             model,
             batch: false,
             vertex,
-        }),
-        "batchEmbedContents" => Some(Surface::GeminiEmbed {
+        })),
+        "batchEmbedContents" => Some(Surface::Gemini(crate::providers::gemini::Op::Embed {
             model,
             batch: true,
             vertex,
-        }),
+        })),
         _ => None,
     }
 }
@@ -205,22 +242,24 @@ fn bedrock_surface(path: &str) -> Option<Surface> {
     // Model ids arrive percent-encoded (`...-v1%3A0`); match on the decoded id.
     let model = decode(id);
     match op {
-        "invoke" => Some(Surface::BedrockInvoke {
+        "invoke" => Some(Surface::Bedrock(crate::providers::bedrock::Op::Invoke {
             model,
             stream: false,
-        }),
-        "invoke-with-response-stream" => Some(Surface::BedrockInvoke {
-            model,
-            stream: true,
-        }),
-        "converse" => Some(Surface::BedrockConverse {
+        })),
+        "invoke-with-response-stream" => {
+            Some(Surface::Bedrock(crate::providers::bedrock::Op::Invoke {
+                model,
+                stream: true,
+            }))
+        }
+        "converse" => Some(Surface::Bedrock(crate::providers::bedrock::Op::Converse {
             model,
             stream: false,
-        }),
-        "converse-stream" => Some(Surface::BedrockConverse {
+        })),
+        "converse-stream" => Some(Surface::Bedrock(crate::providers::bedrock::Op::Converse {
             model,
             stream: true,
-        }),
+        })),
         _ => None,
     }
 }
@@ -236,15 +275,15 @@ mod tests {
                 &Method::POST,
                 "/openai/deployments/my%20dep/chat/completions"
             ),
-            Route::Provider(Surface::OpenAiChat {
+            Route::Provider(Surface::OpenAi(crate::providers::openai::Op::Chat {
                 azure_deployment: Some("my dep".into())
-            })
+            }))
         );
         assert_eq!(
             route(&Method::POST, "/openai/deployments/d/embeddings"),
-            Route::Provider(Surface::OpenAiEmbeddings {
+            Route::Provider(Surface::OpenAi(crate::providers::openai::Op::Embeddings {
                 azure_deployment: Some("d".into())
-            })
+            }))
         );
     }
 
@@ -255,36 +294,36 @@ mod tests {
                 &Method::POST,
                 "/v1beta/models/gemini-2.0-flash:streamGenerateContent"
             ),
-            Route::Provider(Surface::GeminiGenerate {
+            Route::Provider(Surface::Gemini(crate::providers::gemini::Op::Generate {
                 model: "gemini-2.0-flash".into(),
                 stream: true,
                 vertex: false
-            })
+            }))
         );
         assert_eq!(
             route(&Method::POST, "/v1beta1/projects/p/locations/us-central1/publishers/google/models/gemini-2.5-pro:generateContent"),
-            Route::Provider(Surface::GeminiGenerate { model: "gemini-2.5-pro".into(), stream: false, vertex: true })
+            Route::Provider(Surface::Gemini(crate::providers::gemini::Op::Generate { model: "gemini-2.5-pro".into(), stream: false, vertex: true }))
         );
         assert_eq!(
             route(
                 &Method::POST,
                 "/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke-with-response-stream"
             ),
-            Route::Provider(Surface::BedrockInvoke {
+            Route::Provider(Surface::Bedrock(crate::providers::bedrock::Op::Invoke {
                 model: "anthropic.claude-3-haiku-20240307-v1:0".into(),
                 stream: true
-            })
+            }))
         );
         assert_eq!(
             route(
                 &Method::POST,
                 "/v1beta/models/text-embedding-004:batchEmbedContents"
             ),
-            Route::Provider(Surface::GeminiEmbed {
+            Route::Provider(Surface::Gemini(crate::providers::gemini::Op::Embed {
                 model: "text-embedding-004".into(),
                 batch: true,
                 vertex: false
-            })
+            }))
         );
     }
 

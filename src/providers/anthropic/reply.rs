@@ -14,7 +14,9 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::cassette::model::{Block, ChatReply, ToolCall};
-use crate::providers::{chunk_text, estimate_tokens, prompt_chars, FrameWriter, RenderContext};
+use crate::providers::common::{
+    chunk_text, estimate_tokens, prompt_chars, FrameWriter, RenderContext,
+};
 use crate::request::ChatRequest;
 
 /// The model echoed when neither the fixture nor the request names one.

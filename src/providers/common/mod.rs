@@ -6,22 +6,28 @@
 //! - [`context`]: [`RenderContext`], deterministic ids and timestamps.
 //! - [`json`]: compact JSON text as replies send it.
 //! - [`chunk`]: slicing streamed text.
+//! - [`embedding`]: input lists, deterministic vectors, float32 base64.
 //! - [`usage`]: token estimates.
 //! - [`error`]: [`ErrorKind`], why an error reply is sent.
+//! - [`answer`]: the reply-kind check every renderer makes.
+//! - [`stream_end`]: [`Signal`](stream_end::Signal), what a stream's frame says about its end.
 //! - [`collapse`]: [`Collapsed`](collapse::Collapsed), a recorded reply read back.
 //! - [`skim`]: building blocks for request fast paths.
 //!
 //! Not here: anything that names one provider, and the dispatch (`providers/mod.rs`).
 //! Dependencies point down only: providers use this module; it uses none of them.
 
+pub mod answer;
 pub mod chunk;
 pub mod collapse;
 pub mod context;
+pub mod embedding;
 pub mod error;
 pub mod json;
 pub mod parse;
 pub mod plan;
 pub mod skim;
+pub mod stream_end;
 pub mod usage;
 
 pub use chunk::{chunk_text, TextChunks};

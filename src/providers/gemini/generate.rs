@@ -11,37 +11,22 @@
 use bytes::{Bytes, BytesMut};
 use serde_json::{json, Map, Value};
 
-use super::super::{
-    chunk_text, estimate_tokens, prompt_chars, ErrorKind, Frame, PlanBody, RenderContext,
-    RenderPlan, Surface,
-};
-use super::{colon_spaced, error_plan, pretty, pretty_plan, JSON_CONTENT_TYPE};
+use super::{colon_spaced, pretty, pretty_plan, JSON_CONTENT_TYPE};
 use crate::cassette::model::{Block, ChatReply, ToolCall};
-use crate::cassette::{Fixture, Reply};
 use crate::codec::sse::{self, LineEnd, SseEvent};
+use crate::providers::common::{
+    chunk_text, estimate_tokens, prompt_chars, Frame, PlanBody, RenderContext, RenderPlan,
+};
 use crate::request::ChatRequest;
 
 /// Render a chat fixture for `generateContent` or `streamGenerateContent`.
 pub(super) fn render(
-    surface: &Surface,
-    fx: &Fixture,
+    reply: &ChatReply,
     req: &ChatRequest,
     ctx: &RenderContext,
     path_model: &str,
     vertex: bool,
 ) -> RenderPlan {
-    let Reply::Chat(reply) = &fx.reply else {
-        return error_plan(
-            surface,
-            500,
-            &format!(
-                "Fixture response of kind {} cannot answer a generateContent request ({})",
-                fx.reply.kind_name(),
-                fx.origin
-            ),
-            &ErrorKind::Internal,
-        );
-    };
     let env = Envelope::new(reply, req, ctx, path_model, vertex);
     if !req.stream {
         let body = env.response(json_parts(reply), true);
@@ -308,7 +293,9 @@ fn stream_parts(reply: &ChatReply, chunk_size: usize) -> Vec<Vec<Value>> {
 mod tests {
     use super::*;
     use crate::cassette::model::parse_entry;
-    use crate::providers::RequestParts;
+    use crate::cassette::Fixture;
+    use crate::providers::common::RequestParts;
+    use crate::providers::Surface;
     use std::sync::Arc;
 
     fn fixture(v: Value) -> Fixture {
@@ -317,11 +304,11 @@ mod tests {
     }
 
     fn surface(stream: bool, vertex: bool) -> Surface {
-        Surface::GeminiGenerate {
+        Surface::Gemini(crate::providers::gemini::Op::Generate {
             model: "gemini-2.5-flash".into(),
             stream,
             vertex,
-        }
+        })
     }
 
     fn request(stream: bool, vertex: bool, query: Option<&str>) -> ChatRequest {

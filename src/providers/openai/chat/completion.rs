@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::{call_id, envelope, finish_reason};
 use crate::cassette::model::{ChatReply, ToolCall};
-use crate::providers::{
+use crate::providers::common::{
     estimate_tokens, json_str, json_value, prompt_chars, PlanBody, RenderContext, RenderPlan,
 };
 use crate::request::ChatRequest;
@@ -169,8 +169,7 @@ impl Serialize for UsageCounts<'_> {
 mod tests {
     use super::*;
     use crate::cassette::Reply;
-    use crate::providers::openai_chat::render;
-    use crate::providers::openai_chat::tests::{fixture, request};
+    use crate::providers::openai::chat::tests::{fixture, render_fixture, request};
     use serde_json::json;
 
     /// The completion as it was built before it was typed: a `Value`, map by map.
@@ -277,7 +276,7 @@ mod tests {
             ] {
                 let req = request(body);
                 let ctx = RenderContext::new(&fx, &req, 20);
-                let plan = render(&fx, &req, &ctx);
+                let plan = render_fixture(&fx, &req, &ctx);
                 let PlanBody::Full(bytes) = &plan.body else {
                     panic!("not a JSON reply")
                 };

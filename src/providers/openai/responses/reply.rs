@@ -12,8 +12,8 @@ use base64::Engine;
 use serde_json::{json, Map, Value};
 
 use crate::cassette::model::{Block, ChatReply};
-use crate::providers::openai_chat::call_id;
-use crate::providers::{chunk_text, estimate_tokens, prompt_chars, RenderContext};
+use crate::providers::common::{chunk_text, estimate_tokens, prompt_chars, RenderContext};
+use crate::providers::openai::chat::call_id;
 use crate::request::ChatRequest;
 
 /// Length of the random part of generated ids (real ones carry 48–50 hex digits).

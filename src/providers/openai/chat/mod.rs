@@ -11,12 +11,11 @@
 
 use serde_json::{json, Map, Value};
 
-use super::collapse::Collapsed;
-use super::{json_body, ParseError, RenderContext, RenderPlan, RequestParts};
 use crate::cassette::model::{ChatReply, ToolCall};
-use crate::cassette::{Fixture, Reply};
 use crate::codec::decode_all;
 use crate::codec::sse::SseDecoder;
+use crate::providers::common::collapse::{self, Collapsed};
+use crate::providers::common::{json_body, ParseError, RenderContext, RenderPlan, RequestParts};
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
 
 /// Text of an OpenAI `content` value: a string, or the text parts of an array joined
@@ -214,25 +213,8 @@ pub fn call_id(call: &ToolCall, i: usize, ctx: &RenderContext) -> String {
         .unwrap_or_else(|| ctx.id("call_", &format!("call{i}"), 24))
 }
 
-/// Render a fixture as a chat completion (JSON or SSE).
-pub fn render(fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
-    let reply = match &fx.reply {
-        Reply::Chat(c) => c,
-        other => {
-            return super::Surface::OpenAiChat {
-                azure_deployment: None,
-            }
-            .error_plan(
-                500,
-                &format!(
-                    "Fixture response of kind {} cannot answer a chat completion ({})",
-                    other.kind_name(),
-                    fx.origin
-                ),
-                super::ErrorKind::Internal,
-            )
-        }
-    };
+/// Render a chat reply as a chat completion (JSON or SSE).
+pub fn render(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
     if req.stream {
         stream::render_stream(reply, req, ctx)
     } else {
@@ -293,7 +275,7 @@ fn read_usage(v: &Value, c: &mut Collapsed) {
 
 fn read_chunk(v: &Value, c: &mut Collapsed) {
     if let Some(e) = v.get("error").filter(|e| e.is_object()) {
-        c.error = Some(super::collapse::error_from_body(
+        c.error = Some(collapse::error_from_body(
             500,
             json!({ "error": e }).to_string().as_bytes(),
         ));
@@ -393,12 +375,29 @@ fn read_completion(v: &Value, c: &mut Collapsed) {
 pub(super) mod tests {
     use super::*;
     use crate::cassette::model::parse_entry;
-    use crate::providers::PlanBody;
+    use crate::cassette::Fixture;
+    use crate::providers::common::PlanBody;
     use std::sync::Arc;
 
     pub(super) fn fixture(v: Value) -> Fixture {
         let mut f = Vec::new();
         parse_entry(&v, &Arc::from("t.json"), 0, &mut f).unwrap()
+    }
+
+    /// Render through the provider's verb, as the dispatch does.
+    pub(super) fn render_fixture(
+        fx: &Fixture,
+        req: &ChatRequest,
+        ctx: &RenderContext,
+    ) -> RenderPlan {
+        crate::providers::openai::render(
+            &crate::providers::openai::Op::Chat {
+                azure_deployment: None,
+            },
+            fx,
+            req,
+            ctx,
+        )
     }
 
     pub(super) fn request(body: &str) -> ChatRequest {
@@ -493,10 +492,13 @@ pub(super) mod tests {
             json!({"match":{},"response":{"toolCalls":[{"name":"f","arguments":{"a":1}}]}}),
         );
         let req = request(r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#);
-        let a = render(&fx, &req, &RenderContext::new(&fx, &req, 20));
-        let b = render(&fx, &req, &RenderContext::new(&fx, &req, 20));
+        let a = render_fixture(&fx, &req, &RenderContext::new(&fx, &req, 20));
+        let b = render_fixture(&fx, &req, &RenderContext::new(&fx, &req, 20));
         assert_eq!(a, b);
         let other = request(r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello"}]}"#);
-        assert_ne!(a, render(&fx, &other, &RenderContext::new(&fx, &other, 20)));
+        assert_ne!(
+            a,
+            render_fixture(&fx, &other, &RenderContext::new(&fx, &other, 20))
+        );
     }
 }
