@@ -12,6 +12,7 @@ mod record_google;
 mod record_providers;
 mod reload;
 mod replay;
+mod respond;
 mod shutdown;
 mod support;
 mod unused;
