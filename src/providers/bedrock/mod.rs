@@ -36,9 +36,10 @@ use crate::cassette::Fixture;
 use crate::codec::eventstream::{self, Message};
 use crate::providers::common::collapse::Collapsed;
 use crate::providers::common::stream_end::{Signal, StreamFrame};
+use crate::providers::common::usage::{output_chars, Counts};
 use crate::providers::common::{
-    answer, estimate_tokens, prompt_chars, ErrorKind, Frame, ParseError, PlanBody, RenderContext,
-    RenderPlan, RequestParts,
+    answer, estimate_tokens, ErrorKind, Frame, ParseError, PlanBody, RenderContext, RenderPlan,
+    RequestParts,
 };
 use crate::request::ChatRequest;
 
@@ -241,23 +242,13 @@ pub struct Tokens {
 impl Tokens {
     /// Counts for serving `reply` to `req`.
     pub fn of(reply: &ChatReply, req: &ChatRequest) -> Tokens {
-        let pinned = reply.overrides.usage.as_ref();
-        let completion_chars = reply.text_chars()
-            + reply.reasoning.as_deref().map_or(0, |r| r.chars().count())
-            + reply
-                .calls()
-                .iter()
-                .map(|c| c.name.len() + c.arguments.len())
-                .sum::<usize>();
-        let input = pinned
-            .and_then(|u| u.input())
-            .unwrap_or_else(|| estimate_tokens(prompt_chars(req)));
-        let output = pinned
-            .and_then(|u| u.output())
-            .unwrap_or_else(|| estimate_tokens(completion_chars));
-        let total = pinned
-            .and_then(|u| u.total_tokens.or(u.total_token_count))
-            .unwrap_or(input + output);
+        let Counts {
+            input,
+            output,
+            total,
+        } = Counts::of(reply.overrides.usage.as_deref(), req, || {
+            estimate_tokens(output_chars(reply, true))
+        });
         Tokens {
             input,
             output,

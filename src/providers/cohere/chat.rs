@@ -12,9 +12,9 @@ use serde_json::{json, Map, Value};
 use super::uuid;
 use crate::cassette::model::{ChatReply, ToolCall};
 use crate::codec::sse;
+use crate::providers::common::usage::{output_chars, Counts};
 use crate::providers::common::{
-    chunk_text, estimate_tokens, json_body, prompt_chars, Frame, ParseError, RenderContext,
-    RenderPlan,
+    chunk_text, estimate_tokens, json_body, Frame, ParseError, RenderContext, RenderPlan,
 };
 use crate::providers::openai::chat::tool_names;
 use crate::request::{ChatRequest, Endpoint, Message, Role};
@@ -120,19 +120,10 @@ fn finish_reason(reply: &ChatReply, has_calls: bool) -> String {
 }
 
 fn usage(reply: &ChatReply, req: &ChatRequest) -> Value {
-    let completion_chars = reply.text_chars()
-        + reply
-            .calls()
-            .iter()
-            .map(|c| c.name.len() + c.arguments.len())
-            .sum::<usize>();
-    let o = reply.overrides.usage.as_ref();
-    let input = o
-        .and_then(|u| u.input())
-        .unwrap_or_else(|| estimate_tokens(prompt_chars(req)));
-    let output = o
-        .and_then(|u| u.output())
-        .unwrap_or_else(|| estimate_tokens(completion_chars));
+    let counts = Counts::of(reply.overrides.usage.as_deref(), req, || {
+        estimate_tokens(output_chars(reply, false))
+    });
+    let (input, output) = (counts.input, counts.output);
     json!({
         "billed_units": {"input_tokens": input, "output_tokens": output},
         "tokens": {"input_tokens": input, "output_tokens": output},

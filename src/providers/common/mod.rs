@@ -7,7 +7,7 @@
 //! - [`json`]: compact JSON text as replies send it.
 //! - [`chunk`]: slicing streamed text.
 //! - [`embedding`]: input lists, deterministic vectors, float32 base64.
-//! - [`usage`]: token estimates.
+//! - [`usage`]: token counts, pinned or estimated, one rule for every provider.
 //! - [`error`]: [`ErrorKind`], why an error reply is sent.
 //! - [`answer`]: the reply-kind check every renderer makes.
 //! - [`stream_end`]: [`Signal`](stream_end::Signal), what a stream's frame says about its end.
@@ -36,4 +36,4 @@ pub use error::ErrorKind;
 pub use json::{json_str, json_text, json_value};
 pub use parse::{json_body, ParseError, RequestParts};
 pub use plan::{Frame, FrameWriter, PlanBody, RenderPlan};
-pub use usage::{estimate_tokens, prompt_chars};
+pub use usage::{estimate_tokens, prompt_chars, Counts};

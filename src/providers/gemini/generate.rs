@@ -14,8 +14,9 @@ use serde_json::{json, Map, Value};
 use super::{colon_spaced, pretty, pretty_plan, JSON_CONTENT_TYPE};
 use crate::cassette::model::{Block, ChatReply, ToolCall};
 use crate::codec::sse::{self, LineEnd, SseEvent};
+use crate::providers::common::usage::{call_chars, Counts};
 use crate::providers::common::{
-    chunk_text, estimate_tokens, prompt_chars, Frame, PlanBody, RenderContext, RenderPlan,
+    chunk_text, estimate_tokens, Frame, PlanBody, RenderContext, RenderPlan,
 };
 use crate::request::ChatRequest;
 
@@ -102,18 +103,11 @@ impl Envelope {
         vertex: bool,
     ) -> Envelope {
         let calls = reply.calls();
-        let completion_chars = reply.text_chars()
-            + calls
-                .iter()
-                .map(|c| c.name.len() + c.arguments.len())
-                .sum::<usize>();
-        let usage = reply.overrides.usage.as_ref();
-        let prompt = usage
-            .and_then(|u| u.input())
-            .unwrap_or_else(|| estimate_tokens(prompt_chars(req)));
-        let candidates = usage
-            .and_then(|u| u.output())
-            .unwrap_or_else(|| estimate_tokens(completion_chars));
+        let usage = reply.overrides.usage.as_deref();
+        let counts = Counts::of(usage, req, || {
+            estimate_tokens(reply.text_chars() + call_chars(&calls))
+        });
+        let (prompt, candidates) = (counts.input, counts.output);
         let pinned_thoughts = usage.and_then(|u| {
             u.extra
                 .get("thoughtsTokenCount")

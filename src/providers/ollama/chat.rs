@@ -18,9 +18,9 @@ use serde_json::{json, Map, Value};
 use super::{rfc3339, JSON_CONTENT_TYPE};
 use crate::cassette::model::{Block, ChatReply, ToolCall};
 use crate::codec::ndjson;
+use crate::providers::common::usage::{output_chars, Counts};
 use crate::providers::common::{
-    chunk_text, estimate_tokens, json_body, prompt_chars, Frame, ParseError, PlanBody,
-    RenderContext, RenderPlan,
+    chunk_text, estimate_tokens, json_body, Frame, ParseError, PlanBody, RenderContext, RenderPlan,
 };
 use crate::providers::openai::chat::tool_names;
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
@@ -280,19 +280,10 @@ struct Meta {
 
 impl Meta {
     fn new(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext, generate: bool) -> Meta {
-        let usage = reply.overrides.usage.as_ref();
-        let completion_chars = reply.text_chars()
-            + reply
-                .calls()
-                .iter()
-                .map(|c| c.name.len() + c.arguments.len())
-                .sum::<usize>();
-        let prompt_eval_count = usage
-            .and_then(|u| u.input())
-            .unwrap_or_else(|| estimate_tokens(prompt_chars(req)));
-        let eval_count = usage
-            .and_then(|u| u.output())
-            .unwrap_or_else(|| estimate_tokens(completion_chars));
+        let counts = Counts::of(reply.overrides.usage.as_deref(), req, || {
+            estimate_tokens(output_chars(reply, false))
+        });
+        let (prompt_eval_count, eval_count) = (counts.input, counts.output);
         let nanos = |label: &str, base: u64| base + (ctx.unit(label) * 1_000_000.0) as u64;
         // Token ids are opaque to clients; a deterministic list of plausible ids.
         let context = if generate {
