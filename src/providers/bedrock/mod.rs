@@ -23,6 +23,7 @@
 
 pub mod collapse;
 pub mod converse;
+pub mod error;
 pub mod invoke;
 
 use bytes::BytesMut;
@@ -111,15 +112,9 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
     }
 }
 
-/// An AWS-shaped error: `{"message": ...}` plus `x-amzn-ErrorType`, from which
-/// botocore picks the exception class (`ThrottlingException`, `ValidationException`,
-/// ...). Streamed requests get the same plain JSON error, as AWS does before the stream
-/// starts.
+/// An AWS-shaped error (see [`error::plan`]).
 pub fn error(_op: &Op, status: u16, message: &str, kind: &ErrorKind) -> RenderPlan {
-    let mut plan = RenderPlan::json(status, &json!({ "message": message }));
-    plan.headers
-        .push(("x-amzn-errortype", error_type(status, kind).into()));
-    plan
+    error::plan(status, message, kind)
 }
 
 /// Bedrock's 429 carries nothing besides `Retry-After`.
@@ -186,32 +181,6 @@ pub fn fallback_embedding(
     _ctx: &RenderContext,
 ) -> Option<RenderPlan> {
     None
-}
-
-/// The modelled exception name for an error. A fixture's `error.type` wins when it is
-/// already an AWS exception name (e.g. `ModelNotReadyException`); otherwise the status
-/// decides, as the Bedrock service model maps them.
-pub fn error_type(status: u16, kind: &ErrorKind) -> String {
-    if let ErrorKind::Fixture(e) = kind {
-        if let Some(t) = e.kind.as_deref() {
-            if t.ends_with("Exception") && t.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return t.to_string();
-            }
-        }
-    }
-    match status {
-        401 => "UnrecognizedClientException",
-        403 => "AccessDeniedException",
-        404 => "ResourceNotFoundException",
-        408 => "ModelTimeoutException",
-        409 => "ConflictException",
-        424 => "ModelErrorException",
-        429 => "ThrottlingException",
-        503 => "ServiceUnavailableException",
-        400..=499 => "ValidationException",
-        _ => "InternalServerException",
-    }
-    .to_string()
 }
 
 /// The stop reason in Anthropic's and Converse's vocabulary (§4.10): OpenAI's `stop`,
@@ -342,6 +311,7 @@ pub fn is_base64(s: &str) -> bool {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use super::error::error_type;
     use super::*;
     use crate::cassette::model::{parse_entry, ErrorReply};
     use crate::codec::eventstream::EventStreamDecoder;

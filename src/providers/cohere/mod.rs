@@ -12,8 +12,7 @@
 mod chat;
 mod collapse;
 mod embed;
-
-use serde_json::json;
+pub mod error;
 
 use crate::cassette::Fixture;
 use crate::providers::common::collapse::Collapsed;
@@ -59,9 +58,9 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
     }
 }
 
-/// Cohere's error body: `{"message": "…"}`.
+/// Cohere's error body (see [`error::plan`]).
 pub fn error(_op: &Op, status: u16, message: &str, _kind: &ErrorKind) -> RenderPlan {
-    RenderPlan::json(status, &json!({ "message": message }))
+    error::plan(status, message)
 }
 
 /// Cohere's 429 carries nothing besides `Retry-After`.

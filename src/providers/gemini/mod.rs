@@ -19,13 +19,14 @@
 
 mod collapse;
 mod embed;
+pub mod error;
 mod generate;
 mod request;
 
 use std::io;
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::cassette::Fixture;
 use crate::providers::common::collapse::Collapsed;
@@ -106,6 +107,11 @@ pub fn fallback_embedding(op: &Op, req: &ChatRequest, _ctx: &RenderContext) -> O
     }
 }
 
+/// An error in Google's shape (see [`error::plan`]).
+pub fn error(_op: &Op, status: u16, message: &str, kind: &ErrorKind) -> RenderPlan {
+    error::plan(status, message, kind)
+}
+
 /// Google's 429 carries nothing besides `Retry-After`.
 pub fn rate_limit_headers(_op: &Op) -> &'static [(&'static str, &'static str)] {
     &[]
@@ -123,43 +129,6 @@ pub fn stream_end(_op: &Op, frame: &StreamFrame) -> Signal {
         StreamFrame::Sse { data, .. } if data.trim() == "[DONE]" => Signal::Final,
         StreamFrame::Sse { data, .. } if data.contains("\"finishReason\"") => Signal::Terminal,
         _ => Signal::None,
-    }
-}
-
-/// An error in Google's shape: `{"error":{"code","message","status"}}`.
-pub fn error(_op: &Op, status: u16, message: &str, kind: &ErrorKind) -> RenderPlan {
-    // A fixture may pin the canonical status name (`"type": "RESOURCE_EXHAUSTED"`); an
-    // OpenAI-style type such as `rate_limit_error` means nothing to Google clients, so
-    // only SCREAMING_CASE names are taken over.
-    let pinned = match kind {
-        ErrorKind::Fixture(e) => e
-            .kind
-            .clone()
-            .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_')),
-        _ => None,
-    };
-    let status_name = pinned.unwrap_or_else(|| grpc_status(status).to_string());
-    let body = json!({"error": {"code": status, "message": message, "status": status_name}});
-    pretty_plan(status, &body)
-}
-
-/// The canonical `google.rpc.Code` name Google pairs with an HTTP status.
-fn grpc_status(status: u16) -> &'static str {
-    match status {
-        400 | 411 | 413 | 422 => "INVALID_ARGUMENT",
-        401 => "UNAUTHENTICATED",
-        403 => "PERMISSION_DENIED",
-        404 => "NOT_FOUND",
-        409 => "ABORTED",
-        412 => "FAILED_PRECONDITION",
-        416 => "OUT_OF_RANGE",
-        429 => "RESOURCE_EXHAUSTED",
-        499 => "CANCELLED",
-        501 => "NOT_IMPLEMENTED",
-        503 => "UNAVAILABLE",
-        504 => "DEADLINE_EXCEEDED",
-        500..=599 => "INTERNAL",
-        _ => "UNKNOWN",
     }
 }
 
@@ -202,6 +171,7 @@ mod tests {
     use super::*;
     use crate::providers::common::PlanBody;
     use crate::providers::Surface;
+    use serde_json::json;
 
     fn body(plan: &RenderPlan) -> String {
         match &plan.body {

@@ -15,8 +15,9 @@
 mod chat;
 mod collapse;
 mod embed;
+pub mod error;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::cassette::Fixture;
 use crate::providers::common::collapse::Collapsed;
@@ -71,11 +72,9 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
     }
 }
 
-/// `{"error": "<message>"}` with the status.
+/// Ollama's error body (see [`error::plan`]).
 pub fn error(_op: &Op, status: u16, message: &str, _kind: &ErrorKind) -> RenderPlan {
-    let mut plan = RenderPlan::json(status, &json!({ "error": message }));
-    plan.content_type = JSON_CONTENT_TYPE;
-    plan
+    error::plan(status, message)
 }
 
 /// Ollama's 429 carries nothing besides `Retry-After`.
