@@ -1,7 +1,7 @@
 //! AWS Bedrock runtime: `invoke` / `invoke-with-response-stream` (the Anthropic
 //! Messages body, see [`invoke`]) and `converse` / `converse-stream` (Bedrock's own
 //! shape, see [`converse`]). Recorded replies of all four are read back into fixtures
-//! by [`collapse`].
+//! by [`mod@collapse`].
 //!
 //! What the two share lives here: the model id from the path (already percent-decoded
 //! by the router), stop reasons, token counts, the AWS error shape, and turning a list

@@ -17,7 +17,8 @@ pub struct RenderContext {
     /// Characters per streamed text or argument slice.
     pub chunk_size: usize,
     /// The frames of a stream will be sent together, with no delay or fault between
-    /// them: a renderer may hand them over as one frame (see [`FrameWriter::whole`]).
+    /// them: a renderer may hand them over as one frame (see
+    /// [`FrameWriter::whole`](super::FrameWriter::whole)).
     pub whole: bool,
 }
 

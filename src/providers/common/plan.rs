@@ -46,7 +46,8 @@ impl FrameWriter {
         }
     }
 
-    /// With `whole` (a [`RenderContext::whole`] stream), frames are not cut apart: the
+    /// With `whole` (a [`RenderContext::whole`](super::RenderContext::whole) stream),
+    /// frames are not cut apart: the
     /// writer hands over one frame holding all of them, which the server sends as it
     /// is instead of copying the frames into one body.
     pub fn whole(mut self, whole: bool) -> FrameWriter {

@@ -1,5 +1,5 @@
 //! OpenAI and Azure OpenAI: chat completions ([`chat`]), embeddings ([`embeddings`])
-//! and responses ([`responses`]), one error envelope for all three ([`error`]).
+//! and responses ([`responses`]), one error envelope for all three ([`mod@error`]).
 //!
 //! Here: [`Op`], and the verbs every provider module offers with the same signatures
 //! (`parse_request`, `render`, `error`, `rate_limit_headers`, `collapse`, `stream_end`,
