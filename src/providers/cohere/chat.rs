@@ -272,6 +272,7 @@ fn render_stream(
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
     use crate::cassette::model::parse_entry;
     use crate::cassette::Fixture;
@@ -291,11 +292,11 @@ mod tests {
             query: None,
             headers: &headers,
         };
-        let req = Surface::Cohere(crate::providers::cohere::Op::Chat)
+        let req = Surface::Cohere(Op::Chat)
             .parse_request(&parts, body.as_bytes())
             .unwrap();
         let ctx = RenderContext::new(fx, &req, 4);
-        Surface::Cohere(crate::providers::cohere::Op::Chat).render(fx, &req, &ctx)
+        Surface::Cohere(Op::Chat).render(fx, &req, &ctx)
     }
 
     fn full(plan: &RenderPlan) -> Value {

@@ -177,6 +177,7 @@ fn packed_signs(v: &[f64]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
     use crate::cassette::model::parse_entry;
     use crate::providers::common::PlanBody;
@@ -205,7 +206,7 @@ mod tests {
         .unwrap();
         let ctx = RenderContext::new(&fx, &req, 20);
         let v = json_of(&crate::providers::cohere::render(
-            &crate::providers::cohere::Op::Embed,
+            &Op::Embed,
             &fx,
             &req,
             &ctx,

@@ -247,12 +247,13 @@ fn collapse_embed(body: &[u8]) -> Collapsed {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
     use crate::providers::Surface;
     use crate::testing::{collapsed_fixture as fixture_of, golden};
 
     fn generate() -> Surface {
-        Surface::Gemini(crate::providers::gemini::Op::Generate {
+        Surface::Gemini(Op::Generate {
             model: "gemini-2.5-flash".into(),
             stream: true,
             vertex: false,
@@ -488,7 +489,7 @@ mod tests {
         ] {
             for ct in ["application/json", "text/event-stream"] {
                 let _ = generate().collapse(200, ct, body).to_response();
-                let _ = Surface::Gemini(crate::providers::gemini::Op::Embed {
+                let _ = Surface::Gemini(Op::Embed {
                     model: "m".into(),
                     batch: false,
                     vertex: false,
@@ -501,7 +502,7 @@ mod tests {
 
     #[test]
     fn embed_and_batch_embed_bodies_give_the_first_vector() {
-        let batch = Surface::Gemini(crate::providers::gemini::Op::Embed {
+        let batch = Surface::Gemini(Op::Embed {
             model: "gemini-embedding-001".into(),
             batch: true,
             vertex: false,
@@ -515,7 +516,7 @@ mod tests {
         assert_eq!(r["embedding"], v["embeddings"][0]["values"]);
         assert_eq!(c.embedding.as_ref().unwrap().len(), 768);
 
-        let single = Surface::Gemini(crate::providers::gemini::Op::Embed {
+        let single = Surface::Gemini(Op::Embed {
             model: "m".into(),
             batch: false,
             vertex: true,

@@ -52,6 +52,7 @@ fn body(vectors: &[Vec<f64>], req: &ChatRequest, batch: bool, vertex: bool) -> V
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
     use crate::cassette::model::parse_entry;
     use crate::providers::common::{PlanBody, RenderContext, RequestParts};
@@ -59,7 +60,7 @@ mod tests {
     use std::sync::Arc;
 
     fn surface(batch: bool, vertex: bool) -> Surface {
-        Surface::Gemini(crate::providers::gemini::Op::Embed {
+        Surface::Gemini(Op::Embed {
             model: "gemini-embedding-001".into(),
             batch,
             vertex,

@@ -285,6 +285,7 @@ fn stream_parts(reply: &ChatReply, chunk_size: usize) -> Vec<Vec<Value>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
     use crate::cassette::model::parse_entry;
     use crate::cassette::Fixture;
@@ -298,7 +299,7 @@ mod tests {
     }
 
     fn surface(stream: bool, vertex: bool) -> Surface {
-        Surface::Gemini(crate::providers::gemini::Op::Generate {
+        Surface::Gemini(Op::Generate {
             model: "gemini-2.5-flash".into(),
             stream,
             vertex,

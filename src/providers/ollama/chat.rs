@@ -395,6 +395,7 @@ impl Meta {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
     use crate::cassette::model::parse_entry;
     use crate::cassette::Fixture;
@@ -446,11 +447,7 @@ mod tests {
     #[test]
     fn chat_streams_ndjson_by_default_and_ends_with_a_done_line_in_golden_order() {
         let fx = fixture(json!({"match":{},"response":{"content":"Hello world"}}));
-        let p = plan(
-            &Surface::Ollama(crate::providers::ollama::Op::Chat),
-            &fx,
-            CHAT,
-        );
+        let p = plan(&Surface::Ollama(Op::Chat), &fx, CHAT);
         assert_eq!(p.content_type, "application/x-ndjson");
         let l = lines(&p);
         let text: String = l[..l.len() - 1]
@@ -495,7 +492,7 @@ mod tests {
             "model":"pinned-model","finishReason":"length"}}),
         );
         let p = plan(
-            &Surface::Ollama(crate::providers::ollama::Op::Chat),
+            &Surface::Ollama(Op::Chat),
             &fx,
             r#"{"model":"llama3","stream":false,"messages":[{"role":"user","content":"hi"}]}"#,
         );
@@ -517,11 +514,7 @@ mod tests {
             json!({"match":{},"response":{"reasoning":"abcdef","toolCalls":[
             {"name":"a","arguments":{}},{"name":"b","arguments":{"x":1}}]}}),
         );
-        let l = lines(&plan(
-            &Surface::Ollama(crate::providers::ollama::Op::Chat),
-            &fx,
-            CHAT,
-        ));
+        let l = lines(&plan(&Surface::Ollama(Op::Chat), &fx, CHAT));
         assert_eq!(l.len(), 4);
         assert_eq!(l[0]["message"]["thinking"], "abcd");
         assert_eq!(l[1]["message"]["thinking"], "ef");
@@ -534,11 +527,7 @@ mod tests {
     fn generate_uses_response_and_adds_context_on_the_final_line() {
         let fx = fixture(json!({"match":{},"response":{"content":"Hi there"}}));
         let body = r#"{"model":"llama3","prompt":"hello","system":"be nice"}"#;
-        let l = lines(&plan(
-            &Surface::Ollama(crate::providers::ollama::Op::Generate),
-            &fx,
-            body,
-        ));
+        let l = lines(&plan(&Surface::Ollama(Op::Generate), &fx, body));
         assert_eq!(l[0]["response"], "Hi t");
         let last = l.last().unwrap();
         let keys: Vec<&str> = last
@@ -561,7 +550,7 @@ mod tests {
         );
         assert!(!last["context"].as_array().unwrap().is_empty());
         let p = plan(
-            &Surface::Ollama(crate::providers::ollama::Op::Generate),
+            &Surface::Ollama(Op::Generate),
             &fx,
             r#"{"model":"llama3","prompt":"hello","stream":false}"#,
         );
@@ -572,16 +561,8 @@ mod tests {
     fn rendering_is_deterministic() {
         let fx = fixture(json!({"match":{},"response":{"content":"Hello world"}}));
         assert_eq!(
-            plan(
-                &Surface::Ollama(crate::providers::ollama::Op::Chat),
-                &fx,
-                CHAT
-            ),
-            plan(
-                &Surface::Ollama(crate::providers::ollama::Op::Chat),
-                &fx,
-                CHAT
-            )
+            plan(&Surface::Ollama(Op::Chat), &fx, CHAT),
+            plan(&Surface::Ollama(Op::Chat), &fx, CHAT)
         );
     }
 
@@ -636,16 +617,8 @@ mod tests {
         let fx = fixture(json!({"match":{},"response":{"content":"Hello world"}}));
         let generate = r#"{"model":"llama3","prompt":"hello"}"#;
         for (golden, surface, body) in [
-            (
-                GOLDEN_CHAT,
-                Surface::Ollama(crate::providers::ollama::Op::Chat),
-                CHAT,
-            ),
-            (
-                GOLDEN_GENERATE,
-                Surface::Ollama(crate::providers::ollama::Op::Generate),
-                generate,
-            ),
+            (GOLDEN_CHAT, Surface::Ollama(Op::Chat), CHAT),
+            (GOLDEN_GENERATE, Surface::Ollama(Op::Generate), generate),
         ] {
             let real: Vec<Value> = golden
                 .lines()
@@ -662,11 +635,7 @@ mod tests {
         let real: Value = serde_json::from_str(GOLDEN_CHAT_JSON).unwrap();
         let body =
             r#"{"model":"llama3","stream":false,"messages":[{"role":"user","content":"hi"}]}"#;
-        let ours = full(&plan(
-            &Surface::Ollama(crate::providers::ollama::Op::Chat),
-            &fx,
-            body,
-        ));
+        let ours = full(&plan(&Surface::Ollama(Op::Chat), &fx, body));
         assert_eq!(keys(&ours), keys(&real));
     }
 }

@@ -151,6 +151,7 @@ fn collapse_embed(body: &[u8]) -> Collapsed {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
     use crate::providers::Surface;
     use crate::testing::{collapsed_fixture as fixture_of, golden};
@@ -174,11 +175,7 @@ mod tests {
     #[test]
     fn chat_and_generate_streams_collapse_to_their_whole_text_and_usage() {
         let name = "ollama/api-chat-stream.ndjson";
-        let (c, r) = fixture_of(
-            &Surface::Ollama(crate::providers::ollama::Op::Chat),
-            "application/x-ndjson",
-            name,
-        );
+        let (c, r) = fixture_of(&Surface::Ollama(Op::Chat), "application/x-ndjson", name);
         let text: String = String::from_utf8(golden(name))
             .unwrap()
             .lines()
@@ -196,11 +193,7 @@ mod tests {
         assert!(!c.truncated && c.dropped == 0);
 
         let name = "ollama/api-generate-stream.ndjson";
-        let (c, r) = fixture_of(
-            &Surface::Ollama(crate::providers::ollama::Op::Generate),
-            "application/x-ndjson",
-            name,
-        );
+        let (c, r) = fixture_of(&Surface::Ollama(Op::Generate), "application/x-ndjson", name);
         assert_eq!(r["content"], joined(name, "response"));
         assert!(r["content"].as_str().unwrap().starts_with("A joke about"));
         assert_eq!(c.usage, Some((17, 71)));
@@ -209,7 +202,7 @@ mod tests {
     #[test]
     fn stream_false_bodies_collapse_the_same_way() {
         let (c, r) = fixture_of(
-            &Surface::Ollama(crate::providers::ollama::Op::Chat),
+            &Surface::Ollama(Op::Chat),
             "application/json; charset=utf-8",
             "ollama/api-chat-json.json",
         );
@@ -220,7 +213,7 @@ mod tests {
         assert_eq!(c.usage, Some((17, 66)));
         assert!(!c.truncated && c.warnings.is_empty());
         let (c, r) = fixture_of(
-            &Surface::Ollama(crate::providers::ollama::Op::Generate),
+            &Surface::Ollama(Op::Generate),
             "application/json",
             "ollama/api-generate-json.json",
         );
@@ -236,11 +229,7 @@ mod tests {
             "{\"model\":\"qwen3\",\"message\":{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}},{\"function\":{\"name\":\"noop\"}}]},\"done\":false}\n",
             "{\"model\":\"qwen3\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done_reason\":\"stop\",\"done\":true,\"prompt_eval_count\":5,\"eval_count\":9}\n",
         );
-        let c = collapse(
-            &crate::providers::ollama::Op::Chat,
-            "application/x-ndjson",
-            body.as_bytes(),
-        );
+        let c = collapse(&Op::Chat, "application/x-ndjson", body.as_bytes());
         let (r, _) = c.to_response();
         assert_eq!(r["reasoning"], "Let me think.");
         assert_eq!(
@@ -257,12 +246,7 @@ mod tests {
 
         let body =
             r#"{"model":"m","response":"cut","thinking":"hm","done":true,"done_reason":"length"}"#;
-        let (r, _) = collapse(
-            &crate::providers::ollama::Op::Generate,
-            "application/json",
-            body.as_bytes(),
-        )
-        .to_response();
+        let (r, _) = collapse(&Op::Generate, "application/json", body.as_bytes()).to_response();
         assert_eq!(r["content"], "cut");
         assert_eq!(r["reasoning"], "hm");
         assert_eq!(r["finishReason"], "length");
@@ -271,16 +255,11 @@ mod tests {
     #[test]
     fn error_lines_and_bodies_become_error_fixtures() {
         let body = "{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":\"Hi\"},\"done\":false}\n{\"error\":\"model runner crashed\"}\n";
-        let (r, _) = collapse(
-            &crate::providers::ollama::Op::Chat,
-            "application/x-ndjson",
-            body.as_bytes(),
-        )
-        .to_response();
+        let (r, _) = collapse(&Op::Chat, "application/x-ndjson", body.as_bytes()).to_response();
         assert_eq!(r["error"]["message"], "model runner crashed");
         assert_eq!(r["status"], 500);
         let (r, _) = collapse(
-            &crate::providers::ollama::Op::Embed { legacy: false },
+            &Op::Embed { legacy: false },
             "application/json",
             br#"{"error":"no such model"}"#,
         )
@@ -294,11 +273,7 @@ mod tests {
         let text = String::from_utf8(body).unwrap();
         let cut: Vec<&str> = text.lines().take(3).collect();
         let body = format!("{}\nnot json\n", cut.join("\n"));
-        let c = collapse(
-            &crate::providers::ollama::Op::Chat,
-            "application/x-ndjson",
-            body.as_bytes(),
-        );
+        let c = collapse(&Op::Chat, "application/x-ndjson", body.as_bytes());
         assert_eq!(c.content, "Why did the");
         assert!(c.truncated);
         assert_eq!(c.dropped, 1);
@@ -306,7 +281,7 @@ mod tests {
 
     #[test]
     fn both_embedding_endpoints_give_their_first_vector() {
-        let legacy = Surface::Ollama(crate::providers::ollama::Op::Embed { legacy: true });
+        let legacy = Surface::Ollama(Op::Embed { legacy: true });
         let (c, r) = fixture_of(
             &legacy,
             "application/json; charset=utf-8",
@@ -318,7 +293,7 @@ mod tests {
         // Every digit survives: serde_json must parse floats exactly (`float_roundtrip`).
         assert!(r.to_string().contains(",0.20527076721191406,"));
         let c = collapse(
-            &crate::providers::ollama::Op::Embed { legacy: false },
+            &Op::Embed { legacy: false },
             "application/json",
             br#"{"model":"all-minilm","embeddings":[[0.5,-0.25],[1.0,2.0]],"total_duration":1}"#,
         );
@@ -333,10 +308,7 @@ mod tests {
             "ollama/api-chat-stream.ndjson",
             "ollama/api-generate-stream.ndjson",
         ] {
-            let mut w = StreamWatch::new(
-                &Surface::Ollama(crate::providers::ollama::Op::Chat),
-                "application/x-ndjson",
-            );
+            let mut w = StreamWatch::new(&Surface::Ollama(Op::Chat), "application/x-ndjson");
             for chunk in golden(name).chunks(13) {
                 w.push(chunk, Duration::ZERO);
             }
@@ -356,9 +328,9 @@ mod tests {
         ] {
             for ct in ["application/json", "application/x-ndjson"] {
                 for s in [
-                    Surface::Ollama(crate::providers::ollama::Op::Chat),
-                    Surface::Ollama(crate::providers::ollama::Op::Generate),
-                    Surface::Ollama(crate::providers::ollama::Op::Embed { legacy: false }),
+                    Surface::Ollama(Op::Chat),
+                    Surface::Ollama(Op::Generate),
+                    Surface::Ollama(Op::Embed { legacy: false }),
                 ] {
                     let _ = s.collapse(200, ct, body).to_response();
                 }

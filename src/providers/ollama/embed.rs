@@ -94,6 +94,7 @@ fn plan(vectors: &[Vec<f64>], req: &ChatRequest, ctx: &RenderContext, legacy: bo
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
     use crate::cassette::model::parse_entry;
     use crate::providers::common::PlanBody;
@@ -120,7 +121,7 @@ mod tests {
         let req = parse(br#"{"model":"nomic","input":["a","b"]}"#, false).unwrap();
         let ctx = RenderContext::new(&fx, &req, 20);
         let v = json_of(&crate::providers::ollama::render(
-            &crate::providers::ollama::Op::Embed { legacy: false },
+            &Op::Embed { legacy: false },
             &fx,
             &req,
             &ctx,
@@ -129,7 +130,7 @@ mod tests {
         assert_eq!(v["embeddings"], json!([[0.5, 1.0], [0.5, 1.0]]));
         let req = parse(br#"{"model":"nomic","prompt":"a"}"#, true).unwrap();
         let v = json_of(&crate::providers::ollama::render(
-            &crate::providers::ollama::Op::Embed { legacy: true },
+            &Op::Embed { legacy: true },
             &fx,
             &req,
             &ctx,
