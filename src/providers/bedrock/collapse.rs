@@ -24,7 +24,8 @@ use base64::Engine;
 use serde_json::Value;
 
 use crate::codec::eventstream::{EventStreamDecoder, Message};
-use crate::providers::anthropic::collapse::{self as anthropic, decode_prefix, EventReader};
+use crate::providers::anthropic::collapse::{self as anthropic, EventReader};
+use crate::providers::common::collapse::decode_prefix;
 use crate::providers::common::collapse::{Collapsed, CollapsedError};
 
 /// Read a recorded Bedrock reply: EventStream, SSE (Anthropic events), or JSON.

@@ -12,6 +12,7 @@
 //! - [`answer`]: the reply-kind check every renderer makes.
 //! - [`stream_end`]: [`Signal`](stream_end::Signal), what a stream's frame says about its end.
 //! - [`collapse`]: [`Collapsed`](collapse::Collapsed), a recorded reply read back.
+//! - [`timestamp`]: RFC 3339 timestamps as providers print them.
 //! - [`skim`]: building blocks for request fast paths.
 //!
 //! Not here: anything that names one provider, and the dispatch (`providers/mod.rs`).
@@ -28,6 +29,7 @@ pub mod parse;
 pub mod plan;
 pub mod skim;
 pub mod stream_end;
+pub mod timestamp;
 pub mod usage;
 
 pub use chunk::{chunk_text, TextChunks};

@@ -125,7 +125,7 @@ impl Envelope {
             .unwrap_or(prompt + candidates + thoughts.unwrap_or(0));
         let create_time = vertex.then(|| {
             let micros = (ctx.unit("createTime") * 1_000_000.0) as i64;
-            crate::providers::ollama::rfc3339(ctx.created() * 1_000_000 + micros)
+            crate::providers::common::timestamp::rfc3339(ctx.created() * 1_000_000 + micros)
         });
         Envelope {
             vertex,

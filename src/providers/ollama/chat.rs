@@ -15,9 +15,10 @@
 use bytes::BytesMut;
 use serde_json::{json, Map, Value};
 
-use super::{rfc3339, JSON_CONTENT_TYPE};
+use super::JSON_CONTENT_TYPE;
 use crate::cassette::model::{Block, ChatReply, ToolCall};
 use crate::codec::ndjson;
+use crate::providers::common::timestamp::rfc3339;
 use crate::providers::common::usage::{output_chars, Counts};
 use crate::providers::common::{
     chunk_text, estimate_tokens, json_body, Frame, ParseError, PlanBody, RenderContext, RenderPlan,
