@@ -18,7 +18,8 @@
 //!    closest fixtures;
 //! 9. **account**: metrics and the journal entry (`journal`, `metrics`).
 //!
-//! Every failure becomes an HTTP response in the caller's provider shape here; nothing
+//! Every failure becomes an HTTP response in the caller's provider shape, through the
+//! one error path (`respond`: status by source, shape by provider, logged once); nothing
 //! returns an error to hyper, so a bad request can never take a connection down.
 
 use std::borrow::Cow;
