@@ -11,8 +11,16 @@
 //! - `fallback_embedding(op, &ChatRequest, &RenderContext) -> Option<RenderPlan>`
 //!
 //! This file matches a [`Surface`] once and hands the provider its `Op`; what every
-//! provider shares (error fixtures, the reply-kind check, `Retry-After`) happens here,
-//! once. The toolbox the providers use lives below them, in [`common`].
+//! provider shares (error fixtures, `Retry-After`) happens here, once. The toolbox the
+//! providers use lives below them, in [`common`] (the reply-kind check, usage counts,
+//! the render plan, stream-end frames, ...).
+//!
+//! Every provider folder is laid out the same way: `mod.rs` with `Op` and the verbs;
+//! `error.rs`, its error envelope; `collapse.rs`, reading a recording back; then one
+//! file (or folder) per operation or per half of one (`request.rs`/`reply.rs` for
+//! Anthropic's single operation, `chat.rs`/`embed.rs` for Cohere and Ollama, `chat/`,
+//! `responses/`, `embeddings.rs` for OpenAI); and `skim.rs` where a request has a fast
+//! path, held equal to the general parser by a test.
 //!
 //! Providers never touch sockets, files or clocks: a [`RenderPlan`] is plain data (a
 //! status, headers, and either one body or a list of frames), and the server's pacing
