@@ -30,7 +30,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use serde_json::json;
 
 use crate::cassette::model::{ChaosRates, ErrorReply};
-use crate::providers::{ErrorKind, Frame, PlanBody, RenderPlan, Surface};
+use crate::providers::common::{Frame, PlanBody, RenderPlan};
 use crate::server::body::Body;
 
 /// A fault.
@@ -226,17 +226,17 @@ pub fn decide(r: &Resolved, mut draw: impl FnMut(u64) -> f64) -> Option<Decision
 /// The body a malformed reply carries.
 pub const MALFORMED_BODY: &str = "{malformed json: <<<chaos>>>";
 
-/// A drop: a 500 in the caller's provider error shape.
-pub fn drop_plan(surface: &Surface) -> RenderPlan {
-    let e = ErrorReply {
+/// A drop: a 500 `chaos_drop`, which `server::respond` turns into the caller's
+/// provider error shape.
+pub fn drop_reply() -> ErrorReply {
+    ErrorReply {
         status: 500,
         message: "Chaos: request dropped".into(),
         kind: Some("server_error".into()),
         param: None,
         code: Some(json!("chaos_drop")),
         retry_after: None,
-    };
-    surface.error_plan(500, &e.message, ErrorKind::Fixture(&e))
+    }
 }
 
 /// A malformed JSON reply: status 200, a body no JSON parser accepts.

@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 
 use crate::cassette::model::{parse_entry, ErrorReply, Severity};
 use crate::journal::Entry;
-use crate::providers::RenderPlan;
+use crate::providers::common::RenderPlan;
 use crate::record::redact;
 use crate::server::body::Body;
 use crate::server::pipeline::plan_response;

@@ -43,7 +43,8 @@ use serde_json::{json, Map, Value};
 
 use crate::cassette::model::Origin;
 use crate::chaos::Decision;
-use crate::providers::{RequestParts, Surface};
+use crate::providers::common::RequestParts;
+use crate::providers::Surface;
 use crate::record::redact;
 use crate::request::{ChatRequest, Role};
 
@@ -875,7 +876,10 @@ mod tests {
             let matched = request_view(&req);
             e.draft.keep(
                 req,
-                Some((&Surface::AnthropicMessages, &Bytes::from(body.clone()))),
+                Some((
+                    &Surface::Anthropic(crate::providers::anthropic::Op::Messages),
+                    &Bytes::from(body.clone()),
+                )),
             );
             assert!(matches!(e.draft.request, Kept::Request(_)));
             (e.to_json()["body"].clone(), matched)

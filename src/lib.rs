@@ -6,14 +6,20 @@
 //! ```text
 //! main -> app -> server (router -> pipeline -> pacing/body)
 //!                   |-> providers (parse wire request, render reply)   -> codec
+//!                   |     dispatch (mod.rs) -> openai, anthropic, ... -> common
 //!                   |-> cassette  (load, match, live store)            -> request
 //! ```
 //!
 //! - [`request`]: the provider-neutral request every surface is parsed into.
 //! - [`cassette`]: the cassette format, loading, matching and the live store.
 //! - [`codec`]: pure SSE, NDJSON and AWS EventStream framing.
-//! - [`providers`]: each provider's wire format: parse requests, render replies.
-//! - [`server`]: hyper service, lifecycle pipeline, streaming physics.
+//! - [`providers`]: each provider's wire format, one folder per provider family, each
+//!   speaking the same verbs over its own `Op` (parse requests, render replies and
+//!   errors, collapse recordings, recognise the end of its stream); `Surface` and the
+//!   dispatch in `providers/mod.rs`, the shared toolbox below them in
+//!   `providers::common`.
+//! - [`server`]: hyper service, lifecycle pipeline, the one error path
+//!   (`server::respond`), streaming physics.
 //! - [`config`] / [`cli`] / [`config_file`]: raw arguments, the JSON config file, and
 //!   the resolved configuration.
 //! - [`control`]: the `/__aimock/*` control API (fixtures, journal, reset, one-shot errors).

@@ -24,7 +24,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::chaos::Action;
-use crate::providers::Surface;
+use crate::providers::{anthropic, bedrock, cohere, gemini, ollama, openai, Surface};
 
 /// The `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -189,21 +189,21 @@ impl Metrics {
 /// names and deployments never become labels).
 pub fn route_template(surface: &Surface) -> &'static str {
     match surface {
-        Surface::OpenAiChat {
+        Surface::OpenAi(openai::Op::Chat {
             azure_deployment: None,
-        } => "/v1/chat/completions",
-        Surface::OpenAiChat {
+        }) => "/v1/chat/completions",
+        Surface::OpenAi(openai::Op::Chat {
             azure_deployment: Some(_),
-        } => "/openai/deployments/{deployment}/chat/completions",
-        Surface::OpenAiEmbeddings {
+        }) => "/openai/deployments/{deployment}/chat/completions",
+        Surface::OpenAi(openai::Op::Embeddings {
             azure_deployment: None,
-        } => "/v1/embeddings",
-        Surface::OpenAiEmbeddings {
+        }) => "/v1/embeddings",
+        Surface::OpenAi(openai::Op::Embeddings {
             azure_deployment: Some(_),
-        } => "/openai/deployments/{deployment}/embeddings",
-        Surface::OpenAiResponses => "/v1/responses",
-        Surface::AnthropicMessages => "/v1/messages",
-        Surface::GeminiGenerate { stream, vertex, .. } => match (vertex, stream) {
+        }) => "/openai/deployments/{deployment}/embeddings",
+        Surface::OpenAi(openai::Op::Responses) => "/v1/responses",
+        Surface::Anthropic(anthropic::Op::Messages) => "/v1/messages",
+        Surface::Gemini(gemini::Op::Generate { stream, vertex, .. }) => match (vertex, stream) {
             (false, false) => "/v1beta/models/{model}:generateContent",
             (false, true) => "/v1beta/models/{model}:streamGenerateContent",
             (true, false) => {
@@ -213,7 +213,7 @@ pub fn route_template(surface: &Surface) -> &'static str {
                 "/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:streamGenerateContent"
             }
         },
-        Surface::GeminiEmbed { batch, vertex, .. } => match (vertex, batch) {
+        Surface::Gemini(gemini::Op::Embed { batch, vertex, .. }) => match (vertex, batch) {
             (false, false) => "/v1beta/models/{model}:embedContent",
             (false, true) => "/v1beta/models/{model}:batchEmbedContents",
             (true, false) => {
@@ -223,16 +223,16 @@ pub fn route_template(surface: &Surface) -> &'static str {
                 "/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:batchEmbedContents"
             }
         },
-        Surface::BedrockInvoke { stream: false, .. } => "/model/{modelId}/invoke",
-        Surface::BedrockInvoke { stream: true, .. } => "/model/{modelId}/invoke-with-response-stream",
-        Surface::BedrockConverse { stream: false, .. } => "/model/{modelId}/converse",
-        Surface::BedrockConverse { stream: true, .. } => "/model/{modelId}/converse-stream",
-        Surface::CohereChat => "/v2/chat",
-        Surface::CohereEmbed => "/v2/embed",
-        Surface::OllamaChat => "/api/chat",
-        Surface::OllamaGenerate => "/api/generate",
-        Surface::OllamaEmbed { legacy: false } => "/api/embed",
-        Surface::OllamaEmbed { legacy: true } => "/api/embeddings",
+        Surface::Bedrock(bedrock::Op::Invoke { stream: false, .. }) => "/model/{modelId}/invoke",
+        Surface::Bedrock(bedrock::Op::Invoke { stream: true, .. }) => "/model/{modelId}/invoke-with-response-stream",
+        Surface::Bedrock(bedrock::Op::Converse { stream: false, .. }) => "/model/{modelId}/converse",
+        Surface::Bedrock(bedrock::Op::Converse { stream: true, .. }) => "/model/{modelId}/converse-stream",
+        Surface::Cohere(cohere::Op::Chat) => "/v2/chat",
+        Surface::Cohere(cohere::Op::Embed) => "/v2/embed",
+        Surface::Ollama(ollama::Op::Chat) => "/api/chat",
+        Surface::Ollama(ollama::Op::Generate) => "/api/generate",
+        Surface::Ollama(ollama::Op::Embed { legacy: false }) => "/api/embed",
+        Surface::Ollama(ollama::Op::Embed { legacy: true }) => "/api/embeddings",
     }
 }
 
@@ -243,9 +243,9 @@ mod tests {
     #[test]
     fn the_exposition_names_every_metric_with_its_labels() {
         let m = Metrics::new();
-        let s = Surface::OpenAiChat {
+        let s = Surface::OpenAi(openai::Op::Chat {
             azure_deployment: None,
-        };
+        });
         m.request(&s, 200, Duration::from_millis(2));
         m.request(&s, 200, Duration::from_millis(2));
         m.matched();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::cassette::model::parse_entry;
-use crate::providers::collapse::Collapsed;
+use crate::providers::common::collapse::Collapsed;
 use crate::providers::Surface;
 
 /// The bytes of a golden capture under `tests/data/golden/`.

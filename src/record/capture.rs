@@ -1,10 +1,12 @@
 //! Watching a relayed upstream stream: frame boundaries and their arrival times (for
 //! `recordedTimings`), and the provider's terminal event (after which a client may hang
 //! up without costing the recording).
+//!
+//! Only the framing is here (SSE, NDJSON, EventStream by content type); which frame ends
+//! a stream is the provider's knowledge, asked through [`Surface::stream_end`].
 
 use std::time::Duration;
 
-use base64::Engine;
 use bytes::BytesMut;
 use serde_json::Value;
 
@@ -12,6 +14,9 @@ use crate::codec::eventstream::EventStreamDecoder;
 use crate::codec::ndjson::LineDecoder;
 use crate::codec::sse::SseDecoder;
 use crate::codec::Decoder;
+pub use crate::providers::common::stream_end::Signal;
+use crate::providers::common::stream_end::StreamFrame;
+use crate::providers::Surface;
 
 enum Framing {
     Sse(SseDecoder),
@@ -21,20 +26,10 @@ enum Framing {
     Whole,
 }
 
-/// What a frame told us.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
-    /// Nothing special.
-    None,
-    /// The provider's terminal event: the answer is complete, more may follow
-    /// (Converse `messageStop` before `metadata`).
-    Terminal,
-    /// The very last event: collapse now.
-    Final,
-}
-
 /// Incremental frame watcher for one upstream body.
 pub struct StreamWatch {
+    /// Whose stream it is: the provider recognises its terminal events.
+    surface: Surface,
     framing: Framing,
     buf: BytesMut,
     /// Arrival time of each complete frame, from the moment the request was sent.
@@ -48,8 +43,8 @@ pub struct StreamWatch {
 }
 
 impl StreamWatch {
-    /// A watcher for a body of `content_type`.
-    pub fn new(content_type: &str) -> StreamWatch {
+    /// A watcher for a body of `content_type` answering `surface`.
+    pub fn new(surface: &Surface, content_type: &str) -> StreamWatch {
         let ct = content_type.to_ascii_lowercase();
         let framing = if ct.contains("event-stream") && !ct.contains("amazon") {
             Framing::Sse(SseDecoder::new())
@@ -61,6 +56,7 @@ impl StreamWatch {
             Framing::Whole
         };
         StreamWatch {
+            surface: surface.clone(),
             framing,
             buf: BytesMut::new(),
             frame_times: Vec::new(),
@@ -84,7 +80,10 @@ impl StreamWatch {
         loop {
             let signal = match &mut self.framing {
                 Framing::Sse(d) => match d.decode(&mut self.buf) {
-                    Ok(Some(ev)) => sse_signal(ev.event.as_deref(), &ev.data),
+                    Ok(Some(ev)) => self.surface.stream_end(&StreamFrame::Sse {
+                        event: ev.event.as_deref(),
+                        data: &ev.data,
+                    }),
                     Ok(None) => break,
                     Err(_) => {
                         self.broken = true;
@@ -92,7 +91,7 @@ impl StreamWatch {
                     }
                 },
                 Framing::Ndjson(d) => match d.decode(&mut self.buf) {
-                    Ok(Some(line)) => ndjson_signal(&line),
+                    Ok(Some(line)) => self.surface.stream_end(&StreamFrame::Line(&line)),
                     Ok(None) => break,
                     Err(_) => {
                         self.broken = true;
@@ -100,11 +99,11 @@ impl StreamWatch {
                     }
                 },
                 Framing::EventStream(d) => match d.decode(&mut self.buf) {
-                    Ok(Some(msg)) => eventstream_signal(
-                        msg.header_str(":message-type"),
-                        msg.header_str(":event-type"),
-                        &msg.payload,
-                    ),
+                    Ok(Some(msg)) => self.surface.stream_end(&StreamFrame::Event {
+                        message_type: msg.header_str(":message-type"),
+                        event_type: msg.header_str(":event-type"),
+                        payload: &msg.payload,
+                    }),
                     Ok(None) => break,
                     Err(_) => {
                         self.broken = true;
@@ -126,80 +125,6 @@ impl StreamWatch {
         if self.broken {
             self.buf.clear();
         }
-    }
-}
-
-fn sse_signal(event: Option<&str>, data: &str) -> Signal {
-    let data = data.trim();
-    if data == "[DONE]" {
-        return Signal::Final;
-    }
-    let kind = event.map(String::from).or_else(|| {
-        serde_json::from_str::<Value>(data)
-            .ok()
-            .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(String::from))
-    });
-    match kind.as_deref() {
-        // Anthropic; Responses; an error event ends either.
-        Some(
-            "message_stop"
-            | "response.completed"
-            | "response.incomplete"
-            | "response.failed"
-            | "error",
-        ) => Signal::Final,
-        // Cohere v2 sends a bare `[DONE]` after message-end.
-        Some("message-end") => Signal::Terminal,
-        _ if data.contains("\"finishReason\"") => Signal::Terminal,
-        _ => Signal::None,
-    }
-}
-
-fn ndjson_signal(line: &[u8]) -> Signal {
-    match serde_json::from_slice::<Value>(line) {
-        Ok(v) if v.get("done").and_then(|d| d.as_bool()) == Some(true) => Signal::Final,
-        Ok(v) if v.get("is_finished").and_then(|d| d.as_bool()) == Some(true) => Signal::Final,
-        _ => Signal::None,
-    }
-}
-
-fn eventstream_signal(
-    message_type: Option<&str>,
-    event_type: Option<&str>,
-    payload: &[u8],
-) -> Signal {
-    if matches!(message_type, Some("exception" | "error")) {
-        return Signal::Final;
-    }
-    match event_type {
-        Some("messageStop") => Signal::Terminal,
-        Some("metadata") => Signal::Final,
-        Some("chunk") => {
-            // The model's event is base64 in `bytes` (AWS), or the payload itself
-            // (older aimock recordings).
-            let outer = serde_json::from_slice::<Value>(payload).ok();
-            let inner = match outer
-                .as_ref()
-                .and_then(|v| v.get("bytes").and_then(|b| b.as_str()))
-            {
-                Some(b) => base64::engine::general_purpose::STANDARD
-                    .decode(b)
-                    .ok()
-                    .and_then(|raw| serde_json::from_slice::<Value>(&raw).ok()),
-                None => outer,
-            };
-            let Some(inner) = inner else {
-                return Signal::None;
-            };
-            match inner.get("type").and_then(|t| t.as_str()) {
-                Some("message_stop") => Signal::Final,
-                // Nova wraps Converse-shaped events: `{"messageStop": {...}}`.
-                _ if inner.get("messageStop").is_some() => Signal::Terminal,
-                _ if inner.get("metadata").is_some() => Signal::Final,
-                _ => Signal::None,
-            }
-        }
-        _ => Signal::None,
     }
 }
 
@@ -225,8 +150,8 @@ mod tests {
     use super::*;
     use crate::testing::golden;
 
-    fn watch(ct: &str, bytes: &[u8], step: usize) -> StreamWatch {
-        let mut w = StreamWatch::new(ct);
+    fn watch(surface: &Surface, ct: &str, bytes: &[u8], step: usize) -> StreamWatch {
+        let mut w = StreamWatch::new(surface, ct);
         for (i, c) in bytes.chunks(step).enumerate() {
             w.push(c, Duration::from_millis(i as u64));
         }
@@ -235,24 +160,56 @@ mod tests {
 
     #[test]
     fn every_providers_terminal_event_is_seen_in_golden_streams() {
-        for (ct, name) in [
+        use crate::providers::{anthropic, bedrock, cohere, ollama, openai};
+        let chat = Surface::OpenAi(openai::Op::Chat {
+            azure_deployment: None,
+        });
+        let converse = Surface::Bedrock(bedrock::Op::Converse {
+            model: "m".into(),
+            stream: true,
+        });
+        let invoke = Surface::Bedrock(bedrock::Op::Invoke {
+            model: "m".into(),
+            stream: true,
+        });
+        for (surface, ct, name) in [
             (
+                &chat,
                 "text/event-stream",
                 "openai/chat-stream-text-include-usage.sse",
             ),
-            ("text/event-stream", "openai/responses-stream-text.sse"),
-            ("text/event-stream", "anthropic/messages-stream-text.sse"),
-            ("text/event-stream", "cohere/chat-v2-stream-text.sse"),
-            ("application/x-ndjson", "ollama/api-chat-stream.ndjson"),
             (
+                &Surface::OpenAi(openai::Op::Responses),
+                "text/event-stream",
+                "openai/responses-stream-text.sse",
+            ),
+            (
+                &Surface::Anthropic(anthropic::Op::Messages),
+                "text/event-stream",
+                "anthropic/messages-stream-text.sse",
+            ),
+            (
+                &Surface::Cohere(cohere::Op::Chat),
+                "text/event-stream",
+                "cohere/chat-v2-stream-text.sse",
+            ),
+            (
+                &Surface::Ollama(ollama::Op::Chat),
+                "application/x-ndjson",
+                "ollama/api-chat-stream.ndjson",
+            ),
+            (
+                &converse,
                 "application/vnd.amazon.eventstream",
                 "bedrock/converse-stream-text.eventstream",
             ),
             (
+                &invoke,
                 "application/vnd.amazon.eventstream",
                 "bedrock/invoke-stream-anthropic-messages.eventstream",
             ),
             (
+                &invoke,
                 "application/vnd.amazon.eventstream",
                 "bedrock/invoke-stream-nova.eventstream",
             ),
@@ -262,7 +219,7 @@ mod tests {
                 panic!("missing golden {name}");
             }
             for step in [1, 7, 4096] {
-                let w = watch(ct, &golden(name), step);
+                let w = watch(surface, ct, &golden(name), step);
                 assert!(w.terminal && !w.broken, "{name} step {step}");
                 assert!(w.frame_times.len() >= 2, "{name}");
             }
@@ -272,7 +229,8 @@ mod tests {
     #[test]
     fn a_stream_cut_before_its_end_has_no_terminal_event() {
         let bytes = golden("anthropic/messages-stream-text.sse");
-        let w = watch("text/event-stream", &bytes[..bytes.len() / 2], 5);
+        let surface = Surface::Anthropic(crate::providers::anthropic::Op::Messages);
+        let w = watch(&surface, "text/event-stream", &bytes[..bytes.len() / 2], 5);
         assert!(!w.terminal);
     }
 

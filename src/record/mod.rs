@@ -35,10 +35,10 @@ use tokio::time::Instant;
 
 use crate::cassette::model::parse_entry;
 use crate::cassette::FixtureStore;
-use crate::providers::{ErrorKind, Surface};
+use crate::providers::Surface;
 use crate::request::ChatRequest;
 use crate::server::body::Body;
-use crate::server::pipeline::plan_response;
+use crate::server::respond::{respond, Failure};
 
 use tee::{Capture, TeeBody};
 
@@ -236,13 +236,10 @@ impl Recorder {
     ) -> Response<Body> {
         let provider = surface.provider();
         let Some(base) = self.config.upstreams.get(provider) else {
-            return plan_response(
-                surface.error_plan(
-                    502,
-                    &format!("No upstream configured for {provider}"),
-                    ErrorKind::Internal,
-                ),
-                None,
+            return respond(
+                &Failure::upstream(format!("No upstream configured for {provider}")),
+                Some(surface),
+                parts.uri.path(),
             );
         };
         let pq = parts
@@ -251,13 +248,10 @@ impl Recorder {
             .map(|p| p.as_str())
             .unwrap_or("/");
         let Some(uri) = Self::upstream_uri(base, pq) else {
-            return plan_response(
-                surface.error_plan(
-                    502,
-                    &format!("Invalid upstream URL: {base}"),
-                    ErrorKind::Internal,
-                ),
-                None,
+            return respond(
+                &Failure::upstream(format!("Invalid upstream URL: {base}")),
+                Some(surface),
+                parts.uri.path(),
             );
         };
         let mut builder = http::Request::builder()
@@ -271,13 +265,10 @@ impl Recorder {
         let upstream_req = match builder.body(Full::new(body)) {
             Ok(r) => r,
             Err(e) => {
-                return plan_response(
-                    surface.error_plan(
-                        502,
-                        &format!("Cannot build upstream request: {e}"),
-                        ErrorKind::Internal,
-                    ),
-                    None,
+                return respond(
+                    &Failure::upstream(format!("Cannot build upstream request: {e}")),
+                    Some(surface),
+                    parts.uri.path(),
                 )
             }
         };
@@ -299,28 +290,23 @@ impl Recorder {
                 let cause = std::error::Error::source(&e)
                     .map(|s| s.to_string())
                     .unwrap_or_default();
-                tracing::warn!(provider, upstream = %shown, error = %e, %cause, "upstream request failed");
-                return plan_response(
-                    surface.error_plan(
-                        502,
-                        format!("Proxy to upstream failed: {e} {cause}").trim_end(),
-                        ErrorKind::Internal,
-                    ),
-                    None,
+                tracing::debug!(provider, upstream = %shown, error = %e, %cause, "upstream request failed");
+                let message = format!("Proxy to upstream failed: {e} {cause}");
+                return respond(
+                    &Failure::upstream(message.trim_end()),
+                    Some(surface),
+                    parts.uri.path(),
                 );
             }
             Err(_) => {
-                tracing::warn!(provider, upstream = %shown, timeout = ?self.config.head_timeout, "upstream did not answer in time");
-                return plan_response(
-                    surface.error_plan(
-                        502,
-                        &format!(
-                            "Proxy to upstream failed: no response within {:?}",
-                            self.config.head_timeout
-                        ),
-                        ErrorKind::Internal,
-                    ),
-                    None,
+                tracing::debug!(provider, upstream = %shown, timeout = ?self.config.head_timeout, "upstream did not answer in time");
+                return respond(
+                    &Failure::upstream_timeout(format!(
+                        "Proxy to upstream failed: no response within {:?}",
+                        self.config.head_timeout
+                    )),
+                    Some(surface),
+                    parts.uri.path(),
                 );
             }
         };
@@ -381,7 +367,7 @@ impl Recorder {
         };
         let tee = TeeBody::new(
             upstream_body,
-            &content_type,
+            capture::StreamWatch::new(surface, &content_type),
             sent_at,
             self.config.idle_timeout,
             self.config.max_capture_bytes,

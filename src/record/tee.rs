@@ -56,11 +56,11 @@ pub struct TeeBody {
 }
 
 impl TeeBody {
-    /// Relay `upstream`, keeping at most `cap` bytes. `on_complete` is `None` in
+    /// Relay `upstream`, framed by `watch`, keeping at most `cap` bytes. `on_complete` is `None` in
     /// proxy-only mode (nothing is copied then).
     pub fn new(
         upstream: Incoming,
-        content_type: &str,
+        watch: StreamWatch,
         sent_at: Instant,
         idle: Duration,
         cap: usize,
@@ -73,7 +73,7 @@ impl TeeBody {
                 upstream,
                 copy: copying.then(BytesMut::new),
                 cap,
-                watch: StreamWatch::new(content_type),
+                watch,
                 sent_at,
                 idle,
                 on_complete,

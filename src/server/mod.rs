@@ -19,6 +19,7 @@ pub mod head_deadline;
 pub mod known;
 pub mod pacing;
 pub mod pipeline;
+pub mod respond;
 pub mod router;
 
 use std::convert::Infallible;
@@ -189,15 +190,10 @@ where
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
                 tracing::error!(panic = %what, "internal error while handling a request");
-                let mut r = http::Response::new(body::Body::full(
-                    r#"{"error":{"message":"aimock internal error","type":"server_error"}}"#,
-                ));
-                *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-                r.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    http::HeaderValue::from_static("application/json"),
-                );
-                std::task::Poll::Ready(r)
+                // No path or provider: the request is not kept for this (a copy per
+                // request for a bug's sake), so the body is aimock's own shape.
+                let failure = respond::Failure::internal("aimock internal error");
+                std::task::Poll::Ready(respond::respond(&failure, None, ""))
             }
         }
     }

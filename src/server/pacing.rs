@@ -16,7 +16,7 @@ use bytes::Bytes;
 use tokio::time::{sleep, Sleep};
 
 use crate::cassette::model::{RecordedTimings, StreamingProfile};
-use crate::providers::Frame;
+use crate::providers::common::Frame;
 
 /// How a stream is paced and when it is cut.
 #[derive(Debug, Clone, Default)]

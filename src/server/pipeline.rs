@@ -18,7 +18,8 @@
 //!    closest fixtures;
 //! 9. **account**: metrics and the journal entry (`journal`, `metrics`).
 //!
-//! Every failure becomes an HTTP response in the caller's provider shape here; nothing
+//! Every failure becomes an HTTP response in the caller's provider shape, through the
+//! one error path (`respond`: status by source, shape by provider, logged once); nothing
 //! returns an error to hyper, so a bad request can never take a connection down.
 
 use std::borrow::Cow;
@@ -35,12 +36,14 @@ use serde_json::json;
 use super::body::Body;
 use super::known::KnownHeaders;
 use super::pacing::{PacedBody, Pacing};
+use super::respond::{respond, Failure};
 use super::router::{route, Route};
 use super::AppState;
 use crate::cassette::{Fixture, MatchMode, Outcome};
 use crate::chaos::{self, Action, Decision};
 use crate::journal::{Draft, Entry, Source};
-use crate::providers::{ErrorKind, PlanBody, RenderContext, RenderPlan, RequestParts, Surface};
+use crate::providers::common::{ErrorKind, PlanBody, RenderContext, RenderPlan, RequestParts};
+use crate::providers::Surface;
 use crate::request::{scope_value, ChatRequest, DEFAULT_TEST_ID};
 
 // Header names the pipeline reads or writes on every request, parsed once: a `&str`
@@ -78,17 +81,26 @@ where
         // Boxed, as the recorder's call in `decide`: the future of `handle` is as large
         // as its largest await, and every request's is moved into a slot of that size.
         Route::Control(op) => Box::pin(crate::control::handle(&state, op, &parts, body)).await,
-        Route::MethodNotAllowed => json_response(
-            405,
-            &json!({"error": {"message": format!("Method {} not allowed on {}", parts.method, parts.uri.path()), "type": "invalid_request_error"}}),
+        Route::MethodNotAllowed(surface) => respond(
+            &Failure::route(
+                false,
+                format!(
+                    "Method {} not allowed on {}",
+                    parts.method,
+                    parts.uri.path()
+                ),
+            ),
+            surface.as_ref(),
+            parts.uri.path(),
         ),
-        Route::NotFound => {
-            tracing::debug!(method = %parts.method, path = parts.uri.path(), "no route");
-            json_response(
-                404,
-                &json!({"error": {"message": format!("Not found: {} {}", parts.method, parts.uri.path()), "type": "not_found"}}),
-            )
-        }
+        Route::NotFound(surface) => respond(
+            &Failure::route(
+                true,
+                format!("Not found: {} {}", parts.method, parts.uri.path()),
+            ),
+            surface.as_ref(),
+            parts.uri.path(),
+        ),
         Route::Provider(surface) => {
             let arrived = SystemTime::now();
             let known = KnownHeaders::scan(&parts.headers);
@@ -126,22 +138,20 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
-        return too_large(surface, max);
+        return too_large(surface, parts, max);
     }
     let bytes = match read_body(body, max).await {
         Ok(b) => b,
-        Err(BodyError::TooLarge) => return too_large(surface, max),
+        Err(BodyError::TooLarge) => return too_large(surface, parts, max),
         Err(BodyError::Read(e)) => {
-            tracing::warn!(path = parts.uri.path(), error = %e, "could not read request body");
-            return plan_response(
-                surface.error_plan(
+            return respond(
+                &Failure::client(
                     400,
-                    &format!("Could not read request body: {e}"),
-                    ErrorKind::InvalidRequest {
-                        code: "invalid_body",
-                    },
+                    "invalid_body",
+                    format!("Could not read request body: {e}"),
                 ),
-                None,
+                Some(surface),
+                parts.uri.path(),
             );
         }
     };
@@ -179,14 +189,10 @@ fn decide<'a>(
     let mut req = match surface.parse_request(&rp, &bytes) {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(provider = surface.provider(), path = parts.uri.path(), error = %e.message, "malformed request");
-            return Decided::Answer(plan_response(
-                surface.error_plan(
-                    e.status,
-                    &e.message,
-                    ErrorKind::InvalidRequest { code: e.code },
-                ),
-                None,
+            return Decided::Answer(respond(
+                &Failure::client(e.status, e.code, e.message),
+                Some(surface),
+                parts.uri.path(),
             ));
         }
     };
@@ -205,7 +211,7 @@ fn decide<'a>(
         draft.source = Source::Injected;
         draft.keep(req, Some((surface, &bytes)));
         return Decided::Answer(plan_response(
-            surface.error_plan(e.status, &e.message, ErrorKind::Fixture(&e)),
+            surface.error(e.status, &e.message, ErrorKind::Fixture(&e)),
             None,
         ));
     }
@@ -250,9 +256,17 @@ fn decide<'a>(
             Outcome::Hit(_) => 0,
         };
         match fault.map(|d| d.action) {
-            Some(a) => chaos_whole(surface, a),
+            Some(a) => chaos_whole(surface, parts.uri.path(), a),
             None => miss(
-                state, surface, &req, &found.set, mode, strict, skipped, draft,
+                state,
+                surface,
+                parts.uri.path(),
+                &req,
+                &found.set,
+                mode,
+                strict,
+                skipped,
+                draft,
             ),
         }
     };
@@ -276,7 +290,7 @@ async fn proxy(
     let resp = match fault.map(|d| d.action) {
         Some(a @ (Action::Drop | Action::Disconnect)) => {
             draft.keep(req, Some((surface, &bytes)));
-            return chaos_whole(surface, a);
+            return chaos_whole(surface, parts.uri.path(), a);
         }
         Some(Action::Malformed) => {
             let resp = rec.forward(surface, parts, bytes, req.clone()).await;
@@ -371,7 +385,7 @@ fn replay(
             pacing.truncate_after_chunks =
                 Some(pacing.truncate_after_chunks.map_or(at, |n| n.min(at)));
         }
-        (Some(a), _) => return chaos_whole(surface, a),
+        (Some(a), _) => return chaos_whole(surface, "", a),
     }
     let chaos_cut = action == Some(Action::Disconnect);
     let mut resp = plan_response(plan, Some(pacing));
@@ -393,9 +407,12 @@ fn replay(
 }
 
 /// A fault that replaces the whole reply.
-fn chaos_whole(surface: &Surface, action: Action) -> Response<Body> {
+fn chaos_whole(surface: &Surface, path: &str, action: Action) -> Response<Body> {
     match action {
-        Action::Drop => plan_response(chaos::drop_plan(surface), None),
+        Action::Drop => {
+            let e = chaos::drop_reply();
+            respond(&Failure::fixture(&e), Some(surface), path)
+        }
         Action::Malformed => plan_response(chaos::malformed_plan(), None),
         Action::Disconnect => chaos::disconnect_response(),
     }
@@ -505,6 +522,7 @@ pub fn strict_override(value: Option<&HeaderValue>) -> Option<bool> {
 fn miss(
     state: &AppState,
     surface: &Surface,
+    path: &str,
     req: &ChatRequest,
     set: &crate::cassette::FixtureSet,
     mode: MatchMode,
@@ -543,26 +561,22 @@ fn miss(
     } else if set.is_empty() {
         message.push_str(". No fixtures are loaded");
     }
-    tracing::warn!(provider = surface.provider(), strict, test_id = %req.test_id, "{message}");
-    let status = if strict { 503 } else { 404 };
-    let resp = plan_response(
-        surface.error_plan(status, &message, ErrorKind::NoMatch),
-        None,
-    );
-    draft.miss = Some(message);
+    let failure = Failure::miss(strict, message);
+    tracing::debug!(test_id = %req.test_id, strict, "no fixture matched");
+    let resp = respond(&failure, Some(surface), path);
+    draft.miss = Some(failure.message);
     resp
 }
 
-fn too_large(surface: &Surface, max: usize) -> Response<Body> {
-    plan_response(
-        surface.error_plan(
+fn too_large(surface: &Surface, parts: &http::request::Parts, max: usize) -> Response<Body> {
+    respond(
+        &Failure::client(
             413,
-            &format!("Request body is larger than the {max}-byte limit"),
-            ErrorKind::InvalidRequest {
-                code: "request_too_large",
-            },
+            "request_too_large",
+            format!("Request body is larger than the {max}-byte limit"),
         ),
-        None,
+        Some(surface),
+        parts.uri.path(),
     )
 }
 

@@ -2,7 +2,7 @@
 
 use http::Method;
 
-use crate::providers::Surface;
+use crate::providers::{anthropic, bedrock, cohere, gemini, ollama, openai, Surface};
 
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,10 +25,12 @@ pub enum Route {
     Control(crate::control::Op),
     /// A provider surface.
     Provider(Surface),
-    /// A known path with the wrong method.
-    MethodNotAllowed,
-    /// Nothing here.
-    NotFound,
+    /// A known path with the wrong method; the surface it names, whose error shape the
+    /// 405 takes.
+    MethodNotAllowed(Option<Surface>),
+    /// Nothing here; the provider the path names, if any, whose error shape the 404
+    /// takes (an unknown `/v1beta/models/m:op` is Gemini's).
+    NotFound(Option<Surface>),
 }
 
 /// Route a request.
@@ -38,7 +40,11 @@ pub fn route(method: &Method, path: &str) -> Route {
     }
     let get = method == Method::GET || method == Method::HEAD;
     let post = method == Method::POST;
-    let want = |ok: bool, r: Route| if ok { r } else { Route::MethodNotAllowed };
+    let want = |ok: bool, r: Route| match r {
+        r if ok => r,
+        Route::Provider(s) => Route::MethodNotAllowed(Some(s)),
+        _ => Route::MethodNotAllowed(None),
+    };
     match path {
         "/health" | "/__aimock/health" => return want(get, Route::Health),
         "/ready" => return want(get, Route::Ready),
@@ -46,42 +52,55 @@ pub fn route(method: &Method, path: &str) -> Route {
         "/v1/chat/completions" | "/chat/completions" => {
             return want(
                 post,
-                Route::Provider(Surface::OpenAiChat {
+                Route::Provider(Surface::OpenAi(openai::Op::Chat {
                     azure_deployment: None,
-                }),
+                })),
             )
         }
         "/v1/embeddings" | "/embeddings" => {
             return want(
                 post,
-                Route::Provider(Surface::OpenAiEmbeddings {
+                Route::Provider(Surface::OpenAi(openai::Op::Embeddings {
                     azure_deployment: None,
-                }),
+                })),
             )
         }
         "/v1/responses" | "/responses" => {
-            return want(post, Route::Provider(Surface::OpenAiResponses))
+            return want(
+                post,
+                Route::Provider(Surface::OpenAi(openai::Op::Responses)),
+            )
         }
-        "/v1/messages" => return want(post, Route::Provider(Surface::AnthropicMessages)),
-        "/v2/chat" => return want(post, Route::Provider(Surface::CohereChat)),
-        "/v2/embed" => return want(post, Route::Provider(Surface::CohereEmbed)),
-        "/api/chat" => return want(post, Route::Provider(Surface::OllamaChat)),
-        "/api/generate" => return want(post, Route::Provider(Surface::OllamaGenerate)),
+        "/v1/messages" => {
+            return want(
+                post,
+                Route::Provider(Surface::Anthropic(anthropic::Op::Messages)),
+            )
+        }
+        "/v2/chat" => return want(post, Route::Provider(Surface::Cohere(cohere::Op::Chat))),
+        "/v2/embed" => return want(post, Route::Provider(Surface::Cohere(cohere::Op::Embed))),
+        "/api/chat" => return want(post, Route::Provider(Surface::Ollama(ollama::Op::Chat))),
+        "/api/generate" => {
+            return want(post, Route::Provider(Surface::Ollama(ollama::Op::Generate)))
+        }
         "/api/embed" => {
             return want(
                 post,
-                Route::Provider(Surface::OllamaEmbed { legacy: false }),
+                Route::Provider(Surface::Ollama(ollama::Op::Embed { legacy: false })),
             )
         }
         "/api/embeddings" => {
-            return want(post, Route::Provider(Surface::OllamaEmbed { legacy: true }))
+            return want(
+                post,
+                Route::Provider(Surface::Ollama(ollama::Op::Embed { legacy: true })),
+            )
         }
         "/api/tags" => return want(get, Route::OllamaTags),
         "/metrics" => return want(get, Route::Metrics),
         _ => {}
     }
     if let Some(c) = crate::control::route(method, path) {
-        return c.map_or(Route::MethodNotAllowed, Route::Control);
+        return c.map_or(Route::MethodNotAllowed(None), Route::Control);
     }
     if get {
         if let Some(id) = path
@@ -103,12 +122,12 @@ pub fn route(method: &Method, path: &str) -> Route {
                 .decode_utf8_lossy()
                 .into_owned();
             let surface = match op {
-                "chat/completions" => Some(Surface::OpenAiChat {
+                "chat/completions" => Some(Surface::OpenAi(openai::Op::Chat {
                     azure_deployment: Some(deployment),
-                }),
-                "embeddings" => Some(Surface::OpenAiEmbeddings {
+                })),
+                "embeddings" => Some(Surface::OpenAi(openai::Op::Embeddings {
                     azure_deployment: Some(deployment),
-                }),
+                })),
                 _ => None,
             };
             if let Some(s) = surface {
@@ -119,17 +138,59 @@ pub fn route(method: &Method, path: &str) -> Route {
     // OpenAI-compatible prefixes (`/openai/v1/...`, `/api/v1/...`, `/v4/...`).
     if post && !path.starts_with("/v1/") {
         if path.ends_with("/chat/completions") {
-            return Route::Provider(Surface::OpenAiChat {
+            return Route::Provider(Surface::OpenAi(openai::Op::Chat {
                 azure_deployment: None,
-            });
+            }));
         }
         if path.ends_with("/embeddings") {
-            return Route::Provider(Surface::OpenAiEmbeddings {
+            return Route::Provider(Surface::OpenAi(openai::Op::Embeddings {
                 azure_deployment: None,
-            });
+            }));
         }
     }
-    Route::NotFound
+    Route::NotFound(named_provider(path))
+}
+
+/// The provider a path names without naming one of its operations, for the shape of
+/// its 404: a Gemini or Vertex model path, a Bedrock model path, Anthropic's, Cohere's
+/// or Ollama's prefix, an Azure deployment. `/v1/...` names no one (it is shared).
+fn named_provider(path: &str) -> Option<Surface> {
+    let gemini = |vertex| {
+        Surface::Gemini(gemini::Op::Generate {
+            model: String::new(),
+            stream: false,
+            vertex,
+        })
+    };
+    if path.starts_with("/v1beta/models/")
+        || (path.starts_with("/v1/models/") && path.contains(':'))
+    {
+        return Some(gemini(false));
+    }
+    if path.starts_with("/v1/projects/") || path.starts_with("/v1beta1/projects/") {
+        return Some(gemini(true));
+    }
+    if path.starts_with("/model/") {
+        return Some(Surface::Bedrock(bedrock::Op::Invoke {
+            model: String::new(),
+            stream: false,
+        }));
+    }
+    if path.starts_with("/v1/messages/") {
+        return Some(Surface::Anthropic(anthropic::Op::Messages));
+    }
+    if path.starts_with("/v2/") {
+        return Some(Surface::Cohere(cohere::Op::Chat));
+    }
+    if path.starts_with("/api/") {
+        return Some(Surface::Ollama(ollama::Op::Chat));
+    }
+    if path.starts_with("/openai/deployments/") {
+        return Some(Surface::OpenAi(openai::Op::Chat {
+            azure_deployment: Some(String::new()),
+        }));
+    }
+    None
 }
 
 fn decode(s: &str) -> String {
@@ -171,26 +232,26 @@ fn google_surface(path: &str) -> Option<Surface> {
     }
     let model = decode(model);
     match op {
-        "generateContent" => Some(Surface::GeminiGenerate {
+        "generateContent" => Some(Surface::Gemini(gemini::Op::Generate {
             model,
             stream: false,
             vertex,
-        }),
-        "streamGenerateContent" => Some(Surface::GeminiGenerate {
+        })),
+        "streamGenerateContent" => Some(Surface::Gemini(gemini::Op::Generate {
             model,
             stream: true,
             vertex,
-        }),
-        "embedContent" => Some(Surface::GeminiEmbed {
+        })),
+        "embedContent" => Some(Surface::Gemini(gemini::Op::Embed {
             model,
             batch: false,
             vertex,
-        }),
-        "batchEmbedContents" => Some(Surface::GeminiEmbed {
+        })),
+        "batchEmbedContents" => Some(Surface::Gemini(gemini::Op::Embed {
             model,
             batch: true,
             vertex,
-        }),
+        })),
         _ => None,
     }
 }
@@ -205,22 +266,22 @@ fn bedrock_surface(path: &str) -> Option<Surface> {
     // Model ids arrive percent-encoded (`...-v1%3A0`); match on the decoded id.
     let model = decode(id);
     match op {
-        "invoke" => Some(Surface::BedrockInvoke {
+        "invoke" => Some(Surface::Bedrock(bedrock::Op::Invoke {
             model,
             stream: false,
-        }),
-        "invoke-with-response-stream" => Some(Surface::BedrockInvoke {
+        })),
+        "invoke-with-response-stream" => Some(Surface::Bedrock(bedrock::Op::Invoke {
             model,
             stream: true,
-        }),
-        "converse" => Some(Surface::BedrockConverse {
+        })),
+        "converse" => Some(Surface::Bedrock(bedrock::Op::Converse {
             model,
             stream: false,
-        }),
-        "converse-stream" => Some(Surface::BedrockConverse {
+        })),
+        "converse-stream" => Some(Surface::Bedrock(bedrock::Op::Converse {
             model,
             stream: true,
-        }),
+        })),
         _ => None,
     }
 }
@@ -236,15 +297,15 @@ mod tests {
                 &Method::POST,
                 "/openai/deployments/my%20dep/chat/completions"
             ),
-            Route::Provider(Surface::OpenAiChat {
+            Route::Provider(Surface::OpenAi(openai::Op::Chat {
                 azure_deployment: Some("my dep".into())
-            })
+            }))
         );
         assert_eq!(
             route(&Method::POST, "/openai/deployments/d/embeddings"),
-            Route::Provider(Surface::OpenAiEmbeddings {
+            Route::Provider(Surface::OpenAi(openai::Op::Embeddings {
                 azure_deployment: Some("d".into())
-            })
+            }))
         );
     }
 
@@ -255,36 +316,36 @@ mod tests {
                 &Method::POST,
                 "/v1beta/models/gemini-2.0-flash:streamGenerateContent"
             ),
-            Route::Provider(Surface::GeminiGenerate {
+            Route::Provider(Surface::Gemini(gemini::Op::Generate {
                 model: "gemini-2.0-flash".into(),
                 stream: true,
                 vertex: false
-            })
+            }))
         );
         assert_eq!(
             route(&Method::POST, "/v1beta1/projects/p/locations/us-central1/publishers/google/models/gemini-2.5-pro:generateContent"),
-            Route::Provider(Surface::GeminiGenerate { model: "gemini-2.5-pro".into(), stream: false, vertex: true })
+            Route::Provider(Surface::Gemini(gemini::Op::Generate { model: "gemini-2.5-pro".into(), stream: false, vertex: true }))
         );
         assert_eq!(
             route(
                 &Method::POST,
                 "/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke-with-response-stream"
             ),
-            Route::Provider(Surface::BedrockInvoke {
+            Route::Provider(Surface::Bedrock(bedrock::Op::Invoke {
                 model: "anthropic.claude-3-haiku-20240307-v1:0".into(),
                 stream: true
-            })
+            }))
         );
         assert_eq!(
             route(
                 &Method::POST,
                 "/v1beta/models/text-embedding-004:batchEmbedContents"
             ),
-            Route::Provider(Surface::GeminiEmbed {
+            Route::Provider(Surface::Gemini(gemini::Op::Embed {
                 model: "text-embedding-004".into(),
                 batch: true,
                 vertex: false
-            })
+            }))
         );
     }
 
@@ -292,9 +353,32 @@ mod tests {
     fn wrong_method_and_unknown_paths_are_told_apart() {
         assert_eq!(
             route(&Method::GET, "/v1/chat/completions"),
-            Route::MethodNotAllowed
+            Route::MethodNotAllowed(Some(Surface::OpenAi(openai::Op::Chat {
+                azure_deployment: None
+            })))
         );
-        assert_eq!(route(&Method::POST, "/v1/nope"), Route::NotFound);
+        assert_eq!(route(&Method::POST, "/v1/nope"), Route::NotFound(None));
         assert_eq!(route(&Method::GET, "/health"), Route::Health);
+        assert_eq!(
+            route(&Method::POST, "/health"),
+            Route::MethodNotAllowed(None)
+        );
+    }
+
+    #[test]
+    fn a_route_miss_on_a_path_naming_a_provider_carries_that_provider() {
+        assert_eq!(
+            route(&Method::GET, "/v1/messages"),
+            Route::MethodNotAllowed(Some(Surface::Anthropic(anthropic::Op::Messages)))
+        );
+        let Route::NotFound(Some(s)) = route(&Method::POST, "/v1beta/models/x:foo") else {
+            panic!("an unknown Gemini action names Gemini")
+        };
+        assert_eq!(s.provider(), "gemini");
+        let Route::NotFound(Some(s)) = route(&Method::POST, "/v1/projects/p/locations/l/x") else {
+            panic!("a Vertex path names Vertex")
+        };
+        assert_eq!(s.provider(), "vertexai");
+        assert_eq!(route(&Method::GET, "/nope"), Route::NotFound(None));
     }
 }

@@ -281,3 +281,19 @@ def test_one_plain_fixture_answers_every_sdk(start_aimock, cassette_dir):
     assert oa.responses.create(model="gpt-4o", input="hello").output_text == "Same everywhere."
     chat = oa.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hello"}])
     assert chat.choices[0].message.content == "Same everywhere."
+
+
+def test_an_unknown_messages_path_is_a_typed_not_found_error(server):
+    with pytest.raises(anthropic.NotFoundError) as e:
+        client(server).post("/v1/messages/batches", cast_to=object, body={})
+    assert e.value.status_code == 404
+    assert e.value.body["type"] == "error"
+    assert e.value.body["error"]["type"] == "not_found_error"
+
+
+def test_a_wrong_method_on_messages_is_an_error_in_anthropics_shape(server):
+    with pytest.raises(anthropic.APIStatusError) as e:
+        client(server).get("/v1/messages", cast_to=object)
+    assert e.value.status_code == 405
+    assert e.value.body["error"]["type"] == "invalid_request_error"
+    assert e.value.body["error"]["message"] == "Method GET not allowed on /v1/messages"

@@ -194,3 +194,9 @@ def test_chat_without_model_is_a_400_in_cohere_shape(server):
     assert r.status_code == 400 and r.json() == {"message": "model is required"}
     with pytest.raises(BadRequestError):
         client(server).chat(model="", messages=user("hello"))
+
+
+def test_a_429_tells_the_sdk_when_to_retry(server):
+    with pytest.raises(TooManyRequestsError) as e:
+        client(server).chat(model=MODEL, messages=user("slow down"))
+    assert e.value.headers["retry-after"] == "1"

@@ -168,3 +168,12 @@ def test_unmatched_and_strict_misses_raise_response_errors(server):
 def test_request_without_model_is_a_400(server):
     r = raw_request("POST", server.url + "/api/chat", json.dumps({"messages": user("hello")}).encode())
     assert r.status_code == 400 and r.json() == {"error": "model is required"}
+
+
+def test_a_429_carries_retry_after(server):
+    seen = []
+    c = client(server, event_hooks={"response": [seen.append]})
+    with pytest.raises(ollama.ResponseError) as e:
+        c.chat(model=MODEL, messages=user("slow down"), stream=False)
+    assert e.value.status_code == 429
+    assert seen[-1].headers["retry-after"] == "1"

@@ -14,6 +14,7 @@ mod record_providers;
 mod reference_rules;
 mod reload;
 mod replay;
+mod respond;
 mod secrets;
 mod shutdown;
 mod support;

@@ -403,7 +403,7 @@ async fn base64_embeddings_are_recorded_as_floats() {
 }
 
 #[tokio::test]
-async fn an_upstream_that_never_answers_gets_a_502_after_the_head_timeout() {
+async fn an_upstream_that_never_answers_gets_a_504_after_the_head_timeout() {
     // Accepts connections and reads, but never writes a response head.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", silent.local_addr().unwrap());
@@ -418,7 +418,7 @@ async fn an_upstream_that_never_answers_gets_a_502_after_the_head_timeout() {
     c.record.as_mut().unwrap().head_timeout = Duration::from_millis(200);
     let s = TestServer::start(c).await;
     let r = s.post(CHAT, &chat("x", false), &[]).await;
-    assert_eq!(r.status, 502);
+    assert_eq!(r.status, 504);
     assert!(r.json()["error"]["message"]
         .as_str()
         .unwrap()

@@ -64,12 +64,12 @@ fn captures(dir: &str, prefix: &str) -> Vec<Capture> {
 /// A request this surface accepts, asking `user`, streamed as the capture was.
 fn request_body(surface: &Surface, user: &str, stream: bool) -> String {
     match surface {
-        Surface::OpenAiResponses => json!({"model": "gpt-4.1", "input": user, "stream": stream}),
-        Surface::AnthropicMessages => json!({"model": "claude-sonnet-4-5", "max_tokens": 100,
+        Surface::OpenAi(aimock::providers::openai::Op::Responses) => json!({"model": "gpt-4.1", "input": user, "stream": stream}),
+        Surface::Anthropic(aimock::providers::anthropic::Op::Messages) => json!({"model": "claude-sonnet-4-5", "max_tokens": 100,
             "stream": stream, "messages": [{"role": "user", "content": user}]}),
-        Surface::BedrockInvoke { .. } => json!({"anthropic_version": "bedrock-2023-05-31",
+        Surface::Bedrock(aimock::providers::bedrock::Op::Invoke { .. }) => json!({"anthropic_version": "bedrock-2023-05-31",
             "max_tokens": 100, "messages": [{"role": "user", "content": [{"type": "text", "text": user}]}]}),
-        Surface::BedrockConverse { .. } => {
+        Surface::Bedrock(aimock::providers::bedrock::Op::Converse { .. }) => {
             json!({"messages": [{"role": "user", "content": [{"text": user}]}]})
         }
         other => panic!("{other:?} is not under test here"),

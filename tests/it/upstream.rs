@@ -24,6 +24,8 @@ pub struct Script {
     pub reset: bool,
     /// Extra response headers.
     pub headers: Vec<(&'static str, &'static str)>,
+    /// How long to wait before sending the response head.
+    pub head_delay: Duration,
 }
 
 impl Script {
@@ -35,7 +37,14 @@ impl Script {
             delay: Duration::ZERO,
             reset: false,
             headers: vec![],
+            head_delay: Duration::ZERO,
         }
+    }
+
+    /// Send the response head only after `delay`.
+    pub fn head_after(mut self, delay: Duration) -> Script {
+        self.head_delay = delay;
+        self
     }
 
     /// Split into chunks of `n` bytes, `delay` apart.
@@ -104,6 +113,9 @@ impl FakeUpstream {
                                     r#"{"error":{"message":"fake has no script"}}"#,
                                 )
                             });
+                            if !script.head_delay.is_zero() {
+                                tokio::time::sleep(script.head_delay).await;
+                            }
                             Ok::<_, Infallible>(respond(script))
                         }
                     });

@@ -10,12 +10,11 @@
 //! frames that do not parse are counted in `dropped`, a stream without `message_stop`
 //! is `truncated`.
 
-use bytes::BytesMut;
 use serde_json::Value;
 
 use crate::codec::sse::SseDecoder;
-use crate::codec::Decoder;
-use crate::providers::collapse::{Collapsed, CollapsedError};
+use crate::providers::common::collapse::decode_prefix;
+use crate::providers::common::collapse::{Collapsed, CollapsedError};
 
 /// Read a recorded Messages reply (SSE when the content type says so, else JSON).
 pub fn collapse(content_type: &str, body: &[u8]) -> Collapsed {
@@ -52,30 +51,6 @@ pub fn collapse(content_type: &str, body: &[u8]) -> Collapsed {
         }
     }
     c
-}
-
-/// Decode frames until the bytes run out or the framing breaks: the frames before a
-/// break are kept (a cut or corrupt stream still records what it delivered).
-pub fn decode_prefix<D: Decoder>(
-    mut decoder: D,
-    bytes: &[u8],
-) -> (Vec<D::Item>, Option<crate::codec::Error>) {
-    let mut buf = BytesMut::from(bytes);
-    let mut out = Vec::new();
-    loop {
-        match decoder.decode(&mut buf) {
-            Ok(Some(item)) => out.push(item),
-            Ok(None) => break,
-            Err(e) => return (out, Some(e)),
-        }
-    }
-    loop {
-        match decoder.decode_eof(&mut buf) {
-            Ok(Some(item)) => out.push(item),
-            Ok(None) => return (out, None),
-            Err(e) => return (out, Some(e)),
-        }
-    }
 }
 
 /// Anthropic's `stop_reason` in OpenAI's vocabulary: the reverse of the §4.10 table;

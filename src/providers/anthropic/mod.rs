@@ -5,7 +5,8 @@
 //! - `reply`: a fixture into the message body or the list of stream events.
 //! - `collapse`: a recorded reply (SSE or JSON) back into a fixture response; its
 //!   event reader also serves Bedrock invoke streams.
-//! - here: the three verbs the surface table calls, SSE framing, the error shape.
+//! - `error`: Anthropic's error envelope.
+//! - here: [`Op`] and the verbs every provider offers, SSE framing.
 //!
 //! The official `anthropic` SDK is the judge: it skips SSE events without an `event:`
 //! line, so every frame carries one equal to its `type`, and it chooses its exception
@@ -13,19 +14,29 @@
 //! 529), so the status is always the fixture's own.
 
 pub mod collapse;
+pub mod error;
 pub mod reply;
 pub mod request;
 mod skim;
 
-use serde_json::json;
-
-use super::{ErrorKind, FrameWriter, ParseError, RenderContext, RenderPlan, RequestParts, Surface};
-use crate::cassette::{Fixture, Reply};
+use crate::cassette::Fixture;
+use crate::providers::common::collapse::Collapsed;
+use crate::providers::common::stream_end::{sse_type, Signal, StreamFrame};
+use crate::providers::common::{
+    answer, ErrorKind, FrameWriter, ParseError, RenderContext, RenderPlan, RequestParts,
+};
 use crate::request::ChatRequest;
+
+/// An Anthropic operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// `POST /v1/messages`.
+    Messages,
+}
 
 /// Parse a request.
 pub fn parse_request(
-    _surface: &Surface,
+    _op: &Op,
     _parts: &RequestParts,
     body: &[u8],
 ) -> Result<ChatRequest, ParseError> {
@@ -33,23 +44,10 @@ pub fn parse_request(
 }
 
 /// Render a matched chat fixture as a message (JSON or SSE).
-pub fn render(
-    surface: &Surface,
-    fx: &Fixture,
-    req: &ChatRequest,
-    ctx: &RenderContext,
-) -> RenderPlan {
-    let Reply::Chat(chat) = &fx.reply else {
-        return error_plan(
-            surface,
-            500,
-            &format!(
-                "Fixture response of kind {} cannot answer an Anthropic message ({})",
-                fx.reply.kind_name(),
-                fx.origin
-            ),
-            &ErrorKind::Internal,
-        );
+pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
+    let chat = match answer::chat(fx, "an Anthropic message") {
+        Ok(chat) => chat,
+        Err(message) => return error(op, 500, &message, &ErrorKind::Internal),
     };
     let mut plan = if req.stream {
         let mut w =
@@ -74,6 +72,45 @@ pub fn render(
     plan
 }
 
+/// An error in Anthropic's shape (see [`error::body`]).
+pub fn error(_op: &Op, status: u16, message: &str, kind: &ErrorKind) -> RenderPlan {
+    RenderPlan::json(status, &error::body(status, message, kind))
+}
+
+/// The headers Anthropic's 429 carries besides `Retry-After`.
+pub fn rate_limit_headers(_op: &Op) -> &'static [(&'static str, &'static str)] {
+    error::RATE_LIMIT_HEADERS
+}
+
+/// Read a recorded reply (SSE or JSON) back into a [`Collapsed`].
+pub fn collapse(_op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
+    collapse::collapse(content_type, body)
+}
+
+/// A message stream ends with `message_stop`, or an `error` event.
+pub fn stream_end(_op: &Op, frame: &StreamFrame) -> Signal {
+    let StreamFrame::Sse { event, data } = *frame else {
+        return Signal::None;
+    };
+    let data = data.trim();
+    if data == "[DONE]" {
+        return Signal::Final;
+    }
+    match sse_type(event, data).as_deref() {
+        Some("message_stop" | "error") => Signal::Final,
+        _ => Signal::None,
+    }
+}
+
+/// Anthropic has no embeddings.
+pub fn fallback_embedding(
+    _op: &Op,
+    _req: &ChatRequest,
+    _ctx: &RenderContext,
+) -> Option<RenderPlan> {
+    None
+}
+
 /// Roughly the bytes of a streamed reply: the envelope events, then every byte of text
 /// plus an event's worth of JSON around each slice.
 fn stream_size_hint(chat: &crate::cassette::model::ChatReply, chunk_size: usize) -> usize {
@@ -95,52 +132,15 @@ fn stream_size_hint(chat: &crate::cassette::model::ChatReply, chunk_size: usize)
     1024 + bytes + slices * 128
 }
 
-/// Anthropic's `error.type` for a status.
-fn error_type(status: u16) -> &'static str {
-    match status {
-        401 => "authentication_error",
-        402 => "billing_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        413 => "request_too_large",
-        429 => "rate_limit_error",
-        408 | 504 => "timeout_error",
-        529 => "overloaded_error",
-        // 503 (a strict miss) included: the SDK picks ServiceUnavailableError by status.
-        500..=599 => "api_error",
-        _ => "invalid_request_error",
-    }
-}
-
-/// An error in Anthropic's shape: `{"type":"error","error":{"type","message"}}`.
-pub fn error_plan(_surface: &Surface, status: u16, message: &str, kind: &ErrorKind) -> RenderPlan {
-    let kind_name = match kind {
-        ErrorKind::Fixture(e) => e.kind.clone(),
-        _ => None,
-    }
-    .unwrap_or_else(|| error_type(status).to_string());
-    let body = json!({"type": "error", "error": {"type": kind_name, "message": message}});
-    let mut plan = RenderPlan::json(status, &body);
-    if status == 429 {
-        let retry = match kind {
-            ErrorKind::Fixture(e) => e.retry_after.unwrap_or(1),
-            _ => 1,
-        };
-        plan.headers.push(("retry-after", retry.to_string().into()));
-        plan.headers
-            .push(("anthropic-ratelimit-requests-limit", "50".into()));
-        plan.headers
-            .push(("anthropic-ratelimit-requests-remaining", "0".into()));
-    }
-    plan
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cassette::model::parse_entry;
+    use crate::cassette::Reply;
     use crate::codec::sse;
-    use crate::providers::PlanBody;
+    use crate::providers::common::PlanBody;
+    use crate::providers::Surface;
+    use serde_json::json;
     use serde_json::Value;
     use std::sync::Arc;
 
@@ -156,7 +156,7 @@ mod tests {
             query: None,
             headers: &headers,
         };
-        parse_request(&Surface::AnthropicMessages, &parts, body.as_bytes()).unwrap()
+        parse_request(&Op::Messages, &parts, body.as_bytes()).unwrap()
     }
 
     /// Decode a streamed plan with the SSE codec into (event name, data) pairs,
@@ -189,12 +189,7 @@ mod tests {
             "content": "Sure.", "reasoning": "hmm", "reasoningSignature": "sig",
             "toolCalls": [{"name": "f", "arguments": {"x": 1}, "id": "toolu_fixed"}]}}));
         let req = request(STREAM_REQ);
-        let plan = render(
-            &Surface::AnthropicMessages,
-            &fx,
-            &req,
-            &RenderContext::new(&fx, &req, 20),
-        );
+        let plan = render(&Op::Messages, &fx, &req, &RenderContext::new(&fx, &req, 20));
         assert_eq!(plan.content_type, "text/event-stream");
         let events = decode(&plan);
         let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
@@ -259,7 +254,7 @@ mod tests {
             "reasoning": "The user wants the version.", "toolCalls": [{"name": "fixed_version"}]}}));
         let req = request(STREAM_REQ);
         let ours = decode(&render(
-            &Surface::AnthropicMessages,
+            &Op::Messages,
             &fx,
             &req,
             &RenderContext::new(&fx, &req, 20),
@@ -280,12 +275,7 @@ mod tests {
         let fx =
             fixture(json!({"match": {}, "chunkSize": 3, "response": {"content": "héllo wörld"}}));
         let req = request(STREAM_REQ);
-        let plan = render(
-            &Surface::AnthropicMessages,
-            &fx,
-            &req,
-            &RenderContext::new(&fx, &req, 20),
-        );
+        let plan = render(&Op::Messages, &fx, &req, &RenderContext::new(&fx, &req, 20));
         let texts: Vec<String> = decode(&plan)
             .iter()
             .filter_map(|(_, d)| d["delta"]["text"].as_str().map(String::from))
@@ -305,7 +295,7 @@ mod tests {
             ..cut.clone()
         };
         let bytes = |ctx: &RenderContext| {
-            let plan = render(&Surface::AnthropicMessages, &fx, &req, ctx);
+            let plan = render(&Op::Messages, &fx, &req, ctx);
             let PlanBody::Stream(frames) = plan.body else {
                 panic!("not a stream")
             };
@@ -328,18 +318,8 @@ mod tests {
     fn same_fixture_and_request_render_identical_bytes_with_a_request_id() {
         let fx = fixture(json!({"match": {}, "response": {"toolCalls": [{"name": "f"}]}}));
         let req = request(STREAM_REQ);
-        let a = render(
-            &Surface::AnthropicMessages,
-            &fx,
-            &req,
-            &RenderContext::new(&fx, &req, 20),
-        );
-        let b = render(
-            &Surface::AnthropicMessages,
-            &fx,
-            &req,
-            &RenderContext::new(&fx, &req, 20),
-        );
+        let a = render(&Op::Messages, &fx, &req, &RenderContext::new(&fx, &req, 20));
+        let b = render(&Op::Messages, &fx, &req, &RenderContext::new(&fx, &req, 20));
         assert_eq!(a, b);
         assert!(a
             .headers
@@ -347,7 +327,7 @@ mod tests {
             .any(|(k, v)| *k == "request-id" && v.starts_with("req_")));
         let other = request(&STREAM_REQ.replace("hi", "hey"));
         let c = render(
-            &Surface::AnthropicMessages,
+            &Op::Messages,
             &fx,
             &other,
             &RenderContext::new(&fx, &other, 20),
@@ -363,7 +343,7 @@ mod tests {
             };
             serde_json::from_slice(b).unwrap()
         };
-        let s = Surface::AnthropicMessages;
+        let s = Surface::Anthropic(Op::Messages);
         for (status, ty) in [
             (400, "invalid_request_error"),
             (401, "authentication_error"),
@@ -375,7 +355,7 @@ mod tests {
             (503, "api_error"),
             (529, "overloaded_error"),
         ] {
-            let plan = error_plan(&s, status, "m", &ErrorKind::NoMatch);
+            let plan = s.error(status, "m", ErrorKind::NoMatch);
             assert_eq!(plan.status, status);
             assert_eq!(
                 body(&plan),
@@ -385,7 +365,7 @@ mod tests {
         let fx = fixture(json!({"match": {}, "response": {
             "error": {"message": "slow", "type": "custom_error"}, "status": 429, "retryAfter": 7}}));
         let Reply::Error(e) = &fx.reply else { panic!() };
-        let plan = error_plan(&s, 429, "slow", &ErrorKind::Fixture(e));
+        let plan = s.error(429, "slow", ErrorKind::Fixture(e));
         assert_eq!(body(&plan)["error"]["type"], "custom_error");
         assert!(plan.headers.contains(&("retry-after", "7".into())));
     }
@@ -394,12 +374,7 @@ mod tests {
     fn a_non_chat_fixture_is_a_500_in_anthropic_shape() {
         let fx = fixture(json!({"match": {}, "response": {"embedding": [1.0]}}));
         let req = request(STREAM_REQ);
-        let plan = render(
-            &Surface::AnthropicMessages,
-            &fx,
-            &req,
-            &RenderContext::new(&fx, &req, 20),
-        );
+        let plan = render(&Op::Messages, &fx, &req, &RenderContext::new(&fx, &req, 20));
         assert_eq!(plan.status, 500);
     }
 }

@@ -14,7 +14,8 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::cassette::model::{Block, ChatReply, ToolCall};
-use crate::providers::{chunk_text, estimate_tokens, prompt_chars, FrameWriter, RenderContext};
+use crate::providers::common::usage::{output_chars, Counts};
+use crate::providers::common::{chunk_text, estimate_tokens, FrameWriter, RenderContext};
 use crate::request::ChatRequest;
 
 /// The model echoed when neither the fixture nor the request names one.
@@ -406,21 +407,10 @@ pub fn stop_reason(reply: &ChatReply) -> &str {
 
 /// Input and output token counts: pinned by the fixture, else estimated, never zero.
 fn token_counts(reply: &ChatReply, req: &ChatRequest) -> (u64, u64) {
-    let o = reply.overrides.usage.as_ref();
-    let input = o
-        .and_then(|u| u.input())
-        .unwrap_or_else(|| estimate_tokens(prompt_chars(req)));
-    let output = o.and_then(|u| u.output()).unwrap_or_else(|| {
-        let chars = reply.text_chars()
-            + reply.reasoning.as_deref().map_or(0, |r| r.chars().count())
-            + reply
-                .calls()
-                .iter()
-                .map(|c| c.name.len() + c.arguments.len())
-                .sum::<usize>();
-        estimate_tokens(chars)
+    let counts = Counts::of(reply.overrides.usage.as_deref(), req, || {
+        estimate_tokens(output_chars(reply, true))
     });
-    (input, output)
+    (counts.input, counts.output)
 }
 
 /// `usage`: input, the two cache counts, output, then a fixture's other extra keys. An
@@ -474,7 +464,7 @@ fn usage(reply: &ChatReply, input: u64, output: u64) -> Usage<'_> {
     Usage {
         input,
         output,
-        extra: reply.overrides.usage.as_ref().map(|u| &u.extra),
+        extra: reply.overrides.usage.as_deref().map(|u| &u.extra),
     }
 }
 

@@ -14,7 +14,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::providers::{json_body, ParseError};
+use crate::providers::common::{json_body, ParseError};
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
 
 /// Parse a `POST /v1/messages` body: skimmed when it has a common shape, else read

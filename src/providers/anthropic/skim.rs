@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use serde::de::{Deserialize, MapAccess, SeqAccess};
 
-use crate::providers::skim::{self, AnyBool, AnyStr, Key, Shape, Shaped, Skip};
+use crate::providers::common::skim::{self, AnyBool, AnyStr, Key, Shape, Shaped, Skip};
 use crate::request::{ChatRequest, Endpoint, Message, Role};
 
 /// What the skim reads of the body.

@@ -24,8 +24,9 @@ use base64::Engine;
 use serde_json::Value;
 
 use crate::codec::eventstream::{EventStreamDecoder, Message};
-use crate::providers::anthropic::collapse::{self as anthropic, decode_prefix, EventReader};
-use crate::providers::collapse::{Collapsed, CollapsedError};
+use crate::providers::anthropic::collapse::{self as anthropic, EventReader};
+use crate::providers::common::collapse::decode_prefix;
+use crate::providers::common::collapse::{Collapsed, CollapsedError};
 
 /// Read a recorded Bedrock reply: EventStream, SSE (Anthropic events), or JSON.
 pub fn collapse(content_type: &str, body: &[u8]) -> Collapsed {

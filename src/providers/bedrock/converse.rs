@@ -19,7 +19,7 @@ use super::{
 };
 use crate::cassette::model::{Block, ChatReply, ToolCall};
 use crate::codec::eventstream::Message as EsMessage;
-use crate::providers::{chunk_text, json_body, ParseError, RenderContext, RenderPlan};
+use crate::providers::common::{chunk_text, json_body, ParseError, RenderContext, RenderPlan};
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
 
 /// The text of one content block: `text`, or the text of a `guardContent` block.
@@ -315,7 +315,7 @@ mod tests {
     use crate::cassette::Reply;
     use crate::codec::decode_all;
     use crate::codec::eventstream::EventStreamDecoder;
-    use crate::providers::PlanBody;
+    use crate::providers::common::PlanBody;
 
     fn reply(v: Value) -> ChatReply {
         match fixture(json!({"match": {}, "response": v})).reply {

@@ -1,7 +1,7 @@
 //! AWS Bedrock runtime: `invoke` / `invoke-with-response-stream` (the Anthropic
 //! Messages body, see [`invoke`]) and `converse` / `converse-stream` (Bedrock's own
 //! shape, see [`converse`]). Recorded replies of all four are read back into fixtures
-//! by [`collapse`].
+//! by [`mod@collapse`].
 //!
 //! What the two share lives here: the model id from the path (already percent-decoded
 //! by the router), stop reasons, token counts, the AWS error shape, and turning a list
@@ -23,19 +23,25 @@
 
 pub mod collapse;
 pub mod converse;
+pub mod error;
 pub mod invoke;
 
 use bytes::BytesMut;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{
-    estimate_tokens, prompt_chars, ErrorKind, Frame, ParseError, PlanBody, RenderContext,
-    RenderPlan, RequestParts, Surface,
-};
+use base64::Engine;
+
 use crate::cassette::model::ChatReply;
-use crate::cassette::{Fixture, Reply};
+use crate::cassette::Fixture;
 use crate::codec::eventstream::{self, Message};
+use crate::providers::common::collapse::Collapsed;
+use crate::providers::common::stream_end::{Signal, StreamFrame};
+use crate::providers::common::usage::{output_chars, Counts};
+use crate::providers::common::{
+    answer, estimate_tokens, ErrorKind, Frame, ParseError, PlanBody, RenderContext, RenderPlan,
+    RequestParts,
+};
 use crate::request::ChatRequest;
 
 /// `Content-Type` of both streaming endpoints.
@@ -45,52 +51,48 @@ pub const EVENTSTREAM_CONTENT_TYPE: &str = "application/vnd.amazon.eventstream";
 /// sends one; clients pass it back opaquely).
 pub const PLACEHOLDER_SIGNATURE: &str = "aimock-placeholder-signature";
 
+/// A Bedrock runtime operation, with the model id from the path (percent-decoded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// `/model/{id}/invoke` and `/invoke-with-response-stream`.
+    Invoke {
+        /// The model id, percent-decoded.
+        model: String,
+        /// `invoke-with-response-stream`.
+        stream: bool,
+    },
+    /// `/model/{id}/converse` and `/converse-stream`.
+    Converse {
+        /// The model id, percent-decoded.
+        model: String,
+        /// `converse-stream`.
+        stream: bool,
+    },
+}
+
 /// Parse a Bedrock request into the neutral form.
 pub fn parse_request(
-    surface: &Surface,
+    op: &Op,
     _parts: &RequestParts,
     body: &[u8],
 ) -> Result<ChatRequest, ParseError> {
-    match surface {
-        Surface::BedrockInvoke { model, stream } => invoke::parse_request(model, *stream, body),
-        Surface::BedrockConverse { model, stream } => converse::parse_request(model, *stream, body),
-        other => Err(ParseError::bad(
-            "wrong_surface",
-            format!("{other:?} is not a Bedrock surface"),
-        )),
+    match op {
+        Op::Invoke { model, stream } => invoke::parse_request(model, *stream, body),
+        Op::Converse { model, stream } => converse::parse_request(model, *stream, body),
     }
 }
 
 /// Render a matched (non-error) fixture.
-pub fn render(
-    surface: &Surface,
-    fx: &Fixture,
-    req: &ChatRequest,
-    ctx: &RenderContext,
-) -> RenderPlan {
-    let Reply::Chat(reply) = &fx.reply else {
-        return error_plan(
-            surface,
-            500,
-            &format!(
-                "Fixture response of kind {} cannot answer a Bedrock chat request ({})",
-                fx.reply.kind_name(),
-                fx.origin
-            ),
-            &ErrorKind::Internal,
-        );
+pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
+    let reply = match answer::chat(fx, "a Bedrock chat request") {
+        Ok(reply) => reply,
+        Err(message) => return error(op, 500, &message, &ErrorKind::Internal),
     };
-    let plan = match surface {
-        Surface::BedrockInvoke { stream: false, .. } => Ok(invoke::render_json(reply, req, ctx)),
-        Surface::BedrockInvoke { stream: true, .. } => invoke::render_stream(reply, req, ctx),
-        Surface::BedrockConverse { stream: false, .. } => {
-            Ok(converse::render_json(reply, req, ctx))
-        }
-        Surface::BedrockConverse { stream: true, .. } => converse::render_stream(reply, req, ctx),
-        other => {
-            let message = format!("{other:?} is not a Bedrock surface");
-            return error_plan(surface, 500, &message, &ErrorKind::Internal);
-        }
+    let plan = match op {
+        Op::Invoke { stream: false, .. } => Ok(invoke::render_json(reply, req, ctx)),
+        Op::Invoke { stream: true, .. } => invoke::render_stream(reply, req, ctx),
+        Op::Converse { stream: false, .. } => Ok(converse::render_json(reply, req, ctx)),
+        Op::Converse { stream: true, .. } => converse::render_stream(reply, req, ctx),
     };
     match plan {
         Ok(mut plan) => {
@@ -98,8 +100,8 @@ pub fn render(
                 .push(("x-amzn-requestid", request_id(ctx).into()));
             plan
         }
-        Err(e) => error_plan(
-            surface,
+        Err(e) => error(
+            op,
             500,
             &format!(
                 "Fixture {} cannot be framed as an EventStream: {e}",
@@ -110,48 +112,75 @@ pub fn render(
     }
 }
 
-/// An AWS-shaped error: `{"message": ...}` plus `x-amzn-ErrorType`, from which
-/// botocore picks the exception class (`ThrottlingException`, `ValidationException`,
-/// ...). Streamed requests get the same plain JSON error, as AWS does before the stream
-/// starts.
-pub fn error_plan(_surface: &Surface, status: u16, message: &str, kind: &ErrorKind) -> RenderPlan {
-    let mut plan = RenderPlan::json(status, &json!({ "message": message }));
-    plan.headers
-        .push(("x-amzn-errortype", error_type(status, kind).into()));
-    if status == 429 {
-        let retry = match kind {
-            ErrorKind::Fixture(e) => e.retry_after.unwrap_or(1),
-            _ => 1,
-        };
-        plan.headers.push(("retry-after", retry.to_string().into()));
-    }
-    plan
+/// An AWS-shaped error (see [`error::plan`]).
+pub fn error(_op: &Op, status: u16, message: &str, kind: &ErrorKind) -> RenderPlan {
+    error::plan(status, message, kind)
 }
 
-/// The modelled exception name for an error. A fixture's `error.type` wins when it is
-/// already an AWS exception name (e.g. `ModelNotReadyException`); otherwise the status
-/// decides, as the Bedrock service model maps them.
-pub fn error_type(status: u16, kind: &ErrorKind) -> String {
-    if let ErrorKind::Fixture(e) = kind {
-        if let Some(t) = e.kind.as_deref() {
-            if t.ends_with("Exception") && t.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return t.to_string();
+/// Bedrock's 429 carries nothing besides `Retry-After`.
+pub fn rate_limit_headers(_op: &Op) -> &'static [(&'static str, &'static str)] {
+    &[]
+}
+
+/// Read a recorded reply (EventStream or JSON) back into a [`Collapsed`].
+pub fn collapse(_op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
+    collapse::collapse(content_type, body)
+}
+
+/// Converse streams: `messageStop` ends the answer, `metadata` the stream; invoke
+/// streams: the model's `message_stop` inside a `chunk` (Nova: Converse-shaped events
+/// inside it); an exception ends either.
+pub fn stream_end(_op: &Op, frame: &StreamFrame) -> Signal {
+    let StreamFrame::Event {
+        message_type,
+        event_type,
+        payload,
+    } = *frame
+    else {
+        return Signal::None;
+    };
+    if matches!(message_type, Some("exception" | "error")) {
+        return Signal::Final;
+    }
+    match event_type {
+        Some("messageStop") => Signal::Terminal,
+        Some("metadata") => Signal::Final,
+        Some("chunk") => {
+            // The model's event is base64 in `bytes` (AWS), or the payload itself
+            // (older aimock recordings).
+            let outer = serde_json::from_slice::<Value>(payload).ok();
+            let inner = match outer
+                .as_ref()
+                .and_then(|v| v.get("bytes").and_then(|b| b.as_str()))
+            {
+                Some(b) => base64::engine::general_purpose::STANDARD
+                    .decode(b)
+                    .ok()
+                    .and_then(|raw| serde_json::from_slice::<Value>(&raw).ok()),
+                None => outer,
+            };
+            let Some(inner) = inner else {
+                return Signal::None;
+            };
+            match inner.get("type").and_then(|t| t.as_str()) {
+                Some("message_stop") => Signal::Final,
+                // Nova wraps Converse-shaped events: `{"messageStop": {...}}`.
+                _ if inner.get("messageStop").is_some() => Signal::Terminal,
+                _ if inner.get("metadata").is_some() => Signal::Final,
+                _ => Signal::None,
             }
         }
+        _ => Signal::None,
     }
-    match status {
-        401 => "UnrecognizedClientException",
-        403 => "AccessDeniedException",
-        404 => "ResourceNotFoundException",
-        408 => "ModelTimeoutException",
-        409 => "ConflictException",
-        424 => "ModelErrorException",
-        429 => "ThrottlingException",
-        503 => "ServiceUnavailableException",
-        400..=499 => "ValidationException",
-        _ => "InternalServerException",
-    }
-    .to_string()
+}
+
+/// Bedrock's embedding models are not served.
+pub fn fallback_embedding(
+    _op: &Op,
+    _req: &ChatRequest,
+    _ctx: &RenderContext,
+) -> Option<RenderPlan> {
+    None
 }
 
 /// The stop reason in Anthropic's and Converse's vocabulary (§4.10): OpenAI's `stop`,
@@ -182,23 +211,13 @@ pub struct Tokens {
 impl Tokens {
     /// Counts for serving `reply` to `req`.
     pub fn of(reply: &ChatReply, req: &ChatRequest) -> Tokens {
-        let pinned = reply.overrides.usage.as_ref();
-        let completion_chars = reply.text_chars()
-            + reply.reasoning.as_deref().map_or(0, |r| r.chars().count())
-            + reply
-                .calls()
-                .iter()
-                .map(|c| c.name.len() + c.arguments.len())
-                .sum::<usize>();
-        let input = pinned
-            .and_then(|u| u.input())
-            .unwrap_or_else(|| estimate_tokens(prompt_chars(req)));
-        let output = pinned
-            .and_then(|u| u.output())
-            .unwrap_or_else(|| estimate_tokens(completion_chars));
-        let total = pinned
-            .and_then(|u| u.total_tokens.or(u.total_token_count))
-            .unwrap_or(input + output);
+        let Counts {
+            input,
+            output,
+            total,
+        } = Counts::of(reply.overrides.usage.as_deref(), req, || {
+            estimate_tokens(output_chars(reply, true))
+        });
         Tokens {
             input,
             output,
@@ -292,10 +311,12 @@ pub fn is_base64(s: &str) -> bool {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use super::error::error_type;
     use super::*;
     use crate::cassette::model::{parse_entry, ErrorReply};
     use crate::codec::eventstream::EventStreamDecoder;
     use crate::codec::{decode_all, Decoder};
+    use crate::providers::Surface;
     use std::sync::Arc;
 
     pub fn fixture(v: Value) -> Fixture {
@@ -408,12 +429,12 @@ pub(crate) mod tests {
 
     #[test]
     fn error_plans_carry_the_message_body_and_the_error_type_header() {
-        let s = Surface::BedrockConverse {
+        let s = Surface::Bedrock(Op::Converse {
             model: "m".into(),
             stream: true,
-        };
+        });
         let e = err(429, None);
-        let plan = error_plan(&s, 429, "slow down", &ErrorKind::Fixture(&e));
+        let plan = s.error(429, "slow down", ErrorKind::Fixture(&e));
         assert_eq!(plan.status, 429);
         assert_eq!(plan.content_type, "application/json");
         assert!(plan
@@ -457,12 +478,12 @@ pub(crate) mod tests {
     #[test]
     fn a_non_chat_fixture_is_a_500_in_the_aws_shape() {
         let fx = fixture(json!({"match": {}, "response": {"embedding": [0.1]}}));
-        let s = Surface::BedrockConverse {
+        let s = Surface::Bedrock(Op::Converse {
             model: "m".into(),
             stream: false,
-        };
+        });
         let req = ChatRequest::new(crate::request::Endpoint::Chat, b"{}");
-        let plan = render(&s, &fx, &req, &ctx());
+        let plan = s.render(&fx, &req, &ctx());
         assert_eq!(plan.status, 500);
         assert!(plan
             .headers

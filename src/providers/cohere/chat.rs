@@ -9,15 +9,14 @@
 use bytes::BytesMut;
 use serde_json::{json, Map, Value};
 
-use super::super::openai_chat::tool_names;
-use super::super::{
-    chunk_text, estimate_tokens, json_body, prompt_chars, ErrorKind, Frame, ParseError,
-    RenderContext, RenderPlan, Surface,
-};
-use super::{error_plan, uuid};
+use super::uuid;
 use crate::cassette::model::{ChatReply, ToolCall};
-use crate::cassette::{Fixture, Reply};
 use crate::codec::sse;
+use crate::providers::common::usage::{output_chars, Counts};
+use crate::providers::common::{
+    chunk_text, estimate_tokens, json_body, Frame, ParseError, RenderContext, RenderPlan,
+};
+use crate::providers::openai::chat::tool_names;
 use crate::request::{ChatRequest, Endpoint, Message, Role};
 
 /// Parse a `/v2/chat` body.
@@ -84,7 +83,7 @@ fn parse_message(m: &Value) -> Option<Message> {
         Some("tool") => Role::Tool,
         _ => Role::User,
     };
-    let tool_calls = crate::providers::openai_chat::tool_call_refs(o.get("tool_calls"));
+    let tool_calls = crate::providers::openai::chat::tool_call_refs(o.get("tool_calls"));
     Some(Message {
         role,
         text,
@@ -97,24 +96,7 @@ fn parse_message(m: &Value) -> Option<Message> {
 }
 
 /// Render a chat fixture (JSON, or SSE when the request streams).
-pub(super) fn render(
-    surface: &Surface,
-    fx: &Fixture,
-    req: &ChatRequest,
-    ctx: &RenderContext,
-) -> RenderPlan {
-    let Reply::Chat(reply) = &fx.reply else {
-        return error_plan(
-            surface,
-            500,
-            &format!(
-                "Fixture response of kind {} cannot answer a Cohere chat request ({})",
-                fx.reply.kind_name(),
-                fx.origin
-            ),
-            &ErrorKind::Internal,
-        );
-    };
+pub(super) fn render(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
     let id = reply
         .overrides
         .id
@@ -138,19 +120,10 @@ fn finish_reason(reply: &ChatReply, has_calls: bool) -> String {
 }
 
 fn usage(reply: &ChatReply, req: &ChatRequest) -> Value {
-    let completion_chars = reply.text_chars()
-        + reply
-            .calls()
-            .iter()
-            .map(|c| c.name.len() + c.arguments.len())
-            .sum::<usize>();
-    let o = reply.overrides.usage.as_ref();
-    let input = o
-        .and_then(|u| u.input())
-        .unwrap_or_else(|| estimate_tokens(prompt_chars(req)));
-    let output = o
-        .and_then(|u| u.output())
-        .unwrap_or_else(|| estimate_tokens(completion_chars));
+    let counts = Counts::of(reply.overrides.usage.as_deref(), req, || {
+        estimate_tokens(output_chars(reply, false))
+    });
+    let (input, output) = (counts.input, counts.output);
     json!({
         "billed_units": {"input_tokens": input, "output_tokens": output},
         "tokens": {"input_tokens": input, "output_tokens": output},
@@ -219,7 +192,7 @@ fn render_json(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext, id: &s
 fn event(v: Value) -> Frame {
     let kind = v.get("type").and_then(|t| t.as_str()).unwrap_or_default();
     let mut buf = BytesMut::new();
-    sse::encode_event(kind, &crate::providers::json_text(&v), &mut buf);
+    sse::encode_event(kind, &crate::providers::common::json_text(&v), &mut buf);
     Frame {
         bytes: buf.freeze(),
         paced: true,
@@ -299,9 +272,12 @@ fn render_stream(
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
     use crate::cassette::model::parse_entry;
-    use crate::providers::{PlanBody, RequestParts};
+    use crate::cassette::Fixture;
+    use crate::providers::common::{PlanBody, RequestParts};
+    use crate::providers::Surface;
     use std::sync::Arc;
 
     fn fixture(v: Value) -> Fixture {
@@ -316,11 +292,11 @@ mod tests {
             query: None,
             headers: &headers,
         };
-        let req = Surface::CohereChat
+        let req = Surface::Cohere(Op::Chat)
             .parse_request(&parts, body.as_bytes())
             .unwrap();
         let ctx = RenderContext::new(fx, &req, 4);
-        Surface::CohereChat.render(fx, &req, &ctx)
+        Surface::Cohere(Op::Chat).render(fx, &req, &ctx)
     }
 
     fn full(plan: &RenderPlan) -> Value {

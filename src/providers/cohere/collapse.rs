@@ -19,16 +19,16 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::super::collapse::{error_from_body, Collapsed};
-use super::super::embeddings::from_base64_f32;
-use super::super::Surface;
+use super::Op;
 use crate::codec::decode_all;
 use crate::codec::sse::SseDecoder;
+use crate::providers::common::collapse::{error_from_body, Collapsed};
+use crate::providers::common::embedding::from_base64_f32;
 
 /// Read a recorded reply of a Cohere surface.
-pub fn collapse(surface: &Surface, content_type: &str, body: &[u8]) -> Collapsed {
-    match surface {
-        Surface::CohereEmbed => collapse_embed(body),
+pub fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
+    match op {
+        Op::Embed => collapse_embed(body),
         _ if content_type.to_ascii_lowercase().contains("event-stream") => collapse_sse(body),
         _ => collapse_json(body),
     }
@@ -310,7 +310,9 @@ fn collapse_embed(body: &[u8]) -> Collapsed {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
+    use crate::providers::Surface;
     use crate::testing::{collapsed_fixture as fixture_of, golden};
 
     fn events(name: &str) -> Vec<Value> {
@@ -325,7 +327,7 @@ mod tests {
     #[test]
     fn a_streamed_text_reply_collapses_to_its_whole_text_and_usage() {
         let name = "cohere/chat-v2-stream-text.sse";
-        let (c, r) = fixture_of(&Surface::CohereChat, "text/event-stream", name);
+        let (c, r) = fixture_of(&Surface::Cohere(Op::Chat), "text/event-stream", name);
         let text: String = events(name)
             .iter()
             .filter(|e| e["type"] == "content-delta")
@@ -346,7 +348,7 @@ mod tests {
     #[test]
     fn a_streamed_tool_call_keeps_the_plan_as_content_and_joins_its_arguments() {
         let (c, r) = fixture_of(
-            &Surface::CohereChat,
+            &Surface::Cohere(Op::Chat),
             "text/event-stream",
             "cohere/chat-v2-stream-tool-call.sse",
         );
@@ -367,7 +369,7 @@ mod tests {
     #[test]
     fn json_replies_collapse_text_reasoning_plan_and_tool_calls() {
         let (c, r) = fixture_of(
-            &Surface::CohereChat,
+            &Surface::Cohere(Op::Chat),
             "application/json",
             "cohere/chat-v2-json-text.json",
         );
@@ -379,7 +381,7 @@ mod tests {
         assert_eq!(c.usage, Some((69, 89)));
 
         let (_, r) = fixture_of(
-            &Surface::CohereChat,
+            &Surface::Cohere(Op::Chat),
             "application/json",
             "cohere/chat-v2-json-tool-calls.json",
         );
@@ -394,7 +396,7 @@ mod tests {
         assert_eq!(r["toolCalls"][0]["id"], "Person_zh3gneaxfh7q");
 
         let (c, r) = fixture_of(
-            &Surface::CohereChat,
+            &Surface::Cohere(Op::Chat),
             "application/json",
             "cohere/chat-v2-json-reasoning-tool-call.json",
         );
@@ -418,7 +420,7 @@ mod tests {
             "event: message-end\ndata: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":\"MAX_TOKENS\",\"usage\":{\"billed_units\":{\"input_tokens\":3,\"output_tokens\":4}}}}\n\n",
             "data: [DONE]\n\n",
         );
-        let c = collapse(&Surface::CohereChat, "text/event-stream", body.as_bytes());
+        let c = collapse(&Op::Chat, "text/event-stream", body.as_bytes());
         let (r, _) = c.to_response();
         assert_eq!(r["reasoning"], "Hmm.");
         assert_eq!(r["content"], "Done");
@@ -434,7 +436,7 @@ mod tests {
             "event: content-delta\ndata: {\"type\":\"content-delta\",\"index\":0,\"delta\":{\"message\":{\"content\":{\"text\":\"Hi\"}}}}\n\n",
             "event: content-delta\ndata: {oops\n\n",
         );
-        let c = collapse(&Surface::CohereChat, "text/event-stream", body.as_bytes());
+        let c = collapse(&Op::Chat, "text/event-stream", body.as_bytes());
         assert_eq!(c.content, "Hi");
         assert!(c.calls.is_empty());
         assert_eq!(c.dropped, 2);
@@ -444,7 +446,7 @@ mod tests {
     #[test]
     fn embed_bodies_give_the_first_float_vector() {
         let (c, r) = fixture_of(
-            &Surface::CohereEmbed,
+            &Surface::Cohere(Op::Embed),
             "application/json",
             "cohere/embed-v2.json",
         );
@@ -452,7 +454,7 @@ mod tests {
         assert_eq!(r["embedding"], v["embeddings"]["float"][0]);
         assert!(c.warnings.is_empty());
         let c = collapse(
-            &Surface::CohereEmbed,
+            &Op::Embed,
             "application/json",
             br#"{"embeddings":{"int8":[[1,2]],"float":[[0.5,0.25]]}}"#,
         );
@@ -462,13 +464,13 @@ mod tests {
             "float wins when present"
         );
         let c = collapse(
-            &Surface::CohereEmbed,
+            &Op::Embed,
             "application/json",
             br#"{"embeddings":[[0.125]]}"#,
         );
         assert_eq!(c.embedding, Some(vec![0.125]));
         let c = collapse(
-            &Surface::CohereEmbed,
+            &Op::Embed,
             "application/json",
             br#"{"embeddings":{"base64":["AAAAPwAAgL4="]}}"#,
         );
@@ -480,7 +482,7 @@ mod tests {
         // The v1 capture is int8-only: a v1 body, but the same `embeddings` shape.
         let body = golden("cohere/embed-v1-int8.json");
         let v: Value = serde_json::from_slice(&body).unwrap();
-        let c = collapse(&Surface::CohereEmbed, "application/json", &body);
+        let c = collapse(&Op::Embed, "application/json", &body);
         let floats = c.embedding.clone().unwrap();
         let back: Vec<i64> = floats
             .iter()
@@ -495,7 +497,7 @@ mod tests {
         assert_eq!(back, want);
         assert!(c.warnings[0].contains("int8"));
         let c = collapse(
-            &Surface::CohereEmbed,
+            &Op::Embed,
             "application/json",
             br#"{"embeddings":{"ubinary":[[160]]}}"#,
         );
@@ -503,7 +505,7 @@ mod tests {
             c.embedding,
             Some(vec![1.0, -1.0, 1.0, -1.0, -1.0, -1.0, -1.0, -1.0])
         );
-        let c = collapse(&Surface::CohereEmbed, "application/json", br#"{"nope":1}"#);
+        let c = collapse(&Op::Embed, "application/json", br#"{"nope":1}"#);
         assert!(c.embedding.is_none() && !c.warnings.is_empty());
     }
 
@@ -515,7 +517,7 @@ mod tests {
             "cohere/chat-v2-stream-text.sse",
             "cohere/chat-v2-stream-tool-call.sse",
         ] {
-            let mut w = StreamWatch::new("text/event-stream");
+            let mut w = StreamWatch::new(&Surface::Cohere(Op::Chat), "text/event-stream");
             let body = golden(name);
             let end = String::from_utf8_lossy(&body).find("data: [DONE]").unwrap();
             w.push(&body[..end], Duration::ZERO);
@@ -539,8 +541,8 @@ mod tests {
             b"event: tool-call-start\ndata: {}\n\n",
         ] {
             for ct in ["application/json", "text/event-stream"] {
-                let _ = collapse(&Surface::CohereChat, ct, body).to_response();
-                let _ = collapse(&Surface::CohereEmbed, ct, body).to_response();
+                let _ = collapse(&Op::Chat, ct, body).to_response();
+                let _ = collapse(&Op::Embed, ct, body).to_response();
             }
         }
     }

@@ -10,12 +10,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::super::embeddings::{deterministic_vector, to_base64_f32};
-use super::super::{
-    estimate_tokens, json_body, ErrorKind, ParseError, RenderContext, RenderPlan, Surface,
-};
-use super::{error_plan, uuid};
-use crate::cassette::{Fixture, Reply};
+use super::uuid;
+use crate::providers::common::embedding::{deterministic_vector, to_base64_f32};
+use crate::providers::common::{estimate_tokens, json_body, ParseError, RenderContext, RenderPlan};
 use crate::request::{ChatRequest, Endpoint};
 
 /// Cohere's embedding size when the request names none (embed v3 models).
@@ -83,25 +80,8 @@ fn input_text(item: &Value) -> String {
 }
 
 /// Render an embedding fixture: its vector for every input.
-pub(super) fn render(
-    surface: &Surface,
-    fx: &Fixture,
-    req: &ChatRequest,
-    ctx: &RenderContext,
-) -> RenderPlan {
-    let Reply::Embedding(v) = &fx.reply else {
-        return error_plan(
-            surface,
-            500,
-            &format!(
-                "Fixture response of kind {} cannot answer an embedding request ({})",
-                fx.reply.kind_name(),
-                fx.origin
-            ),
-            &ErrorKind::Internal,
-        );
-    };
-    let vectors = vec![v.clone(); req.hints.embedding_count.max(1)];
+pub(super) fn render(v: &[f64], req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
+    let vectors = vec![v.to_vec(); req.hints.embedding_count.max(1)];
     RenderPlan::json(200, &body(&vectors, req, ctx))
 }
 
@@ -197,9 +177,10 @@ fn packed_signs(v: &[f64]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
     use crate::cassette::model::parse_entry;
-    use crate::providers::PlanBody;
+    use crate::providers::common::PlanBody;
     use std::sync::Arc;
 
     fn json_of(plan: &RenderPlan) -> Value {
@@ -224,7 +205,12 @@ mod tests {
         )
         .unwrap();
         let ctx = RenderContext::new(&fx, &req, 20);
-        let v = json_of(&render(&Surface::CohereEmbed, &fx, &req, &ctx));
+        let v = json_of(&crate::providers::cohere::render(
+            &Op::Embed,
+            &fx,
+            &req,
+            &ctx,
+        ));
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(keys, ["id", "texts", "embeddings", "meta", "response_type"]);
         assert_eq!(v["texts"], json!(["a", "b"]));

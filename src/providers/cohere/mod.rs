@@ -12,64 +12,88 @@
 mod chat;
 mod collapse;
 mod embed;
+pub mod error;
 
-pub use collapse::collapse;
-
-use serde_json::json;
-
-use super::{ErrorKind, ParseError, RenderContext, RenderPlan, RequestParts, Surface};
 use crate::cassette::Fixture;
+use crate::providers::common::collapse::Collapsed;
+use crate::providers::common::stream_end::{sse_type, Signal, StreamFrame};
+use crate::providers::common::{
+    answer, ErrorKind, ParseError, RenderContext, RenderPlan, RequestParts,
+};
 use crate::request::ChatRequest;
+
+/// A Cohere v2 operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// `POST /v2/chat`.
+    Chat,
+    /// `POST /v2/embed`.
+    Embed,
+}
 
 /// Parse a request.
 pub fn parse_request(
-    surface: &Surface,
+    op: &Op,
     _parts: &RequestParts,
     body: &[u8],
 ) -> Result<ChatRequest, ParseError> {
-    match surface {
-        Surface::CohereChat => chat::parse(body),
-        Surface::CohereEmbed => embed::parse(body),
-        other => Err(ParseError::bad(
-            "unsupported_surface",
-            format!("{other:?} is not a Cohere surface"),
-        )),
+    match op {
+        Op::Chat => chat::parse(body),
+        Op::Embed => embed::parse(body),
     }
 }
 
 /// Render a matched (non-error) fixture.
-pub fn render(
-    surface: &Surface,
-    fx: &Fixture,
-    req: &ChatRequest,
-    ctx: &RenderContext,
-) -> RenderPlan {
-    match surface {
-        Surface::CohereChat => chat::render(surface, fx, req, ctx),
-        Surface::CohereEmbed => embed::render(surface, fx, req, ctx),
-        _ => error_plan(
-            surface,
-            500,
-            "Cohere renderer called for another surface",
-            &ErrorKind::Internal,
-        ),
+pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
+    let refused = |message: String| error(op, 500, &message, &ErrorKind::Internal);
+    match op {
+        Op::Chat => match answer::chat(fx, "a Cohere chat request") {
+            Ok(reply) => chat::render(reply, req, ctx),
+            Err(message) => refused(message),
+        },
+        Op::Embed => match answer::embedding(fx, "an embedding request") {
+            Ok(vector) => embed::render(vector, req, ctx),
+            Err(message) => refused(message),
+        },
     }
 }
 
-/// Cohere's error body: `{"message": "…"}`.
-pub fn error_plan(_surface: &Surface, status: u16, message: &str, _kind: &ErrorKind) -> RenderPlan {
-    RenderPlan::json(status, &json!({ "message": message }))
+/// Cohere's error body (see [`error::plan`]).
+pub fn error(_op: &Op, status: u16, message: &str, _kind: &ErrorKind) -> RenderPlan {
+    error::plan(status, message)
+}
+
+/// Cohere's 429 carries nothing besides `Retry-After`.
+pub fn rate_limit_headers(_op: &Op) -> &'static [(&'static str, &'static str)] {
+    &[]
+}
+
+/// Read a recorded reply back into a [`Collapsed`].
+pub fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
+    collapse::collapse(op, content_type, body)
+}
+
+/// A chat stream's answer ends with `message-end`, the stream with a bare `[DONE]`.
+pub fn stream_end(_op: &Op, frame: &StreamFrame) -> Signal {
+    let StreamFrame::Sse { event, data } = *frame else {
+        return Signal::None;
+    };
+    let data = data.trim();
+    if data == "[DONE]" {
+        return Signal::Final;
+    }
+    match sse_type(event, data).as_deref() {
+        Some("error") => Signal::Final,
+        Some("message-end") => Signal::Terminal,
+        _ => Signal::None,
+    }
 }
 
 /// The deterministic vector for an unmatched embedding request.
-pub fn fallback_embedding(
-    surface: &Surface,
-    req: &ChatRequest,
-    ctx: &RenderContext,
-) -> Option<RenderPlan> {
-    match surface {
-        Surface::CohereEmbed => Some(embed::fallback(req, ctx)),
-        _ => None,
+pub fn fallback_embedding(op: &Op, req: &ChatRequest, ctx: &RenderContext) -> Option<RenderPlan> {
+    match op {
+        Op::Embed => Some(embed::fallback(req, ctx)),
+        Op::Chat => None,
     }
 }
 
@@ -99,9 +123,9 @@ mod tests {
 
     #[test]
     fn errors_are_a_bare_message_with_the_status() {
-        let plan = error_plan(&Surface::CohereChat, 429, "slow down", &ErrorKind::NoMatch);
+        let plan = error(&Op::Chat, 429, "slow down", &ErrorKind::NoMatch);
         assert_eq!(plan.status, 429);
-        let crate::providers::PlanBody::Full(b) = &plan.body else {
+        let crate::providers::common::PlanBody::Full(b) = &plan.body else {
             panic!()
         };
         assert_eq!(&b[..], br#"{"message":"slow down"}"#);

@@ -20,16 +20,16 @@
 
 use serde_json::{json, Value};
 
-use super::super::collapse::{error_from_body, Collapsed};
-use super::super::Surface;
+use super::Op;
 use crate::codec::decode_all;
 use crate::codec::sse::SseDecoder;
+use crate::providers::common::collapse::{error_from_body, Collapsed};
 
 /// Read a recorded reply of a Gemini or Vertex surface.
-pub fn collapse(surface: &Surface, content_type: &str, body: &[u8]) -> Collapsed {
-    match surface {
-        Surface::GeminiEmbed { .. } => collapse_embed(body),
-        _ => collapse_generate(content_type, body),
+pub fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
+    match op {
+        Op::Embed { .. } => collapse_embed(body),
+        Op::Generate { .. } => collapse_generate(content_type, body),
     }
 }
 
@@ -247,15 +247,17 @@ fn collapse_embed(body: &[u8]) -> Collapsed {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
+    use crate::providers::Surface;
     use crate::testing::{collapsed_fixture as fixture_of, golden};
 
     fn generate() -> Surface {
-        Surface::GeminiGenerate {
+        Surface::Gemini(Op::Generate {
             model: "gemini-2.5-flash".into(),
             stream: true,
             vertex: false,
-        }
+        })
     }
 
     /// The text and thoughts of every `GenerateContentResponse` in a list, joined.
@@ -487,11 +489,11 @@ mod tests {
         ] {
             for ct in ["application/json", "text/event-stream"] {
                 let _ = generate().collapse(200, ct, body).to_response();
-                let _ = Surface::GeminiEmbed {
+                let _ = Surface::Gemini(Op::Embed {
                     model: "m".into(),
                     batch: false,
                     vertex: false,
-                }
+                })
                 .collapse(200, ct, body)
                 .to_response();
             }
@@ -500,11 +502,11 @@ mod tests {
 
     #[test]
     fn embed_and_batch_embed_bodies_give_the_first_vector() {
-        let batch = Surface::GeminiEmbed {
+        let batch = Surface::Gemini(Op::Embed {
             model: "gemini-embedding-001".into(),
             batch: true,
             vertex: false,
-        };
+        });
         let (c, r) = fixture_of(
             &batch,
             "application/json",
@@ -514,11 +516,11 @@ mod tests {
         assert_eq!(r["embedding"], v["embeddings"][0]["values"]);
         assert_eq!(c.embedding.as_ref().unwrap().len(), 768);
 
-        let single = Surface::GeminiEmbed {
+        let single = Surface::Gemini(Op::Embed {
             model: "m".into(),
             batch: false,
             vertex: true,
-        };
+        });
         let c = single.collapse(
             200,
             "application/json",
@@ -539,14 +541,14 @@ mod tests {
             "vertex/stream-generate-content-sse.sse",
         ] {
             for step in [1, 9, 4096] {
-                let mut w = StreamWatch::new("text/event-stream");
+                let mut w = StreamWatch::new(&generate(), "text/event-stream");
                 for chunk in golden(name).chunks(step) {
                     w.push(chunk, Duration::ZERO);
                 }
                 assert!(w.terminal && !w.broken, "{name} step {step}");
             }
         }
-        let w = StreamWatch::new("application/json; charset=UTF-8");
+        let w = StreamWatch::new(&generate(), "application/json; charset=UTF-8");
         assert!(!w.is_stream(), "the JSON array ends at EOF");
     }
 }

@@ -8,36 +8,17 @@
 
 use serde_json::{json, Value};
 
-use super::super::embeddings::deterministic_vector;
-use super::super::{estimate_tokens, ErrorKind, RenderPlan, Surface};
-use super::{error_plan, pretty_plan};
-use crate::cassette::{Fixture, Reply};
+use super::pretty_plan;
+use crate::providers::common::embedding::deterministic_vector;
+use crate::providers::common::{estimate_tokens, RenderPlan};
 use crate::request::ChatRequest;
 
 /// Gemini's embedding size when the request names none.
 pub const GEMINI_DEFAULT_DIMENSIONS: usize = 768;
 
 /// Render an embedding fixture: its vector for every input.
-pub(super) fn render(
-    surface: &Surface,
-    fx: &Fixture,
-    req: &ChatRequest,
-    batch: bool,
-    vertex: bool,
-) -> RenderPlan {
-    let Reply::Embedding(v) = &fx.reply else {
-        return error_plan(
-            surface,
-            500,
-            &format!(
-                "Fixture response of kind {} cannot answer an embedding request ({})",
-                fx.reply.kind_name(),
-                fx.origin
-            ),
-            &ErrorKind::Internal,
-        );
-    };
-    let vectors = vec![v.clone(); req.hints.embedding_count.max(1)];
+pub(super) fn render(v: &[f64], req: &ChatRequest, batch: bool, vertex: bool) -> RenderPlan {
+    let vectors = vec![v.to_vec(); req.hints.embedding_count.max(1)];
     pretty_plan(200, &body(&vectors, req, batch, vertex))
 }
 
@@ -71,17 +52,19 @@ fn body(vectors: &[Vec<f64>], req: &ChatRequest, batch: bool, vertex: bool) -> V
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
     use crate::cassette::model::parse_entry;
-    use crate::providers::{PlanBody, RenderContext, RequestParts};
+    use crate::providers::common::{PlanBody, RenderContext, RequestParts};
+    use crate::providers::Surface;
     use std::sync::Arc;
 
     fn surface(batch: bool, vertex: bool) -> Surface {
-        Surface::GeminiEmbed {
+        Surface::Gemini(Op::Embed {
             model: "gemini-embedding-001".into(),
             batch,
             vertex,
-        }
+        })
     }
 
     fn request(batch: bool, body: &str) -> ChatRequest {

@@ -11,37 +11,23 @@
 use bytes::{Bytes, BytesMut};
 use serde_json::{json, Map, Value};
 
-use super::super::{
-    chunk_text, estimate_tokens, prompt_chars, ErrorKind, Frame, PlanBody, RenderContext,
-    RenderPlan, Surface,
-};
-use super::{colon_spaced, error_plan, pretty, pretty_plan, JSON_CONTENT_TYPE};
+use super::{colon_spaced, pretty, pretty_plan, JSON_CONTENT_TYPE};
 use crate::cassette::model::{Block, ChatReply, ToolCall};
-use crate::cassette::{Fixture, Reply};
 use crate::codec::sse::{self, LineEnd, SseEvent};
+use crate::providers::common::usage::{call_chars, Counts};
+use crate::providers::common::{
+    chunk_text, estimate_tokens, Frame, PlanBody, RenderContext, RenderPlan,
+};
 use crate::request::ChatRequest;
 
 /// Render a chat fixture for `generateContent` or `streamGenerateContent`.
 pub(super) fn render(
-    surface: &Surface,
-    fx: &Fixture,
+    reply: &ChatReply,
     req: &ChatRequest,
     ctx: &RenderContext,
     path_model: &str,
     vertex: bool,
 ) -> RenderPlan {
-    let Reply::Chat(reply) = &fx.reply else {
-        return error_plan(
-            surface,
-            500,
-            &format!(
-                "Fixture response of kind {} cannot answer a generateContent request ({})",
-                fx.reply.kind_name(),
-                fx.origin
-            ),
-            &ErrorKind::Internal,
-        );
-    };
     let env = Envelope::new(reply, req, ctx, path_model, vertex);
     if !req.stream {
         let body = env.response(json_parts(reply), true);
@@ -117,18 +103,11 @@ impl Envelope {
         vertex: bool,
     ) -> Envelope {
         let calls = reply.calls();
-        let completion_chars = reply.text_chars()
-            + calls
-                .iter()
-                .map(|c| c.name.len() + c.arguments.len())
-                .sum::<usize>();
-        let usage = reply.overrides.usage.as_ref();
-        let prompt = usage
-            .and_then(|u| u.input())
-            .unwrap_or_else(|| estimate_tokens(prompt_chars(req)));
-        let candidates = usage
-            .and_then(|u| u.output())
-            .unwrap_or_else(|| estimate_tokens(completion_chars));
+        let usage = reply.overrides.usage.as_deref();
+        let counts = Counts::of(usage, req, || {
+            estimate_tokens(reply.text_chars() + call_chars(&calls))
+        });
+        let (prompt, candidates) = (counts.input, counts.output);
         let pinned_thoughts = usage.and_then(|u| {
             u.extra
                 .get("thoughtsTokenCount")
@@ -146,7 +125,7 @@ impl Envelope {
             .unwrap_or(prompt + candidates + thoughts.unwrap_or(0));
         let create_time = vertex.then(|| {
             let micros = (ctx.unit("createTime") * 1_000_000.0) as i64;
-            crate::providers::ollama::rfc3339(ctx.created() * 1_000_000 + micros)
+            crate::providers::common::timestamp::rfc3339(ctx.created() * 1_000_000 + micros)
         });
         Envelope {
             vertex,
@@ -306,9 +285,12 @@ fn stream_parts(reply: &ChatReply, chunk_size: usize) -> Vec<Vec<Value>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
     use crate::cassette::model::parse_entry;
-    use crate::providers::RequestParts;
+    use crate::cassette::Fixture;
+    use crate::providers::common::RequestParts;
+    use crate::providers::Surface;
     use std::sync::Arc;
 
     fn fixture(v: Value) -> Fixture {
@@ -317,11 +299,11 @@ mod tests {
     }
 
     fn surface(stream: bool, vertex: bool) -> Surface {
-        Surface::GeminiGenerate {
+        Surface::Gemini(Op::Generate {
             model: "gemini-2.5-flash".into(),
             stream,
             vertex,
-        }
+        })
     }
 
     fn request(stream: bool, vertex: bool, query: Option<&str>) -> ChatRequest {

@@ -19,118 +19,116 @@
 
 mod collapse;
 mod embed;
+pub mod error;
 mod generate;
 mod request;
-
-pub use collapse::collapse;
 
 use std::io;
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::{ErrorKind, ParseError, RenderContext, RenderPlan, RequestParts, Surface};
 use crate::cassette::Fixture;
+use crate::providers::common::collapse::Collapsed;
+use crate::providers::common::stream_end::{Signal, StreamFrame};
+use crate::providers::common::{
+    answer, ErrorKind, ParseError, RenderContext, RenderPlan, RequestParts,
+};
 use crate::request::ChatRequest;
 
 /// Google's JSON content type, as the API sends it.
 const JSON_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
 
+/// A Gemini or Vertex operation, with the model from the path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// `models/{model}:generateContent` / `:streamGenerateContent`.
+    Generate {
+        /// The model from the path.
+        model: String,
+        /// `streamGenerateContent`.
+        stream: bool,
+        /// Came in on a Vertex AI path.
+        vertex: bool,
+    },
+    /// `:embedContent` / `:batchEmbedContents`.
+    Embed {
+        /// The model from the path.
+        model: String,
+        /// `batchEmbedContents`.
+        batch: bool,
+        /// Came in on a Vertex AI path.
+        vertex: bool,
+    },
+}
+
+impl Op {
+    /// `vertexai` on a Vertex path, else `gemini`.
+    pub fn provider(&self) -> &'static str {
+        match self {
+            Op::Generate { vertex: true, .. } | Op::Embed { vertex: true, .. } => "vertexai",
+            _ => "gemini",
+        }
+    }
+}
+
 /// Parse a Gemini or Vertex request.
 pub fn parse_request(
-    surface: &Surface,
+    op: &Op,
     parts: &RequestParts,
     body: &[u8],
 ) -> Result<ChatRequest, ParseError> {
-    match surface {
-        Surface::GeminiGenerate { model, stream, .. } => {
-            request::parse_generate(parts, body, model, *stream)
-        }
-        Surface::GeminiEmbed { model, batch, .. } => request::parse_embed(body, model, *batch),
-        other => Err(ParseError::bad(
-            "unsupported_surface",
-            format!("{other:?} is not a Gemini surface"),
-        )),
+    match op {
+        Op::Generate { model, stream, .. } => request::parse_generate(parts, body, model, *stream),
+        Op::Embed { model, batch, .. } => request::parse_embed(body, model, *batch),
     }
 }
 
 /// Render a matched (non-error) fixture.
-pub fn render(
-    surface: &Surface,
-    fx: &Fixture,
-    req: &ChatRequest,
-    ctx: &RenderContext,
-) -> RenderPlan {
-    match surface {
-        Surface::GeminiGenerate { model, vertex, .. } => {
-            generate::render(surface, fx, req, ctx, model, *vertex)
-        }
-        Surface::GeminiEmbed { batch, vertex, .. } => {
-            embed::render(surface, fx, req, *batch, *vertex)
-        }
-        _ => error_plan(
-            surface,
-            500,
-            "Gemini renderer called for another surface",
-            &ErrorKind::Internal,
-        ),
+pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
+    let refused = |message: String| error(op, 500, &message, &ErrorKind::Internal);
+    match op {
+        Op::Generate { model, vertex, .. } => match answer::chat(fx, "a generateContent request") {
+            Ok(reply) => generate::render(reply, req, ctx, model, *vertex),
+            Err(message) => refused(message),
+        },
+        Op::Embed { batch, vertex, .. } => match answer::embedding(fx, "an embedding request") {
+            Ok(vector) => embed::render(vector, req, *batch, *vertex),
+            Err(message) => refused(message),
+        },
     }
 }
 
 /// The deterministic vector for an unmatched embedding request.
-pub fn fallback_embedding(
-    surface: &Surface,
-    req: &ChatRequest,
-    _ctx: &RenderContext,
-) -> Option<RenderPlan> {
-    match surface {
-        Surface::GeminiEmbed { batch, vertex, .. } => Some(embed::fallback(req, *batch, *vertex)),
-        _ => None,
+pub fn fallback_embedding(op: &Op, req: &ChatRequest, _ctx: &RenderContext) -> Option<RenderPlan> {
+    match op {
+        Op::Embed { batch, vertex, .. } => Some(embed::fallback(req, *batch, *vertex)),
+        Op::Generate { .. } => None,
     }
 }
 
-/// An error in Google's shape: `{"error":{"code","message","status"}}`.
-pub fn error_plan(_surface: &Surface, status: u16, message: &str, kind: &ErrorKind) -> RenderPlan {
-    // A fixture may pin the canonical status name (`"type": "RESOURCE_EXHAUSTED"`); an
-    // OpenAI-style type such as `rate_limit_error` means nothing to Google clients, so
-    // only SCREAMING_CASE names are taken over.
-    let pinned = match kind {
-        ErrorKind::Fixture(e) => e
-            .kind
-            .clone()
-            .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_')),
-        _ => None,
-    };
-    let status_name = pinned.unwrap_or_else(|| grpc_status(status).to_string());
-    let body = json!({"error": {"code": status, "message": message, "status": status_name}});
-    let mut plan = pretty_plan(status, &body);
-    if status == 429 {
-        let retry = match kind {
-            ErrorKind::Fixture(e) => e.retry_after.unwrap_or(1),
-            _ => 1,
-        };
-        plan.headers.push(("retry-after", retry.to_string().into()));
-    }
-    plan
+/// An error in Google's shape (see [`error::plan`]).
+pub fn error(_op: &Op, status: u16, message: &str, kind: &ErrorKind) -> RenderPlan {
+    error::plan(status, message, kind)
 }
 
-/// The canonical `google.rpc.Code` name Google pairs with an HTTP status.
-fn grpc_status(status: u16) -> &'static str {
-    match status {
-        400 | 411 | 413 | 422 => "INVALID_ARGUMENT",
-        401 => "UNAUTHENTICATED",
-        403 => "PERMISSION_DENIED",
-        404 => "NOT_FOUND",
-        409 => "ABORTED",
-        412 => "FAILED_PRECONDITION",
-        416 => "OUT_OF_RANGE",
-        429 => "RESOURCE_EXHAUSTED",
-        499 => "CANCELLED",
-        501 => "NOT_IMPLEMENTED",
-        503 => "UNAVAILABLE",
-        504 => "DEADLINE_EXCEEDED",
-        500..=599 => "INTERNAL",
-        _ => "UNKNOWN",
+/// Google's 429 carries nothing besides `Retry-After`.
+pub fn rate_limit_headers(_op: &Op) -> &'static [(&'static str, &'static str)] {
+    &[]
+}
+
+/// Read a recorded reply back into a [`Collapsed`].
+pub fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
+    collapse::collapse(op, content_type, body)
+}
+
+/// An `alt=sse` stream's answer is complete at the chunk carrying `finishReason`; the
+/// streamed JSON array has no frames and ends at EOF.
+pub fn stream_end(_op: &Op, frame: &StreamFrame) -> Signal {
+    match *frame {
+        StreamFrame::Sse { data, .. } if data.trim() == "[DONE]" => Signal::Final,
+        StreamFrame::Sse { data, .. } if data.contains("\"finishReason\"") => Signal::Terminal,
+        _ => Signal::None,
     }
 }
 
@@ -141,7 +139,7 @@ fn pretty_plan(status: u16, v: &Value) -> RenderPlan {
     plan.content_type = JSON_CONTENT_TYPE;
     let mut text = pretty(v);
     text.push('\n');
-    plan.body = super::PlanBody::Full(text.into());
+    plan.body = crate::providers::common::PlanBody::Full(text.into());
     plan
 }
 
@@ -171,7 +169,9 @@ fn colon_spaced(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::PlanBody;
+    use crate::providers::common::PlanBody;
+    use crate::providers::Surface;
+    use serde_json::json;
 
     fn body(plan: &RenderPlan) -> String {
         match &plan.body {
@@ -182,11 +182,11 @@ mod tests {
 
     #[test]
     fn errors_carry_code_message_and_the_canonical_status_name() {
-        let s = Surface::GeminiGenerate {
+        let s = Surface::Gemini(Op::Generate {
             model: "m".into(),
             stream: false,
             vertex: false,
-        };
+        });
         for (status, name) in [
             (404, "NOT_FOUND"),
             (429, "RESOURCE_EXHAUSTED"),
@@ -194,7 +194,7 @@ mod tests {
             (503, "UNAVAILABLE"),
             (500, "INTERNAL"),
         ] {
-            let plan = error_plan(&s, status, "boom", &ErrorKind::NoMatch);
+            let plan = s.error(status, "boom", ErrorKind::NoMatch);
             assert_eq!(plan.status, status);
             let v: Value = serde_json::from_str(&body(&plan)).unwrap();
             assert_eq!(

@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value};
 
-use super::super::{json_body, ParseError, RequestParts};
+use crate::providers::common::{json_body, ParseError, RequestParts};
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
 
 /// Parse a `generateContent` / `streamGenerateContent` body.

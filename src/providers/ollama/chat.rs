@@ -15,15 +15,15 @@
 use bytes::BytesMut;
 use serde_json::{json, Map, Value};
 
-use super::super::openai_chat::tool_names;
-use super::super::{
-    chunk_text, estimate_tokens, json_body, prompt_chars, ErrorKind, Frame, ParseError, PlanBody,
-    RenderContext, RenderPlan, Surface,
-};
-use super::{error_plan, rfc3339, JSON_CONTENT_TYPE};
+use super::JSON_CONTENT_TYPE;
 use crate::cassette::model::{Block, ChatReply, ToolCall};
-use crate::cassette::{Fixture, Reply};
 use crate::codec::ndjson;
+use crate::providers::common::timestamp::rfc3339;
+use crate::providers::common::usage::{output_chars, Counts};
+use crate::providers::common::{
+    chunk_text, estimate_tokens, json_body, Frame, ParseError, PlanBody, RenderContext, RenderPlan,
+};
+use crate::providers::openai::chat::tool_names;
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
 
 /// Ollama answers a request without `model` with this 400.
@@ -178,24 +178,11 @@ fn open_call(out: &[Message], name: Option<&str>, answered: &[String]) -> Option
 
 /// Render a chat (`generate == false`) or generate fixture.
 pub(super) fn render(
-    surface: &Surface,
-    fx: &Fixture,
+    reply: &ChatReply,
     req: &ChatRequest,
     ctx: &RenderContext,
     generate: bool,
 ) -> RenderPlan {
-    let Reply::Chat(reply) = &fx.reply else {
-        return error_plan(
-            surface,
-            500,
-            &format!(
-                "Fixture response of kind {} cannot answer an Ollama chat request ({})",
-                fx.reply.kind_name(),
-                fx.origin
-            ),
-            &ErrorKind::Internal,
-        );
-    };
     let meta = Meta::new(reply, req, ctx, generate);
     if !req.stream {
         let line = if generate {
@@ -269,7 +256,7 @@ pub(super) fn render(
 
 fn ndjson_frame(v: &Value) -> Frame {
     let mut buf = BytesMut::new();
-    ndjson::encode_line(crate::providers::json_text(v).as_bytes(), &mut buf)
+    ndjson::encode_line(crate::providers::common::json_text(v).as_bytes(), &mut buf)
         .expect("compact JSON escapes every line break, so it is always one NDJSON line");
     Frame {
         bytes: buf.freeze(),
@@ -294,19 +281,10 @@ struct Meta {
 
 impl Meta {
     fn new(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext, generate: bool) -> Meta {
-        let usage = reply.overrides.usage.as_ref();
-        let completion_chars = reply.text_chars()
-            + reply
-                .calls()
-                .iter()
-                .map(|c| c.name.len() + c.arguments.len())
-                .sum::<usize>();
-        let prompt_eval_count = usage
-            .and_then(|u| u.input())
-            .unwrap_or_else(|| estimate_tokens(prompt_chars(req)));
-        let eval_count = usage
-            .and_then(|u| u.output())
-            .unwrap_or_else(|| estimate_tokens(completion_chars));
+        let counts = Counts::of(reply.overrides.usage.as_deref(), req, || {
+            estimate_tokens(output_chars(reply, false))
+        });
+        let (prompt_eval_count, eval_count) = (counts.input, counts.output);
         let nanos = |label: &str, base: u64| base + (ctx.unit(label) * 1_000_000.0) as u64;
         // Token ids are opaque to clients; a deterministic list of plausible ids.
         let context = if generate {
@@ -418,9 +396,12 @@ impl Meta {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
     use crate::cassette::model::parse_entry;
-    use crate::providers::RequestParts;
+    use crate::cassette::Fixture;
+    use crate::providers::common::RequestParts;
+    use crate::providers::Surface;
     use std::sync::Arc;
 
     fn fixture(v: Value) -> Fixture {
@@ -467,7 +448,7 @@ mod tests {
     #[test]
     fn chat_streams_ndjson_by_default_and_ends_with_a_done_line_in_golden_order() {
         let fx = fixture(json!({"match":{},"response":{"content":"Hello world"}}));
-        let p = plan(&Surface::OllamaChat, &fx, CHAT);
+        let p = plan(&Surface::Ollama(Op::Chat), &fx, CHAT);
         assert_eq!(p.content_type, "application/x-ndjson");
         let l = lines(&p);
         let text: String = l[..l.len() - 1]
@@ -512,7 +493,7 @@ mod tests {
             "model":"pinned-model","finishReason":"length"}}),
         );
         let p = plan(
-            &Surface::OllamaChat,
+            &Surface::Ollama(Op::Chat),
             &fx,
             r#"{"model":"llama3","stream":false,"messages":[{"role":"user","content":"hi"}]}"#,
         );
@@ -534,7 +515,7 @@ mod tests {
             json!({"match":{},"response":{"reasoning":"abcdef","toolCalls":[
             {"name":"a","arguments":{}},{"name":"b","arguments":{"x":1}}]}}),
         );
-        let l = lines(&plan(&Surface::OllamaChat, &fx, CHAT));
+        let l = lines(&plan(&Surface::Ollama(Op::Chat), &fx, CHAT));
         assert_eq!(l.len(), 4);
         assert_eq!(l[0]["message"]["thinking"], "abcd");
         assert_eq!(l[1]["message"]["thinking"], "ef");
@@ -547,7 +528,7 @@ mod tests {
     fn generate_uses_response_and_adds_context_on_the_final_line() {
         let fx = fixture(json!({"match":{},"response":{"content":"Hi there"}}));
         let body = r#"{"model":"llama3","prompt":"hello","system":"be nice"}"#;
-        let l = lines(&plan(&Surface::OllamaGenerate, &fx, body));
+        let l = lines(&plan(&Surface::Ollama(Op::Generate), &fx, body));
         assert_eq!(l[0]["response"], "Hi t");
         let last = l.last().unwrap();
         let keys: Vec<&str> = last
@@ -570,7 +551,7 @@ mod tests {
         );
         assert!(!last["context"].as_array().unwrap().is_empty());
         let p = plan(
-            &Surface::OllamaGenerate,
+            &Surface::Ollama(Op::Generate),
             &fx,
             r#"{"model":"llama3","prompt":"hello","stream":false}"#,
         );
@@ -581,8 +562,8 @@ mod tests {
     fn rendering_is_deterministic() {
         let fx = fixture(json!({"match":{},"response":{"content":"Hello world"}}));
         assert_eq!(
-            plan(&Surface::OllamaChat, &fx, CHAT),
-            plan(&Surface::OllamaChat, &fx, CHAT)
+            plan(&Surface::Ollama(Op::Chat), &fx, CHAT),
+            plan(&Surface::Ollama(Op::Chat), &fx, CHAT)
         );
     }
 
@@ -637,8 +618,8 @@ mod tests {
         let fx = fixture(json!({"match":{},"response":{"content":"Hello world"}}));
         let generate = r#"{"model":"llama3","prompt":"hello"}"#;
         for (golden, surface, body) in [
-            (GOLDEN_CHAT, Surface::OllamaChat, CHAT),
-            (GOLDEN_GENERATE, Surface::OllamaGenerate, generate),
+            (GOLDEN_CHAT, Surface::Ollama(Op::Chat), CHAT),
+            (GOLDEN_GENERATE, Surface::Ollama(Op::Generate), generate),
         ] {
             let real: Vec<Value> = golden
                 .lines()
@@ -655,7 +636,7 @@ mod tests {
         let real: Value = serde_json::from_str(GOLDEN_CHAT_JSON).unwrap();
         let body =
             r#"{"model":"llama3","stream":false,"messages":[{"role":"user","content":"hi"}]}"#;
-        let ours = full(&plan(&Surface::OllamaChat, &fx, body));
+        let ours = full(&plan(&Surface::Ollama(Op::Chat), &fx, body));
         assert_eq!(keys(&ours), keys(&real));
     }
 }

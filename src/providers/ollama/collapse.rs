@@ -15,14 +15,14 @@
 
 use serde_json::{json, Value};
 
-use super::super::collapse::{error_from_body, Collapsed};
-use super::super::Surface;
+use super::Op;
 use crate::codec::decode_all;
 use crate::codec::ndjson::LineDecoder;
+use crate::providers::common::collapse::{error_from_body, Collapsed};
 
 /// Read a recorded reply of an Ollama surface.
-pub fn collapse(surface: &Surface, content_type: &str, body: &[u8]) -> Collapsed {
-    if let Surface::OllamaEmbed { .. } = surface {
+pub fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
+    if let Op::Embed { .. } = op {
         return collapse_embed(body);
     }
     let mut c = Collapsed::default();
@@ -151,7 +151,9 @@ fn collapse_embed(body: &[u8]) -> Collapsed {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
+    use crate::providers::Surface;
     use crate::testing::{collapsed_fixture as fixture_of, golden};
 
     /// The concatenated `key` (a pointer) over every golden NDJSON line.
@@ -173,7 +175,7 @@ mod tests {
     #[test]
     fn chat_and_generate_streams_collapse_to_their_whole_text_and_usage() {
         let name = "ollama/api-chat-stream.ndjson";
-        let (c, r) = fixture_of(&Surface::OllamaChat, "application/x-ndjson", name);
+        let (c, r) = fixture_of(&Surface::Ollama(Op::Chat), "application/x-ndjson", name);
         let text: String = String::from_utf8(golden(name))
             .unwrap()
             .lines()
@@ -191,7 +193,7 @@ mod tests {
         assert!(!c.truncated && c.dropped == 0);
 
         let name = "ollama/api-generate-stream.ndjson";
-        let (c, r) = fixture_of(&Surface::OllamaGenerate, "application/x-ndjson", name);
+        let (c, r) = fixture_of(&Surface::Ollama(Op::Generate), "application/x-ndjson", name);
         assert_eq!(r["content"], joined(name, "response"));
         assert!(r["content"].as_str().unwrap().starts_with("A joke about"));
         assert_eq!(c.usage, Some((17, 71)));
@@ -200,7 +202,7 @@ mod tests {
     #[test]
     fn stream_false_bodies_collapse_the_same_way() {
         let (c, r) = fixture_of(
-            &Surface::OllamaChat,
+            &Surface::Ollama(Op::Chat),
             "application/json; charset=utf-8",
             "ollama/api-chat-json.json",
         );
@@ -211,7 +213,7 @@ mod tests {
         assert_eq!(c.usage, Some((17, 66)));
         assert!(!c.truncated && c.warnings.is_empty());
         let (c, r) = fixture_of(
-            &Surface::OllamaGenerate,
+            &Surface::Ollama(Op::Generate),
             "application/json",
             "ollama/api-generate-json.json",
         );
@@ -227,11 +229,7 @@ mod tests {
             "{\"model\":\"qwen3\",\"message\":{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}},{\"function\":{\"name\":\"noop\"}}]},\"done\":false}\n",
             "{\"model\":\"qwen3\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done_reason\":\"stop\",\"done\":true,\"prompt_eval_count\":5,\"eval_count\":9}\n",
         );
-        let c = collapse(
-            &Surface::OllamaChat,
-            "application/x-ndjson",
-            body.as_bytes(),
-        );
+        let c = collapse(&Op::Chat, "application/x-ndjson", body.as_bytes());
         let (r, _) = c.to_response();
         assert_eq!(r["reasoning"], "Let me think.");
         assert_eq!(
@@ -248,12 +246,7 @@ mod tests {
 
         let body =
             r#"{"model":"m","response":"cut","thinking":"hm","done":true,"done_reason":"length"}"#;
-        let (r, _) = collapse(
-            &Surface::OllamaGenerate,
-            "application/json",
-            body.as_bytes(),
-        )
-        .to_response();
+        let (r, _) = collapse(&Op::Generate, "application/json", body.as_bytes()).to_response();
         assert_eq!(r["content"], "cut");
         assert_eq!(r["reasoning"], "hm");
         assert_eq!(r["finishReason"], "length");
@@ -262,16 +255,11 @@ mod tests {
     #[test]
     fn error_lines_and_bodies_become_error_fixtures() {
         let body = "{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":\"Hi\"},\"done\":false}\n{\"error\":\"model runner crashed\"}\n";
-        let (r, _) = collapse(
-            &Surface::OllamaChat,
-            "application/x-ndjson",
-            body.as_bytes(),
-        )
-        .to_response();
+        let (r, _) = collapse(&Op::Chat, "application/x-ndjson", body.as_bytes()).to_response();
         assert_eq!(r["error"]["message"], "model runner crashed");
         assert_eq!(r["status"], 500);
         let (r, _) = collapse(
-            &Surface::OllamaEmbed { legacy: false },
+            &Op::Embed { legacy: false },
             "application/json",
             br#"{"error":"no such model"}"#,
         )
@@ -285,11 +273,7 @@ mod tests {
         let text = String::from_utf8(body).unwrap();
         let cut: Vec<&str> = text.lines().take(3).collect();
         let body = format!("{}\nnot json\n", cut.join("\n"));
-        let c = collapse(
-            &Surface::OllamaChat,
-            "application/x-ndjson",
-            body.as_bytes(),
-        );
+        let c = collapse(&Op::Chat, "application/x-ndjson", body.as_bytes());
         assert_eq!(c.content, "Why did the");
         assert!(c.truncated);
         assert_eq!(c.dropped, 1);
@@ -297,7 +281,7 @@ mod tests {
 
     #[test]
     fn both_embedding_endpoints_give_their_first_vector() {
-        let legacy = Surface::OllamaEmbed { legacy: true };
+        let legacy = Surface::Ollama(Op::Embed { legacy: true });
         let (c, r) = fixture_of(
             &legacy,
             "application/json; charset=utf-8",
@@ -309,7 +293,7 @@ mod tests {
         // Every digit survives: serde_json must parse floats exactly (`float_roundtrip`).
         assert!(r.to_string().contains(",0.20527076721191406,"));
         let c = collapse(
-            &Surface::OllamaEmbed { legacy: false },
+            &Op::Embed { legacy: false },
             "application/json",
             br#"{"model":"all-minilm","embeddings":[[0.5,-0.25],[1.0,2.0]],"total_duration":1}"#,
         );
@@ -324,7 +308,7 @@ mod tests {
             "ollama/api-chat-stream.ndjson",
             "ollama/api-generate-stream.ndjson",
         ] {
-            let mut w = StreamWatch::new("application/x-ndjson");
+            let mut w = StreamWatch::new(&Surface::Ollama(Op::Chat), "application/x-ndjson");
             for chunk in golden(name).chunks(13) {
                 w.push(chunk, Duration::ZERO);
             }
@@ -344,11 +328,11 @@ mod tests {
         ] {
             for ct in ["application/json", "application/x-ndjson"] {
                 for s in [
-                    Surface::OllamaChat,
-                    Surface::OllamaGenerate,
-                    Surface::OllamaEmbed { legacy: false },
+                    Surface::Ollama(Op::Chat),
+                    Surface::Ollama(Op::Generate),
+                    Surface::Ollama(Op::Embed { legacy: false }),
                 ] {
-                    let _ = collapse(&s, ct, body).to_response();
+                    let _ = s.collapse(200, ct, body).to_response();
                 }
             }
         }

@@ -9,13 +9,10 @@
 
 use serde_json::json;
 
-use super::super::embeddings::{deterministic_vector, parse_input};
-use super::super::{
-    estimate_tokens, json_body, ErrorKind, ParseError, RenderContext, RenderPlan, Surface,
-};
 use super::chat::require_model;
-use super::{error_plan, JSON_CONTENT_TYPE};
-use crate::cassette::{Fixture, Reply};
+use super::JSON_CONTENT_TYPE;
+use crate::providers::common::embedding::{deterministic_vector, parse_input};
+use crate::providers::common::{estimate_tokens, json_body, ParseError, RenderContext, RenderPlan};
 use crate::request::{ChatRequest, Endpoint};
 
 /// Vector size for unmatched requests that name no `dimensions`.
@@ -49,25 +46,12 @@ pub(super) fn parse(body: &[u8], legacy: bool) -> Result<ChatRequest, ParseError
 
 /// Render an embedding fixture: its vector for every input.
 pub(super) fn render(
-    surface: &Surface,
-    fx: &Fixture,
+    v: &[f64],
     req: &ChatRequest,
     ctx: &RenderContext,
     legacy: bool,
 ) -> RenderPlan {
-    let Reply::Embedding(v) = &fx.reply else {
-        return error_plan(
-            surface,
-            500,
-            &format!(
-                "Fixture response of kind {} cannot answer an embedding request ({})",
-                fx.reply.kind_name(),
-                fx.origin
-            ),
-            &ErrorKind::Internal,
-        );
-    };
-    let vectors = vec![v.clone(); req.hints.embedding_count.max(1)];
+    let vectors = vec![v.to_vec(); req.hints.embedding_count.max(1)];
     plan(&vectors, req, ctx, legacy)
 }
 
@@ -110,9 +94,10 @@ fn plan(vectors: &[Vec<f64>], req: &ChatRequest, ctx: &RenderContext, legacy: bo
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
     use crate::cassette::model::parse_entry;
-    use crate::providers::PlanBody;
+    use crate::providers::common::PlanBody;
     use serde_json::Value;
     use std::sync::Arc;
 
@@ -135,22 +120,20 @@ mod tests {
         .unwrap();
         let req = parse(br#"{"model":"nomic","input":["a","b"]}"#, false).unwrap();
         let ctx = RenderContext::new(&fx, &req, 20);
-        let v = json_of(&render(
-            &Surface::OllamaEmbed { legacy: false },
+        let v = json_of(&crate::providers::ollama::render(
+            &Op::Embed { legacy: false },
             &fx,
             &req,
             &ctx,
-            false,
         ));
         assert_eq!(v["model"], "nomic");
         assert_eq!(v["embeddings"], json!([[0.5, 1.0], [0.5, 1.0]]));
         let req = parse(br#"{"model":"nomic","prompt":"a"}"#, true).unwrap();
-        let v = json_of(&render(
-            &Surface::OllamaEmbed { legacy: true },
+        let v = json_of(&crate::providers::ollama::render(
+            &Op::Embed { legacy: true },
             &fx,
             &req,
             &ctx,
-            true,
         ));
         assert_eq!(v, json!({"embedding": [0.5, 1.0]}));
     }

@@ -12,8 +12,9 @@ use base64::Engine;
 use serde_json::{json, Map, Value};
 
 use crate::cassette::model::{Block, ChatReply};
-use crate::providers::openai_chat::call_id;
-use crate::providers::{chunk_text, estimate_tokens, prompt_chars, RenderContext};
+use crate::providers::common::usage::{output_chars, Counts};
+use crate::providers::common::{chunk_text, estimate_tokens, RenderContext};
+use crate::providers::openai::chat::call_id;
 use crate::request::ChatRequest;
 
 /// Length of the random part of generated ids (real ones carry 48–50 hex digits).
@@ -195,27 +196,19 @@ fn outcome(reply: &ChatReply) -> Outcome {
 }
 
 fn usage(reply: &ChatReply, req: &ChatRequest) -> Value {
-    let o = reply.overrides.usage.as_ref();
-    let input = o
-        .and_then(|u| u.input())
-        .unwrap_or_else(|| estimate_tokens(prompt_chars(req)));
+    let o = reply.overrides.usage.as_deref();
     let reasoning = match reply.reasoning.as_deref() {
         Some(r) if !r.is_empty() => estimate_tokens(r.chars().count()),
         _ => 0,
     };
     // Output tokens include reasoning tokens, as the real API counts them.
-    let output = o.and_then(|u| u.output()).unwrap_or_else(|| {
-        let chars = reply.text_chars()
-            + reply
-                .calls()
-                .iter()
-                .map(|c| c.name.len() + c.arguments.len())
-                .sum::<usize>();
-        estimate_tokens(chars) + reasoning
+    let Counts {
+        input,
+        output,
+        total,
+    } = Counts::of(o, req, || {
+        estimate_tokens(output_chars(reply, false)) + reasoning
     });
-    let total = o
-        .and_then(|u| u.total_tokens.or(u.total_token_count))
-        .unwrap_or(input + output);
     let mut m = Map::new();
     m.insert("input_tokens".into(), input.into());
     m.insert("input_tokens_details".into(), json!({"cached_tokens": 0}));

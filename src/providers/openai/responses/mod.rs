@@ -5,9 +5,9 @@
 //! - `request`: the wire body into a [`ChatRequest`] (items, instructions, JSON mode).
 //! - `reply`: a fixture into the response object or the list of stream events.
 //! - `collapse`: a recorded reply (SSE or JSON) back into a fixture response.
-//! - here: the verbs the surface table calls, and SSE framing.
+//! - here: the render verb's Responses half, and SSE framing.
 //!
-//! Errors use the OpenAI envelope, built in `providers::mod` for every OpenAI surface.
+//! Errors use the OpenAI envelope, `openai::error`, shared by every OpenAI surface.
 //! The official `openai` SDK is the judge: `responses.create`, `responses.stream` (whose
 //! accumulator insists on `response.created` first, matching item ids between
 //! `output_item.added` and `.done`, and a final `response.completed`) and
@@ -20,38 +20,13 @@ pub mod request;
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
-use super::{ErrorKind, Frame, ParseError, RenderContext, RenderPlan, RequestParts, Surface};
-use crate::cassette::{Fixture, Reply};
+use crate::cassette::model::ChatReply;
 use crate::codec::sse;
+use crate::providers::common::{json_text, Frame, RenderContext, RenderPlan};
 use crate::request::ChatRequest;
 
-/// Parse a request.
-pub fn parse_request(
-    _surface: &Surface,
-    _parts: &RequestParts,
-    body: &[u8],
-) -> Result<ChatRequest, ParseError> {
-    request::parse_request(body)
-}
-
-/// Render a matched chat fixture as a response (JSON or SSE).
-pub fn render(
-    surface: &Surface,
-    fx: &Fixture,
-    req: &ChatRequest,
-    ctx: &RenderContext,
-) -> RenderPlan {
-    let Reply::Chat(chat) = &fx.reply else {
-        return surface.error_plan(
-            500,
-            &format!(
-                "Fixture response of kind {} cannot answer a Responses request ({})",
-                fx.reply.kind_name(),
-                fx.origin
-            ),
-            ErrorKind::Internal,
-        );
-    };
+/// Render a chat reply as a response (JSON or SSE).
+pub fn render(chat: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
     if req.stream {
         let frames = reply::stream_events(chat, req, ctx)
             .iter()
@@ -70,15 +45,18 @@ pub fn render(
 fn sse_event(v: &Value) -> Bytes {
     let name = v.get("type").and_then(|t| t.as_str()).unwrap_or("message");
     let mut buf = BytesMut::new();
-    sse::encode_event(name, &super::json_text(v), &mut buf);
+    sse::encode_event(name, &json_text(v), &mut buf);
     buf.freeze()
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::Op;
     use super::*;
     use crate::cassette::model::parse_entry;
-    use crate::providers::PlanBody;
+    use crate::cassette::Fixture;
+    use crate::providers::common::PlanBody;
+    use crate::providers::common::RequestParts;
     use serde_json::json;
     use std::sync::Arc;
 
@@ -94,13 +72,13 @@ mod tests {
             query: None,
             headers: &headers,
         };
-        parse_request(&Surface::OpenAiResponses, &parts, body.as_bytes()).unwrap()
+        crate::providers::openai::parse_request(&Op::Responses, &parts, body.as_bytes()).unwrap()
     }
 
     fn plan(fx: &Fixture, body: &str) -> RenderPlan {
         let req = request(body);
-        render(
-            &Surface::OpenAiResponses,
+        crate::providers::openai::render(
+            &Op::Responses,
             fx,
             &req,
             &RenderContext::new(fx, &req, 20),
@@ -251,7 +229,7 @@ mod tests {
     #[test]
     fn an_incomplete_text_stream_matches_the_golden_events_key_for_key() {
         let golden =
-            include_bytes!("../../../tests/data/golden/openai/responses-stream-incomplete.sse");
+            include_bytes!("../../../../tests/data/golden/openai/responses-stream-incomplete.sse");
         let golden: Vec<(String, Value)> =
             crate::codec::decode_all(&mut sse::SseDecoder::new(), golden)
                 .unwrap()

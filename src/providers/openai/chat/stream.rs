@@ -7,7 +7,9 @@ use serde_json::{json, Map, Value};
 use super::completion::usage;
 use super::{call_id, envelope, finish_reason, Envelope};
 use crate::cassette::model::{Block, ChatReply};
-use crate::providers::{chunk_text, json_str, json_value, FrameWriter, RenderContext, RenderPlan};
+use crate::providers::common::{
+    chunk_text, json_str, json_value, FrameWriter, RenderContext, RenderPlan,
+};
 use crate::request::ChatRequest;
 
 /// The bytes every chunk of one stream shares, serialised once.
@@ -197,8 +199,7 @@ pub(super) fn render_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::openai_chat::render;
-    use crate::providers::openai_chat::tests::{fixture, frames, request};
+    use crate::providers::openai::chat::tests::{fixture, frames, render_fixture, request};
     use bytes::Bytes;
     use serde_json::json;
 
@@ -211,7 +212,7 @@ mod tests {
             r#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#,
         );
         let ctx = RenderContext::new(&fx, &req, 5);
-        let f = frames(&render(&fx, &req, &ctx));
+        let f = frames(&render_fixture(&fx, &req, &ctx));
         assert_eq!(f.last().unwrap(), "data: [DONE]\n\n");
         let usage: Value =
             serde_json::from_str(f[f.len() - 2].trim_start_matches("data: ").trim()).unwrap();
@@ -242,7 +243,11 @@ mod tests {
             let req = request(&format!(
                 r#"{{"model":"gpt-4o","stream":true,"stream_options":{{"include_usage":{include_usage}}},"messages":[{{"role":"user","content":"hi"}}]}}"#
             ));
-            let f = frames(&render(&fx, &req, &RenderContext::new(&fx, &req, 7)));
+            let f = frames(&render_fixture(
+                &fx,
+                &req,
+                &RenderContext::new(&fx, &req, 7),
+            ));
             let last = f.len() - if include_usage { 2 } else { 1 };
             for line in &f[..last] {
                 let text = line
@@ -291,8 +296,8 @@ mod tests {
             whole: true,
             ..cut.clone()
         };
-        let cut = frames(&render(&fx, &req, &cut));
-        let whole = frames(&render(&fx, &req, &whole));
+        let cut = frames(&render_fixture(&fx, &req, &cut));
+        let whole = frames(&render_fixture(&fx, &req, &whole));
         assert!(cut.len() > 1);
         assert_eq!(whole, vec![cut.concat()]);
     }

@@ -15,8 +15,8 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use crate::codec::sse::SseDecoder;
-use crate::providers::anthropic::collapse::decode_prefix;
-use crate::providers::collapse::{Collapsed, CollapsedError};
+use crate::providers::common::collapse::decode_prefix;
+use crate::providers::common::collapse::{Collapsed, CollapsedError};
 
 /// Read a recorded Responses reply (SSE when the content type says so, else JSON).
 pub fn collapse(content_type: &str, body: &[u8]) -> Collapsed {

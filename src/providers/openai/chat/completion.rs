@@ -13,8 +13,9 @@ use serde_json::{Map, Value};
 
 use super::{call_id, envelope, finish_reason};
 use crate::cassette::model::{ChatReply, ToolCall};
-use crate::providers::{
-    estimate_tokens, json_str, json_value, prompt_chars, PlanBody, RenderContext, RenderPlan,
+use crate::providers::common::usage::{call_chars, Counts};
+use crate::providers::common::{
+    estimate_tokens, json_str, json_value, PlanBody, RenderContext, RenderPlan,
 };
 use crate::request::ChatRequest;
 
@@ -24,21 +25,14 @@ pub(super) fn usage_counts<'a>(
     calls: &[&ToolCall],
     text: &str,
 ) -> UsageCounts<'a> {
-    let completion_chars = text.chars().count()
-        + calls
-            .iter()
-            .map(|c| c.name.len() + c.arguments.len())
-            .sum::<usize>();
     let o = reply.overrides.usage.as_deref();
-    let prompt = o
-        .and_then(|u| u.input())
-        .unwrap_or_else(|| estimate_tokens(prompt_chars(req)));
-    let completion = o
-        .and_then(|u| u.output())
-        .unwrap_or_else(|| estimate_tokens(completion_chars));
-    let total = o
-        .and_then(|u| u.total_tokens.or(u.total_token_count))
-        .unwrap_or(prompt + completion);
+    let Counts {
+        input: prompt,
+        output: completion,
+        total,
+    } = Counts::of(o, req, || {
+        estimate_tokens(text.chars().count() + call_chars(calls))
+    });
     UsageCounts {
         prompt,
         completion,
@@ -169,8 +163,7 @@ impl Serialize for UsageCounts<'_> {
 mod tests {
     use super::*;
     use crate::cassette::Reply;
-    use crate::providers::openai_chat::render;
-    use crate::providers::openai_chat::tests::{fixture, request};
+    use crate::providers::openai::chat::tests::{fixture, render_fixture, request};
     use serde_json::json;
 
     /// The completion as it was built before it was typed: a `Value`, map by map.
@@ -208,21 +201,14 @@ mod tests {
         }
         message.insert("refusal".into(), Value::Null);
         message.insert("annotations".into(), json!([]));
-        let o = reply.overrides.usage.as_ref();
-        let completion_chars = text.as_deref().unwrap_or("").chars().count()
-            + calls
-                .iter()
-                .map(|c| c.name.len() + c.arguments.len())
-                .sum::<usize>();
-        let prompt = o
-            .and_then(|u| u.input())
-            .unwrap_or_else(|| estimate_tokens(prompt_chars(req)));
-        let completion = o
-            .and_then(|u| u.output())
-            .unwrap_or_else(|| estimate_tokens(completion_chars));
-        let total = o
-            .and_then(|u| u.total_tokens.or(u.total_token_count))
-            .unwrap_or(prompt + completion);
+        let o = reply.overrides.usage.as_deref();
+        let Counts {
+            input: prompt,
+            output: completion,
+            total,
+        } = Counts::of(o, req, || {
+            estimate_tokens(text.as_deref().unwrap_or("").chars().count() + call_chars(&calls))
+        });
         let mut usage = Map::new();
         usage.insert("prompt_tokens".into(), prompt.into());
         usage.insert("completion_tokens".into(), completion.into());
@@ -277,7 +263,7 @@ mod tests {
             ] {
                 let req = request(body);
                 let ctx = RenderContext::new(&fx, &req, 20);
-                let plan = render(&fx, &req, &ctx);
+                let plan = render_fixture(&fx, &req, &ctx);
                 let PlanBody::Full(bytes) = &plan.body else {
                     panic!("not a JSON reply")
                 };

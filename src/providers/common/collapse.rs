@@ -3,12 +3,17 @@
 //!
 //! Each provider file implements the reading (its `collapse` function); this file owns
 //! what every provider shares: accumulating text, reasoning and tool calls in arrival
-//! order, detecting interleaving (to decide whether `blocks` are needed), turning an
+//! order, detecting interleaving (to decide whether `blocks` are needed), decoding the
+//! frames a cut stream did deliver, turning an
 //! upstream error body into an error fixture, and writing the fixture JSON.
 
 use std::collections::HashMap;
 
+use bytes::BytesMut;
+
 use serde_json::{json, Map, Value};
+
+use crate::codec::Decoder;
 
 /// A tool call assembled from a stream.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -302,6 +307,30 @@ pub fn error_from_body(status: u16, body: &[u8]) -> CollapsedError {
         message,
         kind,
         code,
+    }
+}
+
+/// Decode frames until the bytes run out or the framing breaks: the frames before a
+/// break are kept (a cut or corrupt stream still records what it delivered).
+pub fn decode_prefix<D: Decoder>(
+    mut decoder: D,
+    bytes: &[u8],
+) -> (Vec<D::Item>, Option<crate::codec::Error>) {
+    let mut buf = BytesMut::from(bytes);
+    let mut out = Vec::new();
+    loop {
+        match decoder.decode(&mut buf) {
+            Ok(Some(item)) => out.push(item),
+            Ok(None) => break,
+            Err(e) => return (out, Some(e)),
+        }
+    }
+    loop {
+        match decoder.decode_eof(&mut buf) {
+            Ok(Some(item)) => out.push(item),
+            Ok(None) => return (out, None),
+            Err(e) => return (out, Some(e)),
+        }
     }
 }
 

@@ -17,8 +17,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::providers::openai_chat::{content_text, tool_names};
-use crate::providers::{json_body, ParseError};
+use crate::providers::common::{json_body, ParseError};
+use crate::providers::openai::chat::{content_text, tool_names};
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
 
 /// Request fields the real API echoes back in the response object.

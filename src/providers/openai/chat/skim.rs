@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use serde::de::{Deserialize, MapAccess, SeqAccess};
 
-use crate::providers::skim::{self, AnyBool, AnyStr, Key, Shape, Shaped, Skip};
+use crate::providers::common::skim::{self, AnyBool, AnyStr, Key, Shape, Shaped, Skip};
 use crate::request::{ChatRequest, Endpoint, Message, Role};
 
 /// What the skim reads of the body.
@@ -225,9 +225,9 @@ impl<'de> Shape<'de> for NotAnArray {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::RequestParts;
+    use crate::providers::common::RequestParts;
 
-    fn by_value(body: &str) -> Result<ChatRequest, crate::providers::ParseError> {
+    fn by_value(body: &str) -> Result<ChatRequest, crate::providers::common::ParseError> {
         let headers = http::HeaderMap::new();
         let parts = RequestParts {
             path: "/v1/chat/completions",

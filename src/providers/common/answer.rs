@@ -1,0 +1,35 @@
+//! The reply-kind check: whether a matched fixture holds the kind of reply a surface
+//! answers with (a chat reply, or an embedding vector), and the one wording of the
+//! refusal when it does not. Every provider's `render` asks here first.
+//!
+//! Not here: error fixtures (the dispatch in `providers/mod.rs` renders those before a
+//! provider sees the fixture), and the refusal's envelope (the provider's `error`).
+
+use crate::cassette::model::ChatReply;
+use crate::cassette::{Fixture, Reply};
+
+/// The fixture's chat reply, or the refusal's message: `what` names the request in the
+/// provider's words ("an Anthropic message").
+pub fn chat<'a>(fx: &'a Fixture, what: &str) -> Result<&'a ChatReply, String> {
+    match &fx.reply {
+        Reply::Chat(c) => Ok(c),
+        _ => Err(refusal(fx, what)),
+    }
+}
+
+/// The fixture's embedding vector, or the refusal's message (see [`chat`]).
+pub fn embedding<'a>(fx: &'a Fixture, what: &str) -> Result<&'a Vec<f64>, String> {
+    match &fx.reply {
+        Reply::Embedding(v) => Ok(v),
+        _ => Err(refusal(fx, what)),
+    }
+}
+
+/// "Fixture response of kind K cannot answer W (origin)".
+fn refusal(fx: &Fixture, what: &str) -> String {
+    format!(
+        "Fixture response of kind {} cannot answer {what} ({})",
+        fx.reply.kind_name(),
+        fx.origin
+    )
+}

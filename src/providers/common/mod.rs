@@ -1,0 +1,41 @@
+//! The toolbox under the providers: what every provider's verbs use and no provider
+//! owns. Each file is one topic:
+//!
+//! - [`parse`]: [`RequestParts`], [`ParseError`], the JSON-object body.
+//! - [`plan`]: [`RenderPlan`], [`Frame`], [`FrameWriter`]: a reply as data.
+//! - [`context`]: [`RenderContext`], deterministic ids and timestamps.
+//! - [`json`]: compact JSON text as replies send it.
+//! - [`chunk`]: slicing streamed text.
+//! - [`embedding`]: input lists, deterministic vectors, float32 base64.
+//! - [`usage`]: token counts, pinned or estimated, one rule for every provider.
+//! - [`error`]: [`ErrorKind`], why an error reply is sent.
+//! - [`answer`]: the reply-kind check every renderer makes.
+//! - [`stream_end`]: [`Signal`](stream_end::Signal), what a stream's frame says about its end.
+//! - [`collapse`]: [`Collapsed`](collapse::Collapsed), a recorded reply read back.
+//! - [`timestamp`]: RFC 3339 timestamps as providers print them.
+//! - [`skim`]: building blocks for request fast paths.
+//!
+//! Not here: anything that names one provider, and the dispatch (`providers/mod.rs`).
+//! Dependencies point down only: providers use this module; it uses none of them.
+
+pub mod answer;
+pub mod chunk;
+pub mod collapse;
+pub mod context;
+pub mod embedding;
+pub mod error;
+pub mod json;
+pub mod parse;
+pub mod plan;
+pub mod skim;
+pub mod stream_end;
+pub mod timestamp;
+pub mod usage;
+
+pub use chunk::{chunk_text, TextChunks};
+pub use context::RenderContext;
+pub use error::ErrorKind;
+pub use json::{json_str, json_text, json_value};
+pub use parse::{json_body, ParseError, RequestParts};
+pub use plan::{Frame, FrameWriter, PlanBody, RenderPlan};
+pub use usage::{estimate_tokens, prompt_chars, Counts};
