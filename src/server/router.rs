@@ -182,7 +182,8 @@ fn named_provider(path: &str) -> Option<Surface> {
     if path.starts_with("/v2/") {
         return Some(Surface::Cohere(cohere::Op::Chat));
     }
-    if path.starts_with("/api/") {
+    // `/api/v1/...` is an OpenAI-compatible prefix, not Ollama's.
+    if path.starts_with("/api/") && !path.starts_with("/api/v1/") {
         return Some(Surface::Ollama(ollama::Op::Chat));
     }
     if path.starts_with("/openai/deployments/") {
@@ -380,5 +381,9 @@ mod tests {
         };
         assert_eq!(s.provider(), "vertexai");
         assert_eq!(route(&Method::GET, "/nope"), Route::NotFound(None));
+        assert_eq!(
+            route(&Method::GET, "/api/v1/chat/completions"),
+            Route::NotFound(None)
+        );
     }
 }
