@@ -31,7 +31,7 @@ use serde_json::json;
 
 use crate::cassette::model::{ChaosRates, ErrorReply};
 use crate::providers::common::{Frame, PlanBody, RenderPlan};
-use crate::server::body::Body;
+use crate::respond::body::Body;
 
 /// A fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -226,7 +226,7 @@ pub fn decide(r: &Resolved, mut draw: impl FnMut(u64) -> f64) -> Option<Decision
 /// The body a malformed reply carries.
 pub const MALFORMED_BODY: &str = "{malformed json: <<<chaos>>>";
 
-/// A drop: a 500 `chaos_drop`, which `server::respond` turns into the caller's
+/// A drop: a 500 `chaos_drop`, which `respond` turns into the caller's
 /// provider error shape.
 pub fn drop_reply() -> ErrorReply {
     ErrorReply {

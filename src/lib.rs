@@ -20,9 +20,9 @@
 //!   `providers::common`.
 //! - [`server`]: hyper service, lifecycle pipeline, the one error path
 //!   (`server::respond`), streaming physics.
-//! - [`config`] / [`cli`] / [`config_file`]: raw arguments, the JSON config file, and
+//! - [`config`] / [`cli`]: raw arguments, the JSON config file (`config::file`), record
+//!   settings (`config::record`), and
 //!   the resolved configuration.
-//! - [`control`]: the `/__aimock/*` control API (fixtures, journal, reset, one-shot errors).
 //! - [`journal`]: the bounded log of handled requests.
 //! - [`secrets`]: the credential detector every written value passes through.
 //! - [`chaos`]: seeded fault injection (drop, malformed, disconnect).
@@ -38,13 +38,12 @@ pub mod check;
 pub mod cli;
 pub mod codec;
 pub mod config;
-pub mod config_file;
-pub mod control;
 pub mod journal;
 pub mod metrics;
 pub mod providers;
 pub mod record;
 pub mod request;
+pub mod respond;
 pub mod secrets;
 pub mod server;
 pub mod shutdown;

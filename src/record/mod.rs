@@ -18,14 +18,12 @@ pub mod redact;
 pub mod tee;
 pub mod writer;
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
+use http::{HeaderMap, HeaderValue, Response, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -35,43 +33,13 @@ use tokio::time::Instant;
 
 use crate::cassette::model::parse_entry;
 use crate::cassette::FixtureStore;
+use crate::config::record::RecordConfig;
 use crate::providers::Surface;
 use crate::request::ChatRequest;
-use crate::server::body::Body;
-use crate::server::respond::{respond, Failure};
+use crate::respond::body::Body;
+use crate::respond::{respond, Failure};
 
 use tee::{Capture, TeeBody};
-
-/// Every provider key that can have an upstream.
-pub const PROVIDERS: &[&str] = &[
-    "openai",
-    "anthropic",
-    "gemini",
-    "vertexai",
-    "bedrock",
-    "azure",
-    "ollama",
-    "cohere",
-];
-
-/// Resolved record-mode settings.
-#[derive(Debug, Clone)]
-pub struct RecordConfig {
-    /// Provider key to upstream base URL (path prefix kept).
-    pub upstreams: BTreeMap<String, Uri>,
-    /// Forward without saving.
-    pub proxy_only: bool,
-    /// Longest wait for the upstream's response head.
-    pub head_timeout: Duration,
-    /// Longest silence between upstream body chunks.
-    pub idle_timeout: Duration,
-    /// Largest reply copied for recording.
-    pub max_capture_bytes: usize,
-    /// Where recordings go (`<first cassette dir>/recorded`).
-    pub record_dir: PathBuf,
-    /// Keep date suffixes in recorded models.
-    pub full_model_version: bool,
-}
 
 /// Request headers never forwarded: hop-by-hop, recomputed, or aimock's own.
 fn is_stripped_request_header(name: &str) -> bool {
@@ -482,29 +450,6 @@ fn save(
     } else {
         write();
     }
-}
-
-/// Parse a provider base URL flag.
-pub fn parse_base(flag: &str, value: &str) -> anyhow::Result<Uri> {
-    let uri: Uri = value
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--provider-{flag} {value:?} is not a URL: {e}"))?;
-    match uri.scheme_str() {
-        Some("http") | Some("https") => {}
-        _ => anyhow::bail!("--provider-{flag} {value:?} must start with http:// or https://"),
-    }
-    if uri.authority().is_none() {
-        anyhow::bail!("--provider-{flag} {value:?} has no host");
-    }
-    if uri.query().is_some() {
-        anyhow::bail!("--provider-{flag} {value:?} must not carry a query string");
-    }
-    Ok(uri)
-}
-
-/// A status line reason the client can see when recording failed before headers.
-pub fn status_of(code: u16) -> StatusCode {
-    StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY)
 }
 
 #[cfg(test)]

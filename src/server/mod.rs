@@ -2,10 +2,13 @@
 //!
 //! - `router`: pure (method, path) to a route.
 //! - `pipeline`: the request lifecycle in one function.
-//! - `pacing`: streaming physics for replayed streams.
-//! - `body`: the one response body type.
 //! - `head_deadline`: slow-client protection on a coarse clock.
 //! - `known`: the request headers the pipeline reads, in one pass.
+//! - `control`: the `/__aimock/*` control API (fixtures, journal, reset, one-shot errors).
+//! - `catalogue`: models lists and Ollama's tags.
+//!
+//! Responses are built below the server, in [`crate::respond`] (the body type, pacing,
+//! plans into responses, the one error path), which the recorder and chaos use too.
 //!
 //! Shutdown: stop accepting, raise [`AppState::shutdown`] so paced replay streams send
 //! their remaining frames at once, then wait for open connections up to
@@ -14,12 +17,11 @@
 //! [`serve`] takes a bound listener and a shutdown future, so tests and the binary run
 //! the same code: tests bind 127.0.0.1:0, the binary binds the configured address.
 
-pub mod body;
+pub mod catalogue;
+pub mod control;
 pub mod head_deadline;
 pub mod known;
-pub mod pacing;
 pub mod pipeline;
-pub mod respond;
 pub mod router;
 
 use std::convert::Infallible;
@@ -51,7 +53,7 @@ pub struct AppState {
     /// Prometheus metrics, when `--metrics` is on.
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
     /// Control-API state: the queued one-shot error.
-    pub control: crate::control::Control,
+    pub control: control::Control,
     /// Raised when shutdown begins; paced streams watch it to finish early.
     pub shutdown: crate::shutdown::Shutdown,
 }
@@ -72,7 +74,7 @@ impl AppState {
             journal: crate::journal::Journal::new(config.journal_max),
             chaos: crate::chaos::Chaos::new(seed, config.chaos),
             metrics,
-            control: crate::control::Control::default(),
+            control: control::Control::default(),
             shutdown: crate::shutdown::Shutdown::new(),
             config,
             store,
@@ -172,9 +174,9 @@ pin_project_lite::pin_project! {
 
 impl<F> Future for CatchPanic<F>
 where
-    F: Future<Output = http::Response<body::Body>>,
+    F: Future<Output = http::Response<crate::respond::body::Body>>,
 {
-    type Output = http::Response<body::Body>;
+    type Output = http::Response<crate::respond::body::Body>;
 
     fn poll(
         self: std::pin::Pin<&mut Self>,
@@ -192,8 +194,8 @@ where
                 tracing::error!(panic = %what, "internal error while handling a request");
                 // No path or provider: the request is not kept for this (a copy per
                 // request for a bug's sake), so the body is aimock's own shape.
-                let failure = respond::Failure::internal("aimock internal error");
-                std::task::Poll::Ready(respond::respond(&failure, None, ""))
+                let failure = crate::respond::Failure::internal("aimock internal error");
+                std::task::Poll::Ready(crate::respond::respond(&failure, None, ""))
             }
         }
     }

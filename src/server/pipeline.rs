@@ -33,27 +33,25 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Status
 use http_body_util::BodyExt;
 use serde_json::json;
 
-use super::body::Body;
+use super::catalogue;
 use super::known::KnownHeaders;
-use super::pacing::{PacedBody, Pacing};
-use super::respond::{respond, Failure};
 use super::router::{route, Route};
 use super::AppState;
 use crate::cassette::{Fixture, MatchMode, Outcome};
 use crate::chaos::{self, Action, Decision};
 use crate::journal::{Draft, Entry, Source};
-use crate::providers::common::{ErrorKind, PlanBody, RenderContext, RenderPlan, RequestParts};
+use crate::providers::common::{ErrorKind, PlanBody, RenderContext, RequestParts};
 use crate::providers::Surface;
 use crate::request::{scope_value, ChatRequest, DEFAULT_TEST_ID};
+use crate::respond::body::Body;
+use crate::respond::pacing::Pacing;
+use crate::respond::plan::{header_value, json_response, plan_response, status_only};
+use crate::respond::{respond, Failure};
 
 // Header names the pipeline reads or writes on every request, parsed once: a `&str`
 // name is parsed and checked on every lookup.
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
-
-/// Headers a reply usually carries: content type, a few from the plan, the request id
-/// and the four CORS headers. Sized up front so the map is allocated once.
-const USUAL_HEADERS: usize = 12;
 
 /// Handle one request. Never fails: every error is a response.
 pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body>
@@ -72,15 +70,12 @@ where
         ),
         Route::Ready => json_response(200, &json!({"status": "ready"})),
         Route::Metrics => metrics(&state),
-        Route::Models => models(&state),
-        Route::Model(id) => json_response(
-            200,
-            &json!({"id": id, "object": "model", "created": 1686935002, "owned_by": "aimock"}),
-        ),
-        Route::OllamaTags => ollama_tags(&state),
+        Route::Models => catalogue::models(&state),
+        Route::Model(id) => catalogue::model(&id),
+        Route::OllamaTags => catalogue::ollama_tags(&state),
         // Boxed, as the recorder's call in `decide`: the future of `handle` is as large
         // as its largest await, and every request's is moved into a slot of that size.
-        Route::Control(op) => Box::pin(crate::control::handle(&state, op, &parts, body)).await,
+        Route::Control(op) => Box::pin(super::control::handle(&state, op, &parts, body)).await,
         Route::MethodNotAllowed(surface) => respond(
             &Failure::route(
                 false,
@@ -580,86 +575,6 @@ fn too_large(surface: &Surface, parts: &http::request::Parts, max: usize) -> Res
     )
 }
 
-/// Turn a plan into a response, pacing streams when the fixture asks for it.
-pub fn plan_response(plan: RenderPlan, pacing: Option<Pacing>) -> Response<Body> {
-    let body = match plan.body {
-        PlanBody::Full(b) => Body::full(b),
-        PlanBody::Stream(frames) => match pacing {
-            Some(p) if !p.is_instant() => Body::Paced(Box::new(PacedBody::new(frames, p))),
-            // Nothing to wait for: one write is faster and the bytes are the same.
-            _ if frames.len() == 1 => Body::full(
-                frames
-                    .into_iter()
-                    .next()
-                    .map(|f| f.bytes)
-                    .unwrap_or_default(),
-            ),
-            _ => {
-                let total: usize = frames.iter().map(|f| f.bytes.len()).sum();
-                let mut buf = bytes::BytesMut::with_capacity(total);
-                for f in frames {
-                    buf.extend_from_slice(&f.bytes);
-                }
-                Body::full(buf.freeze())
-            }
-        },
-    };
-    let mut resp = Response::new(body);
-    *resp.status_mut() =
-        StatusCode::from_u16(plan.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let h = resp.headers_mut();
-    h.reserve(USUAL_HEADERS);
-    h.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static(plan.content_type),
-    );
-    for (k, v) in plan.headers {
-        if let (Some(k), Some(v)) = (header_name(k), header_value_checked(v)) {
-            h.append(k, v);
-        }
-    }
-    resp
-}
-
-/// A header name from a renderer: a lower-case constant, taken as it is (a name that
-/// `http` does not know would otherwise be copied into a new buffer every time).
-fn header_name(name: &'static str) -> Option<HeaderName> {
-    let canonical = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if canonical && !name.is_empty() {
-        Some(HeaderName::from_static(name))
-    } else {
-        HeaderName::from_bytes(name.as_bytes()).ok()
-    }
-}
-
-/// A header value from a renderer, without a copy: a constant is referenced, an owned
-/// string's buffer becomes the value's. `None` (checked as `http` checks any value)
-/// for text a header cannot carry.
-fn header_value_checked(v: Cow<'static, str>) -> Option<HeaderValue> {
-    let bytes = match v {
-        Cow::Borrowed(s) => Bytes::from_static(s.as_bytes()),
-        Cow::Owned(s) => Bytes::from(s),
-    };
-    HeaderValue::from_maybe_shared(bytes).ok()
-}
-
-/// [`header_value_checked`] for values we generate ourselves (ids): never empty.
-fn header_value(v: Cow<'static, str>) -> HeaderValue {
-    header_value_checked(v).unwrap_or_else(|| HeaderValue::from_static("invalid"))
-}
-
-fn json_response(status: u16, v: &serde_json::Value) -> Response<Body> {
-    plan_response(RenderPlan::json(status, v), None)
-}
-
-fn status_only(status: StatusCode) -> Response<Body> {
-    let mut r = Response::new(Body::empty());
-    *r.status_mut() = status;
-    r
-}
-
 /// `GET /metrics`: the exposition when `--metrics` is on, else 404 (as the reference).
 fn metrics(state: &AppState) -> Response<Body> {
     let Some(m) = &state.metrics else {
@@ -674,59 +589,6 @@ fn metrics(state: &AppState) -> Response<Body> {
         HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
     );
     r
-}
-
-fn model_ids(state: &AppState) -> Vec<String> {
-    let set = state.store.snapshot();
-    let mut ids: Vec<String> = Vec::new();
-    for f in set.fixtures().iter() {
-        if let Some(m) = &f.criteria.model {
-            if !ids.contains(m) {
-                ids.push(m.clone());
-            }
-        }
-    }
-    if ids.is_empty() {
-        ids = [
-            "gpt-4",
-            "gpt-4o",
-            "claude-3-5-sonnet-20241022",
-            "gemini-2.0-flash",
-            "text-embedding-3-small",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    }
-    ids
-}
-
-fn models(state: &AppState) -> Response<Body> {
-    let ids = model_ids(state);
-    let data: Vec<serde_json::Value> = ids
-        .iter()
-        .map(|id| json!({"id": id, "object": "model", "created": 1686935002, "owned_by": "aimock"}))
-        .collect();
-    json_response(200, &json!({"object": "list", "data": data}))
-}
-
-fn ollama_tags(state: &AppState) -> Response<Body> {
-    let models: Vec<serde_json::Value> = model_ids(state)
-        .iter()
-        .map(|id| {
-            json!({"name": id, "model": id, "modified_at": "2024-01-01T00:00:00Z", "size": 0,
-                   "digest": hex_digest(id), "details": {"format": "gguf", "family": "aimock"}})
-        })
-        .collect();
-    json_response(200, &json!({"models": models}))
-}
-
-fn hex_digest(s: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn add_cors(h: &mut HeaderMap) {

@@ -22,7 +22,7 @@ pub enum Route {
     /// `GET /metrics`.
     Metrics,
     /// The control API (`/__aimock/*`, `/v1/_requests`).
-    Control(crate::control::Op),
+    Control(super::control::Op),
     /// A provider surface.
     Provider(Surface),
     /// A known path with the wrong method; the surface it names, whose error shape the
@@ -99,7 +99,7 @@ pub fn route(method: &Method, path: &str) -> Route {
         "/metrics" => return want(get, Route::Metrics),
         _ => {}
     }
-    if let Some(c) = crate::control::route(method, path) {
+    if let Some(c) = super::control::route(method, path) {
         return c.map_or(Route::MethodNotAllowed(None), Route::Control);
     }
     if get {

@@ -107,9 +107,9 @@ async fn a_written_recording_is_counted() {
     let mut upstreams = std::collections::BTreeMap::new();
     upstreams.insert(
         "openai".to_string(),
-        aimock::record::parse_base("openai", &up.url()).unwrap(),
+        aimock::config::record::parse_base("openai", &up.url()).unwrap(),
     );
-    c.record = Some(aimock::record::RecordConfig {
+    c.record = Some(aimock::config::record::RecordConfig {
         upstreams,
         proxy_only: false,
         head_timeout: Duration::from_secs(5),

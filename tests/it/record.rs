@@ -24,9 +24,9 @@ pub(crate) fn config(dir: &Path, provider: &str, base: &str) -> aimock::config::
     let mut upstreams = std::collections::BTreeMap::new();
     upstreams.insert(
         provider.to_string(),
-        aimock::record::parse_base(provider, base).unwrap(),
+        aimock::config::record::parse_base(provider, base).unwrap(),
     );
-    c.record = Some(aimock::record::RecordConfig {
+    c.record = Some(aimock::config::record::RecordConfig {
         upstreams,
         proxy_only: false,
         head_timeout: Duration::from_secs(5),

@@ -81,9 +81,14 @@ fn record_config(dir: &Path, base: &str) -> aimock::config::Config {
     let mut c = aimock::config::Config::for_tests(vec![dir.to_path_buf()]);
     let upstreams = ["openai", "anthropic", "bedrock"]
         .into_iter()
-        .map(|p| (p.to_string(), aimock::record::parse_base(p, base).unwrap()))
+        .map(|p| {
+            (
+                p.to_string(),
+                aimock::config::record::parse_base(p, base).unwrap(),
+            )
+        })
         .collect();
-    c.record = Some(aimock::record::RecordConfig {
+    c.record = Some(aimock::config::record::RecordConfig {
         upstreams,
         proxy_only: false,
         head_timeout: Duration::from_secs(5),

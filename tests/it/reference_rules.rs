@@ -271,9 +271,9 @@ async fn while_recording_a_turn_index_behind_the_count_does_not_answer() {
     let mut upstreams = std::collections::BTreeMap::new();
     upstreams.insert(
         "openai".to_string(),
-        aimock::record::parse_base("openai", &up.url()).unwrap(),
+        aimock::config::record::parse_base("openai", &up.url()).unwrap(),
     );
-    config.record = Some(aimock::record::RecordConfig {
+    config.record = Some(aimock::config::record::RecordConfig {
         upstreams,
         proxy_only: false,
         head_timeout: std::time::Duration::from_secs(5),

@@ -457,9 +457,9 @@ async fn recordings_under_a_watched_directory_are_served_once() {
     let mut upstreams = std::collections::BTreeMap::new();
     upstreams.insert(
         "openai".to_string(),
-        aimock::record::parse_base("openai", &up.url()).unwrap(),
+        aimock::config::record::parse_base("openai", &up.url()).unwrap(),
     );
-    config.record = Some(aimock::record::RecordConfig {
+    config.record = Some(aimock::config::record::RecordConfig {
         upstreams,
         proxy_only: false,
         head_timeout: std::time::Duration::from_secs(5),

@@ -167,9 +167,9 @@ async fn recordings_in_flight_are_on_disk_when_the_server_stops() {
     let mut upstreams = std::collections::BTreeMap::new();
     upstreams.insert(
         "openai".to_string(),
-        aimock::record::parse_base("openai", &up.url()).unwrap(),
+        aimock::config::record::parse_base("openai", &up.url()).unwrap(),
     );
-    c.record = Some(aimock::record::RecordConfig {
+    c.record = Some(aimock::config::record::RecordConfig {
         upstreams,
         proxy_only: false,
         head_timeout: Duration::from_secs(5),

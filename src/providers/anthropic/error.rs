@@ -1,7 +1,7 @@
 //! Anthropic's error envelope: `{"type":"error","error":{"type","message"}}`, the
 //! `error.type` a status maps to, and the rate-limit headers of a 429.
 //!
-//! Not here: the status of a failure (`server::respond`), `Retry-After` (added to every
+//! Not here: the status of a failure (`respond`), `Retry-After` (added to every
 //! provider's 429 by the dispatch in `providers/mod.rs`).
 
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
 //! AWS's error shape for Bedrock: `{"message": ...}` plus `x-amzn-ErrorType`, the
 //! modelled exception a status maps to.
 //!
-//! Not here: the status of a failure (`server::respond`), `Retry-After` (added to every
+//! Not here: the status of a failure (`respond`), `Retry-After` (added to every
 //! provider's 429 by the dispatch in `providers/mod.rs`).
 
 use serde_json::json;

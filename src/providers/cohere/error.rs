@@ -2,7 +2,7 @@
 //! picks its typed error (`BadRequestError`, `NotFoundError`, `TooManyRequestsError`,
 //! ...).
 //!
-//! Not here: the status of a failure (`server::respond`), `Retry-After` (added to every
+//! Not here: the status of a failure (`respond`), `Retry-After` (added to every
 //! provider's 429 by the dispatch in `providers/mod.rs`).
 
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! verb reads to choose its `type`/`code` fields.
 //!
 //! Not here: any provider's error envelope (each provider's `error.rs`), the status of
-//! a failure (`server::respond`).
+//! a failure (`respond`).
 
 /// Why an error reply is being sent; decides the `type`/`code` fields.
 #[derive(Debug, Clone, Copy)]

@@ -1,7 +1,7 @@
 //! Google's error envelope, `{"error":{"code","message","status"}}`, pretty-printed as
 //! the API sends it, and the `google.rpc.Code` name a status maps to.
 //!
-//! Not here: the status of a failure (`server::respond`), `Retry-After` (added to every
+//! Not here: the status of a failure (`respond`), `Retry-After` (added to every
 //! provider's 429 by the dispatch in `providers/mod.rs`).
 
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! Ollama's error body: `{"error": "<message>"}` with the status, which the ollama SDK
 //! raises as `ResponseError` with the message and status code.
 //!
-//! Not here: the status of a failure (`server::respond`), `Retry-After` (added to every
+//! Not here: the status of a failure (`respond`), `Retry-After` (added to every
 //! provider's 429 by the dispatch in `providers/mod.rs`).
 
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! `{"error":{"message","type","param","code"}}`, and the rate-limit headers its 429
 //! carries.
 //!
-//! Not here: the status of a failure (`server::respond`), `Retry-After` (added to every
+//! Not here: the status of a failure (`respond`), `Retry-After` (added to every
 //! provider's 429 by the dispatch in `providers/mod.rs`).
 
 use serde_json::{json, Value};

@@ -31,8 +31,8 @@ use crate::cassette::model::{parse_entry, ErrorReply, Severity};
 use crate::journal::Entry;
 use crate::providers::common::RenderPlan;
 use crate::record::redact;
-use crate::server::body::Body;
-use crate::server::pipeline::plan_response;
+use crate::respond::body::Body;
+use crate::respond::plan::plan_response;
 use crate::server::AppState;
 
 /// A control endpoint.

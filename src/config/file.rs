@@ -221,7 +221,7 @@ fn record(v: &Value, warnings: &mut Vec<String>) -> anyhow::Result<FileRecord> {
         match k.as_str() {
             "providers" => {
                 for (name, url) in object(v, "llm.record.providers")? {
-                    if crate::record::PROVIDERS.contains(&name.as_str()) {
+                    if super::record::PROVIDERS.contains(&name.as_str()) {
                         let url = string(url, &format!("llm.record.providers.{name}"))?;
                         r.providers.insert(name.clone(), url);
                     } else {

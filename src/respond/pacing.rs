@@ -316,7 +316,7 @@ mod tests {
             replay_speed: 1.0,
             ..Default::default()
         };
-        let body = crate::server::body::Body::Paced(Box::new(PacedBody::new(frames(5), pacing)));
+        let body = crate::respond::body::Body::Paced(Box::new(PacedBody::new(frames(5), pacing)));
         let err = match body.collect().await {
             Ok(_) => panic!("stream must fail"),
             Err(e) => e,

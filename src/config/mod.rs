@@ -2,6 +2,12 @@
 //! command line and, with `--config`, a JSON file; the rest of the program reads only
 //! this. Precedence, value by value: command line (or its environment variable), then
 //! the file, then the default.
+//!
+//! - `file`: the reference's JSON config file shape, read as it is written;
+//! - `record`: record-mode settings (upstreams, timeouts, where recordings go).
+
+pub mod file;
+pub mod record;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -11,8 +17,8 @@ use anyhow::{bail, Context};
 
 use crate::cassette::model::ChaosRates;
 use crate::cli::{RecordArgs, ServeArgs};
-use crate::config_file::{self, FileConfig};
-use crate::record::RecordConfig;
+use file::FileConfig;
+use record::RecordConfig;
 
 /// What the server runs with.
 #[derive(Debug, Clone)]
@@ -71,7 +77,7 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn read_file(args: &ServeArgs) -> anyhow::Result<FileConfig> {
     match &args.config {
-        Some(p) => config_file::load(p),
+        Some(p) => file::load(p),
         None => Ok(FileConfig::default()),
     }
 }
@@ -176,7 +182,7 @@ impl Config {
         let mut config = Self::resolve_with(args, file)?;
         let mut upstreams = std::collections::BTreeMap::new();
         for (name, url) in &frec.providers {
-            upstreams.insert(name.clone(), crate::record::parse_base(name, url)?);
+            upstreams.insert(name.clone(), record::parse_base(name, url)?);
         }
         for (name, value) in [
             ("openai", &rec.provider_openai),
@@ -189,7 +195,7 @@ impl Config {
             ("cohere", &rec.provider_cohere),
         ] {
             if let Some(v) = value {
-                upstreams.insert(name.to_string(), crate::record::parse_base(name, v)?);
+                upstreams.insert(name.to_string(), record::parse_base(name, v)?);
             }
         }
         if upstreams.is_empty() {

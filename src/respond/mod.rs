@@ -14,16 +14,29 @@
 //! # Design
 //! The status belongs to the class, not to the raise site: a site can only say *what*
 //! failed, so a head timeout cannot answer 502 in one place and 504 in another.
+//!
+//! # Layout
+//! The answer side of the house, below everything that answers (the server's pipeline,
+//! control API and catalogue, the recorder, chaos), so none of them imports another to
+//! reply:
+//! - `body`: the one response body type (full, paced, relayed);
+//! - `pacing`: streaming physics for replayed streams (the only timed code of a reply);
+//! - `plan`: a provider's [`RenderPlan`] into a hyper response;
+//! - here: the one error path.
+
+pub mod body;
+pub mod pacing;
+pub mod plan;
 
 use std::fmt;
 
 use serde_json::json;
 
-use super::body::Body;
-use super::pipeline::plan_response;
 use crate::cassette::model::ErrorReply;
 use crate::providers::common::{ErrorKind, RenderPlan};
 use crate::providers::Surface;
+use body::Body;
+use plan::plan_response;
 
 /// Who was at fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
