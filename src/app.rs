@@ -168,6 +168,15 @@ pub async fn run(
                 pending = rec.pending_writes(),
                 "recordings still being written at the shutdown deadline"
             );
+        } else {
+            // Every recording is on disk: the writer's thread ends at once.
+            let state = state.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Some(rec) = &state.recorder {
+                    rec.close();
+                }
+            })
+            .await;
         }
     }
     if let Some(w) = watcher {

@@ -88,13 +88,14 @@ pub struct Recorder {
     writes: Arc<Writes>,
 }
 
-/// Recordings being written off the request path, so shutdown can wait for them; and
-/// the metric a finished write bumps.
+/// Recordings being written off the request path, so shutdown can wait for them; the
+/// metric a finished write bumps; and the writer that writes them.
 #[derive(Default)]
 pub struct Writes {
     pending: AtomicUsize,
     idle: tokio::sync::Notify,
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    writer: writer::Writer,
 }
 
 impl Writes {
@@ -175,6 +176,11 @@ impl Recorder {
             }
             idle.await;
         }
+    }
+
+    /// Stop the writer's thread (after [`Recorder::flush`]: nothing is left for it).
+    pub fn close(&self) {
+        self.writes.writer.close();
     }
 
     /// Recordings not yet on disk.
@@ -429,11 +435,13 @@ fn save(
     let note = move |p: &std::path::Path, bytes: &[u8], stamp: &crate::cassette::FileStamp| {
         store.note_own_write(p, bytes, Some(stamp.clone()))
     };
+    let background = writes.clone();
     let writes = writes.clone();
     let write = move || {
-        let ok = match writer::append_fixture_noting(&path, entry, &warnings, &|b, st| {
-            note(&path, b, st)
-        }) {
+        let ok = match writes
+            .writer
+            .append_fixture_noting(&path, entry, &warnings, &|b, st| note(&path, b, st))
+        {
             Ok(i) => {
                 tracing::info!(file = %path.display(), index = i, "recorded a fixture");
                 true
@@ -446,7 +454,7 @@ fn save(
         writes.done(ok);
     };
     if tokio::runtime::Handle::try_current().is_ok() {
-        writer::in_background(Box::new(write));
+        background.writer.in_background(Box::new(write));
     } else {
         write();
     }

@@ -4,8 +4,8 @@
 //! Layout: `<dir>/recorded/<slug>/<provider>.json` when the request named a test id,
 //! else `<dir>/recorded/<provider>.json`. New entries are appended to the file's
 //! `fixtures` array. Every write is a temporary file in the same directory, renamed
-//! over the target (atomic: see `write_atomic`); writes are serialised by one lock, so
-//! two recordings to one file are both kept.
+//! over the target (atomic: see `write_atomic`); writes are serialised by the recorder's one [`Writer`],
+//! so two recordings to one file are both kept.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -94,54 +94,98 @@ pub fn recording_path(record_dir: &Path, provider: &str, test_id: &str) -> PathB
     }
 }
 
-/// Run `job` on the recorder's writer thread: one thread, taking jobs in order, each
-/// no sooner than [`WRITE_DELAY`] after it was handed over, at the lowest scheduling
-/// priority. Runs `job` here when the thread cannot start.
-///
-/// # Design
-/// A recording is complete just as its client reads the reply, which is when a client
-/// that makes one call after another sends its next request. Writing then, even at the
-/// lowest priority on another thread, slows that request: the write's system calls
-/// (copying the cassette, renaming it over the old one, the file events it raises)
-/// take the serving core at the wrong moment. Measured before the delay: a request sent
-/// right after a recording got its first SSE event about 0.4 ms later with the watcher
-/// on than with it off, and 0.6 ms later at normal priority than 5 ms afterwards. The
-/// new fixture is served from memory at once, so nothing waits for the file; shutdown
-/// waits for it ([`super::Recorder::flush`]).
-pub fn in_background(job: Box<dyn FnOnce() + Send>) {
-    type Job = (Instant, Box<dyn FnOnce() + Send>);
-    static QUEUE: Mutex<Option<std::sync::mpsc::Sender<Job>>> = Mutex::new(None);
-    let mut queue = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
-    if queue.is_none() {
-        let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        let started = std::thread::Builder::new()
-            .name("aimock-writer".into())
-            .spawn(move || {
-                lower_priority();
-                for (handed, job) in rx {
-                    let wait = (handed + WRITE_DELAY).saturating_duration_since(Instant::now());
-                    if !wait.is_zero() {
-                        std::thread::sleep(wait);
-                    }
-                    job();
-                }
-            });
-        if started.is_ok() {
-            *queue = Some(tx);
-        }
-    }
-    let job = match queue.as_ref() {
-        Some(tx) => match tx.send((Instant::now(), job)) {
-            Ok(()) => return,
-            Err(e) => e.0 .1,
-        },
-        None => job,
-    };
-    drop(queue);
-    job();
+/// The recorder's cassette writer: one thread that takes recordings in order, and what
+/// it knows of the files it wrote. Created by the recorder at start-up (the thread on
+/// the first recording), closed at shutdown ([`Writer::close`], after the recorder's
+/// flush), owned by nobody else: no process-wide state.
+pub struct Writer {
+    /// The thread's queue, once started; `None` again after [`Writer::close`].
+    queue: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+    /// The thread, to be joined at shutdown.
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Serialises every cassette write of this writer, and guards what it knows of the
+    /// files it wrote (see [`Written`]).
+    written: Mutex<HashMap<PathBuf, Written>>,
 }
 
-/// How long a recording waits before it is written (see [`in_background`]): past the
+type Job = (Instant, Box<dyn FnOnce() + Send>);
+
+impl Default for Writer {
+    fn default() -> Writer {
+        Writer::new()
+    }
+}
+
+impl Writer {
+    /// A writer with no thread yet.
+    pub fn new() -> Writer {
+        Writer {
+            queue: Mutex::new(None),
+            thread: Mutex::new(None),
+            written: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Run `job` on the recorder's writer thread: one thread, taking jobs in order, each
+    /// no sooner than [`WRITE_DELAY`] after it was handed over, at the lowest scheduling
+    /// priority. Runs `job` here when the thread cannot start.
+    ///
+    /// # Design
+    /// A recording is complete just as its client reads the reply, which is when a client
+    /// that makes one call after another sends its next request. Writing then, even at the
+    /// lowest priority on another thread, slows that request: the write's system calls
+    /// (copying the cassette, renaming it over the old one, the file events it raises)
+    /// take the serving core at the wrong moment. Measured before the delay: a request sent
+    /// right after a recording got its first SSE event about 0.4 ms later with the watcher
+    /// on than with it off, and 0.6 ms later at normal priority than 5 ms afterwards. The
+    /// new fixture is served from memory at once, so nothing waits for the file; shutdown
+    /// waits for it ([`super::Recorder::flush`]).
+    pub fn in_background(&self, job: Box<dyn FnOnce() + Send>) {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if queue.is_none() {
+            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            let started = std::thread::Builder::new()
+                .name("aimock-writer".into())
+                .spawn(move || {
+                    lower_priority();
+                    for (handed, job) in rx {
+                        let wait = (handed + WRITE_DELAY).saturating_duration_since(Instant::now());
+                        if !wait.is_zero() {
+                            std::thread::sleep(wait);
+                        }
+                        job();
+                    }
+                });
+            if let Ok(handle) = started {
+                *queue = Some(tx);
+                *self.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+            }
+        }
+        let job = match queue.as_ref() {
+            Some(tx) => match tx.send((Instant::now(), job)) {
+                Ok(()) => return,
+                Err(e) => e.0 .1,
+            },
+            None => job,
+        };
+        drop(queue);
+        job();
+    }
+
+    /// Stop the thread once every job handed to it has run, and wait for it. A job
+    /// handed over afterwards runs on the caller's thread.
+    pub fn close(&self) {
+        // Dropping the sender ends the thread's loop after the queued jobs.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = handle {
+            if h.join().is_err() {
+                tracing::error!("the cassette writer thread panicked");
+            }
+        }
+    }
+}
+/// How long a recording waits before it is written (see [`Writer::in_background`]): past the
 /// client's next request, well within anything a person or a test would notice.
 pub const WRITE_DELAY: Duration = Duration::from_millis(10);
 
@@ -154,10 +198,6 @@ fn lower_priority() {
         libc::setpriority(libc::PRIO_PROCESS, 0, 19);
     }
 }
-
-/// Serialises every cassette write in the process, and guards what it knows of the
-/// files it wrote (see [`Written`]).
-static WRITE_LOCK: Mutex<Option<HashMap<PathBuf, Written>>> = Mutex::new(None);
 
 /// What this process last wrote to a cassette holding only a `fixtures` array.
 ///
@@ -211,39 +251,107 @@ fn spliced(existing: &[u8], entry: &Value) -> Option<String> {
     Some(text)
 }
 
-/// Append `entry` to the cassette at `path` (created if missing), atomically.
-/// A corrupt existing file is kept aside as `<name>.corrupt-<n>` rather than lost.
-/// Returns the index the entry got in the file.
-pub fn append_fixture(path: &Path, entry: Value, warnings: &[String]) -> std::io::Result<usize> {
-    append_fixture_noting(path, entry, warnings, &|_, _| {})
-}
-
-/// [`append_fixture`], calling `note` with the file's new bytes and stamp just before they
-/// appear under `path`: the hot-reload contract (see `cassette::watch`), so the watcher
-/// knows this write is ours and does not load the fixture a second time.
-pub fn append_fixture_noting(
-    path: &Path,
-    entry: Value,
-    warnings: &[String],
-    note: &dyn Fn(&[u8], &FileStamp),
-) -> std::io::Result<usize> {
-    let mut guard = WRITE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let written = guard.get_or_insert_with(HashMap::new);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+impl Writer {
+    /// Append `entry` to the cassette at `path` (created if missing), atomically.
+    /// A corrupt existing file is kept aside as `<name>.corrupt-<n>` rather than lost.
+    /// Returns the index the entry got in the file.
+    pub fn append_fixture(
+        &self,
+        path: &Path,
+        entry: Value,
+        warnings: &[String],
+    ) -> std::io::Result<usize> {
+        self.append_fixture_noting(path, entry, warnings, &|_, _| {})
     }
-    let existing = match std::fs::read(path) {
-        Ok(bytes) => Some(bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e),
-    };
-    let unchanged = |k: &Written| {
-        k.entries > 0 && std::fs::metadata(path).is_ok_and(|m| FileStamp::of(&m) == k.stamp)
-    };
-    if let (true, Some(bytes), Some(k)) = (warnings.is_empty(), &existing, written.get(path)) {
-        let index = k.entries;
-        if let Some(text) = unchanged(k).then(|| spliced(bytes, &entry)).flatten() {
-            let stamp = write_atomic(path, text.as_bytes(), note)?;
+
+    /// [`append_fixture`], calling `note` with the file's new bytes and stamp just before they
+    /// appear under `path`: the hot-reload contract (see `cassette::watch`), so the watcher
+    /// knows this write is ours and does not load the fixture a second time.
+    pub fn append_fixture_noting(
+        &self,
+        path: &Path,
+        entry: Value,
+        warnings: &[String],
+        note: &dyn Fn(&[u8], &FileStamp),
+    ) -> std::io::Result<usize> {
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let existing = match std::fs::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let unchanged = |k: &Written| {
+            k.entries > 0 && std::fs::metadata(path).is_ok_and(|m| FileStamp::of(&m) == k.stamp)
+        };
+        if let (true, Some(bytes), Some(k)) = (warnings.is_empty(), &existing, written.get(path)) {
+            let index = k.entries;
+            if let Some(text) = unchanged(k).then(|| spliced(bytes, &entry)).flatten() {
+                let stamp = write_atomic(path, text.as_bytes(), note)?;
+                written.insert(
+                    path.to_path_buf(),
+                    Written {
+                        stamp,
+                        entries: index + 1,
+                    },
+                );
+                return Ok(index);
+            }
+        }
+        let mut doc = match existing {
+            Some(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(m)) => m,
+                _ => {
+                    let aside = path.with_extension(format!("json.corrupt-{}", std::process::id()));
+                    tracing::warn!(
+                        "{} is not a cassette object; moved it to {} and starting a new file",
+                        path.display(),
+                        aside.display()
+                    );
+                    std::fs::rename(path, &aside)?;
+                    Map::new()
+                }
+            },
+            None => Map::new(),
+        };
+        let list = doc
+            .entry("fixtures")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if !list.is_array() {
+            tracing::warn!(
+                "{}: \"fixtures\" was not an array; starting it afresh",
+                path.display()
+            );
+            *list = Value::Array(Vec::new());
+        }
+        let arr = list.as_array_mut().expect("just ensured an array");
+        arr.push(entry);
+        let index = arr.len() - 1;
+        if !warnings.is_empty() {
+            let mut all: Vec<String> = doc
+                .get("_warnings")
+                .and_then(|w| w.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for w in warnings {
+                if !all.contains(w) {
+                    all.push(w.clone());
+                }
+            }
+            doc.insert("_warnings".into(), Value::from(all));
+        }
+        let plain = doc.len() == 1;
+        let mut text =
+            serde_json::to_string_pretty(&Value::Object(doc)).map_err(std::io::Error::other)?;
+        text.push('\n');
+        let stamp = write_atomic(path, text.as_bytes(), note)?;
+        if plain {
             written.insert(
                 path.to_path_buf(),
                 Written {
@@ -251,72 +359,11 @@ pub fn append_fixture_noting(
                     entries: index + 1,
                 },
             );
-            return Ok(index);
+        } else {
+            written.remove(path);
         }
+        Ok(index)
     }
-    let mut doc = match existing {
-        Some(bytes) => match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(m)) => m,
-            _ => {
-                let aside = path.with_extension(format!("json.corrupt-{}", std::process::id()));
-                tracing::warn!(
-                    "{} is not a cassette object; moved it to {} and starting a new file",
-                    path.display(),
-                    aside.display()
-                );
-                std::fs::rename(path, &aside)?;
-                Map::new()
-            }
-        },
-        None => Map::new(),
-    };
-    let list = doc
-        .entry("fixtures")
-        .or_insert_with(|| Value::Array(Vec::new()));
-    if !list.is_array() {
-        tracing::warn!(
-            "{}: \"fixtures\" was not an array; starting it afresh",
-            path.display()
-        );
-        *list = Value::Array(Vec::new());
-    }
-    let arr = list.as_array_mut().expect("just ensured an array");
-    arr.push(entry);
-    let index = arr.len() - 1;
-    if !warnings.is_empty() {
-        let mut all: Vec<String> = doc
-            .get("_warnings")
-            .and_then(|w| w.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for w in warnings {
-            if !all.contains(w) {
-                all.push(w.clone());
-            }
-        }
-        doc.insert("_warnings".into(), Value::from(all));
-    }
-    let plain = doc.len() == 1;
-    let mut text =
-        serde_json::to_string_pretty(&Value::Object(doc)).map_err(std::io::Error::other)?;
-    text.push('\n');
-    let stamp = write_atomic(path, text.as_bytes(), note)?;
-    if plain {
-        written.insert(
-            path.to_path_buf(),
-            Written {
-                stamp,
-                entries: index + 1,
-            },
-        );
-    } else {
-        written.remove(path);
-    }
-    Ok(index)
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory and a rename.
@@ -405,10 +452,11 @@ mod tests {
     fn appends_keep_existing_entries_and_concurrent_writes_all_land() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("rec").join("openai.json");
+        let w = Writer::new();
         std::thread::scope(|s| {
             for i in 0..16 {
-                let p = p.clone();
-                s.spawn(move || append_fixture(&p, json!({"match":{"userMessage": format!("m{i}")},"response":{"content":"x"}}), &[]).unwrap());
+                let (p, w) = (p.clone(), &w);
+                s.spawn(move || w.append_fixture(&p, json!({"match":{"userMessage": format!("m{i}")},"response":{"content":"x"}}), &[]).unwrap());
             }
         });
         let doc: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
@@ -455,19 +503,17 @@ mod tests {
 
     #[test]
     fn appends_write_what_a_full_write_would_whatever_happened_to_the_file_meanwhile() {
+        let w = Writer::new();
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("openai.json");
         let read = || std::fs::read_to_string(&p).unwrap();
         let mut entries = Vec::new();
         for i in 0..4 {
-            assert_eq!(append_fixture(&p, varied(i), &[]).unwrap(), i);
+            assert_eq!(w.append_fixture(&p, varied(i), &[]).unwrap(), i);
             entries.push(varied(i));
             assert_eq!(read(), full_text(&entries));
         }
-        let known = |p: &Path| {
-            let g = WRITE_LOCK.lock().unwrap();
-            g.as_ref().and_then(|m| m.get(p)).map(|w| w.entries)
-        };
+        let known = |p: &Path| w.written.lock().unwrap().get(p).map(|k| k.entries);
         assert_eq!(known(&p), Some(4), "appends keep the file's state");
 
         // Edited by hand between recordings (compact, one entry dropped): read again.
@@ -477,14 +523,15 @@ mod tests {
             serde_json::to_string(&json!({ "fixtures": entries })).unwrap(),
         )
         .unwrap();
-        assert_eq!(append_fixture(&p, varied(7), &[]).unwrap(), 3);
+        assert_eq!(w.append_fixture(&p, varied(7), &[]).unwrap(), 3);
         entries.push(varied(7));
         assert_eq!(read(), full_text(&entries));
 
         // Warnings add a key: the document is no longer the plain form.
-        append_fixture(&p, varied(8), &["odd reply".to_string()]).unwrap();
+        w.append_fixture(&p, varied(8), &["odd reply".to_string()])
+            .unwrap();
         assert_eq!(known(&p), None);
-        append_fixture(&p, varied(9), &[]).unwrap();
+        w.append_fixture(&p, varied(9), &[]).unwrap();
         entries.extend([varied(8), varied(9)]);
         let doc = json!({ "fixtures": entries, "_warnings": ["odd reply"] });
         let mut want = serde_json::to_string_pretty(&doc).unwrap();

@@ -226,7 +226,9 @@ async fn an_upstream_reset_mid_stream_cuts_the_client_and_saves_nothing() {
     let s = TestServer::start(config(dir.path(), "openai", &up.url())).await;
     let r = s.post(CHAT, &chat("x", true), &[]).await;
     assert!(r.body.is_err(), "the client connection must be cut");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Shutdown waits for the request in flight and flushes every recording: past it,
+    // whatever was going to be written is on disk.
+    s.stop().await;
     assert!(!dir.path().join("recorded/openai.json").exists());
 }
 
@@ -287,7 +289,9 @@ async fn a_client_that_hangs_up_before_the_terminal_event_aborts_and_saves_nothi
     let mut buf = [0u8; 256];
     let _ = sock.read(&mut buf).await.unwrap();
     drop(sock);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Shutdown waits for the request in flight and flushes every recording: past it,
+    // whatever was going to be written is on disk.
+    s.stop().await;
     assert!(!dir.path().join("recorded/openai.json").exists());
 }
 
@@ -374,7 +378,9 @@ async fn a_reply_over_the_capture_cap_is_relayed_in_full_but_not_recorded() {
         )
         .await;
     assert_eq!(r.bytes().len(), body.len());
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Shutdown waits for the request in flight and flushes every recording: past it,
+    // whatever was going to be written is on disk.
+    s.stop().await;
     assert!(!dir.path().join("recorded/openai.json").exists());
 }
 

@@ -223,6 +223,7 @@ async fn appends_by_the_recorders_writer_are_not_loaded_again_and_a_later_edit_i
     // to the cassette, noting the write (bytes and stamp) just before the rename.
     let rec = d.path().join("recorded/openai.json");
     let file: Arc<str> = Arc::from(rec.to_string_lossy().as_ref());
+    let writer = aimock::record::writer::Writer::new();
     for i in 0..5 {
         let entry = serde_json::json!({"match":{"userMessage":format!("rq{i}")},"response":{"content":format!("ra{i}")}});
         let fx = parse_entry(&entry, &file, i, &mut Vec::new()).unwrap();
@@ -230,7 +231,9 @@ async fn appends_by_the_recorders_writer_are_not_loaded_again_and_a_later_edit_i
         let note = |b: &[u8], st: &aimock::cassette::FileStamp| {
             store.note_own_write(&rec, b, Some(st.clone()))
         };
-        aimock::record::writer::append_fixture_noting(&rec, entry, &[], &note).unwrap();
+        writer
+            .append_fixture_noting(&rec, entry, &[], &note)
+            .unwrap();
     }
     std::fs::write(&z, cassette(&[("marker", "1")])).unwrap();
     eventually("the marker reloads", || {
