@@ -114,7 +114,13 @@ pub async fn run(
         None => None,
     };
     let watcher = if config.watch {
-        match Watcher::start(store.clone(), &config.cassettes) {
+        // The recorder's write log: its own appends to watched cassettes are not
+        // loaded a second time.
+        let own = recorder.as_ref().map(|r| {
+            let log: Arc<dyn crate::cassette::watch::OwnWrites> = r.own_writes();
+            log
+        });
+        match Watcher::start(store.clone(), &config.cassettes, own) {
             Ok(w) => Some(w),
             Err(e) => {
                 // Serving without reload beats not serving: say so and go on.

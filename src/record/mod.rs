@@ -178,6 +178,11 @@ impl Recorder {
         }
     }
 
+    /// The log of the recorder's own cassette writes, for the watcher.
+    pub fn own_writes(&self) -> Arc<writer::WriteLog> {
+        self.writes.writer.own_writes()
+    }
+
     /// Stop the writer's thread (after [`Recorder::flush`]: nothing is left for it).
     pub fn close(&self) {
         self.writes.writer.close();
@@ -431,17 +436,10 @@ fn save(
         tracing::warn!(file = %path.display(), "{w}");
     }
     // Off the request path: reading and rewriting the cassette can take milliseconds.
-    let store = store.clone();
-    let note = move |p: &std::path::Path, bytes: &[u8], stamp: &crate::cassette::FileStamp| {
-        store.note_own_write(p, bytes, Some(stamp.clone()))
-    };
     let background = writes.clone();
     let writes = writes.clone();
     let write = move || {
-        let ok = match writes
-            .writer
-            .append_fixture_noting(&path, entry, &warnings, &|b, st| note(&path, b, st))
-        {
+        let ok = match writes.writer.append_fixture(&path, entry, &warnings) {
             Ok(i) => {
                 tracing::info!(file = %path.display(), index = i, "recorded a fixture");
                 true

@@ -10,12 +10,13 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::cassette::watch::OwnWrites;
 use crate::cassette::FileStamp;
 use crate::request::DEFAULT_TEST_ID;
 
@@ -99,6 +100,8 @@ pub fn recording_path(record_dir: &Path, provider: &str, test_id: &str) -> PathB
 /// the first recording), closed at shutdown ([`Writer::close`], after the recorder's
 /// flush), owned by nobody else: no process-wide state.
 pub struct Writer {
+    /// The log of this writer's last write per file, which the watcher consults.
+    own: Arc<WriteLog>,
     /// The thread's queue, once started; `None` again after [`Writer::close`].
     queue: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
     /// The thread, to be joined at shutdown.
@@ -120,6 +123,7 @@ impl Writer {
     /// A writer with no thread yet.
     pub fn new() -> Writer {
         Writer {
+            own: Arc::default(),
             queue: Mutex::new(None),
             thread: Mutex::new(None),
             written: Mutex::new(HashMap::new()),
@@ -172,6 +176,11 @@ impl Writer {
         job();
     }
 
+    /// The log of this writer's own writes, for the watcher.
+    pub fn own_writes(&self) -> Arc<WriteLog> {
+        self.own.clone()
+    }
+
     /// Stop the thread once every job handed to it has run, and wait for it. A job
     /// handed over afterwards runs on the caller's thread.
     pub fn close(&self) {
@@ -185,6 +194,64 @@ impl Writer {
         }
     }
 }
+/// The writer's last write to each file (absolute path), by stamp or digest, so the
+/// watcher can tell the recorder's writes from the user's (the hot-reload contract of
+/// `cassette::watch`). Only the last write per path is remembered: a later user edit
+/// differs and loads.
+#[derive(Default)]
+pub struct WriteLog {
+    last: Mutex<HashMap<PathBuf, OwnWrite>>,
+}
+
+/// One file's last write: known by its stamp when the writer had one, else by its
+/// content's digest.
+enum OwnWrite {
+    Stamp(FileStamp),
+    Digest([u8; 32]),
+}
+
+impl WriteLog {
+    /// Note a write of `bytes` to `path`, before the file appears under that name (the
+    /// rename of an atomic write). With the file's `stamp` (taken from the temporary
+    /// file, which the rename keeps) the watcher tells the write by metadata alone and
+    /// `bytes` are not hashed: a cassette that grows with every recording would cost a
+    /// digest of milliseconds per recording. Should the stamp not match after all, the
+    /// file is simply reloaded, and the recorded fixtures it holds are served from it
+    /// instead of twice (`FixtureStore::install`).
+    pub fn note(&self, path: &Path, bytes: &[u8], stamp: Option<FileStamp>) {
+        let write = match stamp {
+            Some(stamp) => OwnWrite::Stamp(stamp),
+            None => OwnWrite::Digest(Sha256::digest(bytes).into()),
+        };
+        self.last
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(absolute(path), write);
+    }
+}
+
+impl OwnWrites for WriteLog {
+    fn is_own_stamp(&self, path: &Path, stamp: &FileStamp) -> bool {
+        self.last
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&absolute(path))
+            .is_some_and(|w| matches!(w, OwnWrite::Stamp(s) if s == stamp))
+    }
+
+    fn is_own_digest(&self, path: &Path, digest: &[u8; 32]) -> bool {
+        self.last
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&absolute(path))
+            .is_some_and(|w| matches!(w, OwnWrite::Digest(d) if d == digest))
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
 /// How long a recording waits before it is written (see [`Writer::in_background`]): past the
 /// client's next request, well within anything a person or a test would notice.
 pub const WRITE_DELAY: Duration = Duration::from_millis(10);
@@ -255,25 +322,18 @@ impl Writer {
     /// Append `entry` to the cassette at `path` (created if missing), atomically.
     /// A corrupt existing file is kept aside as `<name>.corrupt-<n>` rather than lost.
     /// Returns the index the entry got in the file.
+    ///
+    /// The write is noted in the writer's [`WriteLog`] with the file's stamp just before
+    /// the file appears under `path`: the hot-reload contract (see `cassette::watch`), so
+    /// the watcher knows this write is ours and does not load the fixture a second time.
     pub fn append_fixture(
         &self,
         path: &Path,
         entry: Value,
         warnings: &[String],
     ) -> std::io::Result<usize> {
-        self.append_fixture_noting(path, entry, warnings, &|_, _| {})
-    }
-
-    /// [`append_fixture`], calling `note` with the file's new bytes and stamp just before they
-    /// appear under `path`: the hot-reload contract (see `cassette::watch`), so the watcher
-    /// knows this write is ours and does not load the fixture a second time.
-    pub fn append_fixture_noting(
-        &self,
-        path: &Path,
-        entry: Value,
-        warnings: &[String],
-        note: &dyn Fn(&[u8], &FileStamp),
-    ) -> std::io::Result<usize> {
+        let note = |_: &[u8], stamp: &FileStamp| self.own.note(path, &[], Some(stamp.clone()));
+        let note: &dyn Fn(&[u8], &FileStamp) = &note;
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;

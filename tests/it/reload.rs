@@ -17,8 +17,17 @@ use crate::support::{cassette, eventually, store_answer as answer, texts, write,
 
 /// A store loaded from `sources` and a watcher keeping it in step.
 fn watched(sources: &[PathBuf]) -> (FixtureStore, Watcher) {
+    watched_recording(sources, None)
+}
+
+/// [`watched`], with the recorder's write log telling its own writes apart.
+fn watched_recording(
+    sources: &[PathBuf],
+    own: Option<Arc<aimock::record::writer::WriteLog>>,
+) -> (FixtureStore, Watcher) {
     let store = FixtureStore::new(load_sources(sources, true));
-    let w = Watcher::start(store.clone(), sources).expect("watcher starts");
+    let own = own.map(|o| o as Arc<dyn aimock::cassette::watch::OwnWrites>);
+    let w = Watcher::start(store.clone(), sources, own).expect("watcher starts");
     (store, w)
 }
 
@@ -217,23 +226,18 @@ async fn run_time_fixtures_and_sequence_counts_survive_a_reload() {
 async fn appends_by_the_recorders_writer_are_not_loaded_again_and_a_later_edit_is() {
     let d = tempfile::tempdir().unwrap();
     let z = write(d.path(), "z.json", &cassette(&[("marker", "0")]));
-    let (store, _w) = watched(&[d.path().to_path_buf()]);
+    let writer = aimock::record::writer::Writer::new();
+    let (store, _w) = watched_recording(&[d.path().to_path_buf()], Some(writer.own_writes()));
 
     // What the recorder does for each recording: register the fixture, then append it
-    // to the cassette, noting the write (bytes and stamp) just before the rename.
+    // to the cassette (the writer notes its write, stamp and all, before the rename).
     let rec = d.path().join("recorded/openai.json");
     let file: Arc<str> = Arc::from(rec.to_string_lossy().as_ref());
-    let writer = aimock::record::writer::Writer::new();
     for i in 0..5 {
         let entry = serde_json::json!({"match":{"userMessage":format!("rq{i}")},"response":{"content":format!("ra{i}")}});
         let fx = parse_entry(&entry, &file, i, &mut Vec::new()).unwrap();
         store.add_runtime(vec![Arc::new(fx)]);
-        let note = |b: &[u8], st: &aimock::cassette::FileStamp| {
-            store.note_own_write(&rec, b, Some(st.clone()))
-        };
-        writer
-            .append_fixture_noting(&rec, entry, &[], &note)
-            .unwrap();
+        writer.append_fixture(&rec, entry, &[]).unwrap();
     }
     std::fs::write(&z, cassette(&[("marker", "1")])).unwrap();
     eventually("the marker reloads", || {
@@ -264,7 +268,8 @@ async fn appends_by_the_recorders_writer_are_not_loaded_again_and_a_later_edit_i
 async fn the_recorders_own_writes_are_not_loaded_a_second_time() {
     let d = tempfile::tempdir().unwrap();
     let z = write(d.path(), "z.json", &cassette(&[("marker", "0")]));
-    let (store, _w) = watched(&[d.path().to_path_buf()]);
+    let log = Arc::new(aimock::record::writer::WriteLog::default());
+    let (store, _w) = watched_recording(&[d.path().to_path_buf()], Some(log.clone()));
 
     // What the recorder does: register the fixture, note the bytes, write atomically.
     let rec = d.path().join("recorded/openai-1.json");
@@ -273,7 +278,7 @@ async fn the_recorders_own_writes_are_not_loaded_a_second_time() {
     let file: Arc<str> = Arc::from(rec.to_string_lossy().as_ref());
     let fx = parse_entry(&doc["fixtures"][0], &file, 0, &mut Vec::new()).unwrap();
     store.add_runtime(vec![Arc::new(fx)]);
-    store.note_own_write(&rec, text.as_bytes(), None);
+    log.note(&rec, text.as_bytes(), None);
     let tmp = write(d.path(), "recorded/openai-1.json.tmp.42", &text);
     std::fs::rename(&tmp, &rec).unwrap();
     std::fs::write(&z, cassette(&[("marker", "1")])).unwrap();
