@@ -13,6 +13,7 @@
 //! (`providers::Surface::collapse`).
 
 pub mod capture;
+pub mod deferred;
 pub mod matchkey;
 pub mod redact;
 pub mod tee;
@@ -32,7 +33,7 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use crate::cassette::model::parse_entry;
-use crate::cassette::FixtureStore;
+use crate::cassette::{FixtureStore, Promised};
 use crate::config::record::RecordConfig;
 use crate::providers::Surface;
 use crate::request::ChatRequest;
@@ -84,6 +85,8 @@ pub struct Recorder {
     config: RecordConfig,
     client: HttpsClient,
     store: FixtureStore,
+    /// Recordings built after their reply was written, before the next match.
+    deferred: Arc<deferred::Deferred>,
     recorded: Arc<AtomicUsize>,
     writes: Arc<Writes>,
 }
@@ -146,6 +149,11 @@ impl Recorder {
         Ok(Recorder {
             config,
             client,
+            deferred: {
+                let d = Arc::new(deferred::Deferred::default());
+                store.wait_for(d.clone());
+                d
+            },
             store,
             recorded: Arc::new(AtomicUsize::new(0)),
             writes: Arc::default(),
@@ -165,7 +173,7 @@ impl Recorder {
     /// after the last connection closed, under its own deadline).
     pub async fn flush(&self) {
         // Captures still waiting for their turn count as pending writes already.
-        self.store.settle();
+        self.deferred.settle();
         loop {
             let idle = self.writes.idle.notified();
             tokio::pin!(idle);
@@ -304,6 +312,7 @@ impl Recorder {
         } else {
             let surface = surface.clone();
             let store = self.store.clone();
+            let deferred = self.deferred.clone();
             let config = self.config.clone();
             let counter = self.recorded.clone();
             let writes = self.writes.clone();
@@ -311,8 +320,7 @@ impl Recorder {
             Some(Box::new(move |cap: Capture| {
                 // Counted before it is deferred, so `flush` waits for it from now on.
                 writes.start();
-                let deferred_store = store.clone();
-                store.defer(Box::new(move || {
+                deferred.defer(Box::new(move || {
                     let saved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         save(
                             &surface,
@@ -321,7 +329,7 @@ impl Recorder {
                             &ct,
                             cap,
                             &config,
-                            &deferred_store,
+                            &store,
                             &counter,
                             &writes,
                         )
@@ -338,9 +346,9 @@ impl Recorder {
                 // yielded (after writing them), or by the next match if that is sooner.
                 match tokio::runtime::Handle::try_current() {
                     Ok(rt) => {
-                        rt.spawn(async move { store.settle() });
+                        rt.spawn(async move { deferred.settle() });
                     }
-                    Err(_) => store.settle(),
+                    Err(_) => deferred.settle(),
                 }
             }))
         };
@@ -381,7 +389,7 @@ fn copy_response_headers(from: &HeaderMap, to: &mut HeaderMap) {
 }
 
 /// Collapse, register and persist one completed capture. Runs deferred (see
-/// [`FixtureStore::defer`]); the caller has already counted its write as started.
+/// [`deferred`]); the caller has already counted its write as started.
 #[allow(clippy::too_many_arguments)]
 fn save(
     surface: &Surface,
