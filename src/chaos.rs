@@ -79,14 +79,14 @@ impl Level {
 
 /// The effective rate of each fault for one request, with where it came from.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     /// Drop, malformed, disconnect, in evaluation order.
     pub rates: [(f64, Level); 3],
 }
 
 impl Resolved {
     /// True when no fault can fire.
-    pub fn is_off(&self) -> bool {
+    pub(crate) fn is_off(&self) -> bool {
         self.rates.iter().all(|(r, _)| *r <= 0.0)
     }
 }
@@ -105,7 +105,7 @@ const ACTIONS: [Action; 3] = [Action::Drop, Action::Malformed, Action::Disconnec
 /// Resolve each rate: header, else fixture, else server. `headers` are the values of
 /// `X-AIMock-Chaos-Drop`, `-Malformed` and `-Disconnect`, as the pipeline finds them in
 /// its one pass over the request headers (`server::known`).
-pub fn resolve(
+pub(crate) fn resolve(
     headers: [Option<&HeaderValue>; 3],
     fixture: Option<&ChaosRates>,
     server: &ChaosRates,
@@ -211,7 +211,7 @@ impl Chaos {
 }
 
 /// Drop, then malformed, then disconnect: each fires when its draw falls under its rate.
-pub fn decide(r: &Resolved, mut draw: impl FnMut(u64) -> f64) -> Option<Decision> {
+pub(crate) fn decide(r: &Resolved, mut draw: impl FnMut(u64) -> f64) -> Option<Decision> {
     for (k, ((rate, level), action)) in r.rates.iter().zip(ACTIONS).enumerate() {
         if *rate > 0.0 && draw(k as u64) < *rate {
             return Some(Decision {
@@ -224,11 +224,11 @@ pub fn decide(r: &Resolved, mut draw: impl FnMut(u64) -> f64) -> Option<Decision
 }
 
 /// The body a malformed reply carries.
-pub const MALFORMED_BODY: &str = "{malformed json: <<<chaos>>>";
+pub(crate) const MALFORMED_BODY: &str = "{malformed json: <<<chaos>>>";
 
 /// A drop: a 500 `chaos_drop`, which `respond` turns into the caller's
 /// provider error shape.
-pub fn drop_reply() -> ErrorReply {
+pub(crate) fn drop_reply() -> ErrorReply {
     ErrorReply {
         status: 500,
         message: "Chaos: request dropped".into(),
@@ -240,7 +240,7 @@ pub fn drop_reply() -> ErrorReply {
 }
 
 /// A malformed JSON reply: status 200, a body no JSON parser accepts.
-pub fn malformed_plan() -> RenderPlan {
+pub(crate) fn malformed_plan() -> RenderPlan {
     RenderPlan {
         status: 200,
         content_type: "application/json",
@@ -251,7 +251,7 @@ pub fn malformed_plan() -> RenderPlan {
 
 /// Replace one frame in the middle of a stream with a broken one in the stream's own
 /// framing, so the client's parser fails part way through rather than at once.
-pub fn corrupt_stream(frames: &mut [Frame], content_type: &str) {
+pub(crate) fn corrupt_stream(frames: &mut [Frame], content_type: &str) {
     if frames.is_empty() {
         return;
     }
@@ -275,7 +275,7 @@ pub fn corrupt_stream(frames: &mut [Frame], content_type: &str) {
 
 /// A disconnect before any byte of the reply: the body fails at once, so hyper drops
 /// the connection instead of finishing the response.
-pub fn disconnect_response() -> http::Response<Body> {
+pub(crate) fn disconnect_response() -> http::Response<Body> {
     http::Response::new(Body::Boxed(UnsyncBoxBody::new(Aborted)))
 }
 
@@ -299,7 +299,7 @@ impl http_body::Body for Aborted {
 
 /// Where a replayed stream is cut by a disconnect: after half its frames (at least one,
 /// so the client has seen the stream start).
-pub fn disconnect_point(frames: usize) -> u32 {
+pub(crate) fn disconnect_point(frames: usize) -> u32 {
     u32::try_from((frames / 2).max(1)).unwrap_or(u32::MAX)
 }
 

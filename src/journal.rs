@@ -472,7 +472,8 @@ impl RequestCopy {
     }
 }
 
-/// `redact::is_credential_header` for a name already in lower case (as `HeaderMap`
+/// Whether a header's value is a credential ([`redact::CREDENTIAL_HEADERS`], or an
+/// AWS security header), for a name already in lower case (as `HeaderMap`
 /// keeps them), without allocating.
 fn is_credential(name: &str) -> bool {
     redact::CREDENTIAL_HEADERS.contains(&name)

@@ -30,20 +30,24 @@
 //! - [`app`]: wiring and start-up.
 //! - [`check`]: `aimock check`, cassette validation without serving.
 #![warn(missing_docs)]
+// Items nothing outside the crate needs are `pub(crate)`, so dead code is reported.
+#![warn(unreachable_pub)]
+// One call is allowed, marked where it is (`record::writer`, the writer thread's priority).
+#![deny(unsafe_code)]
 
 pub mod app;
 pub mod cassette;
-pub mod chaos;
+pub(crate) mod chaos;
 pub mod check;
 pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod journal;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod providers;
 pub mod record;
 pub mod request;
-pub mod respond;
+pub(crate) mod respond;
 pub mod secrets;
 pub mod server;
 pub mod shutdown;

@@ -1,4 +1,5 @@
 //! The `aimock` binary: parse arguments, start logging, run, map the result to an exit code.
+#![deny(unsafe_code)]
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -27,7 +27,7 @@ use crate::chaos::Action;
 use crate::providers::{anthropic, bedrock, cohere, gemini, ollama, openai, Surface};
 
 /// The `Content-Type` of the exposition.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -187,7 +187,7 @@ impl Metrics {
 
 /// The route a surface was served on, as a template (bounded label cardinality: model
 /// names and deployments never become labels).
-pub fn route_template(surface: &Surface) -> &'static str {
+pub(crate) fn route_template(surface: &Surface) -> &'static str {
     match surface {
         Surface::OpenAi(openai::Op::Chat {
             azure_deployment: None,

@@ -9,14 +9,18 @@ use crate::providers::common::collapse::Collapsed;
 use crate::providers::Surface;
 
 /// The bytes of a golden capture under `tests/data/golden/`.
-pub fn golden(name: &str) -> Vec<u8> {
+pub(crate) fn golden(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/data/golden/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
 }
 
 /// Collapse a golden capture as `surface` would record it, and check the resulting
 /// fixture loads: returns the collapse and the fixture `response`.
-pub fn collapsed_fixture(surface: &Surface, content_type: &str, name: &str) -> (Collapsed, Value) {
+pub(crate) fn collapsed_fixture(
+    surface: &Surface,
+    content_type: &str,
+    name: &str,
+) -> (Collapsed, Value) {
     let c = surface.collapse(200, content_type, &golden(name));
     let (response, _) = c.to_response();
     let mut findings = Vec::new();

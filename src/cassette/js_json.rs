@@ -17,7 +17,7 @@
 use serde_json::{Map, Number, Value};
 
 /// `JSON.stringify(v)` for a value read from JSON.
-pub fn stringify(v: &Value) -> String {
+pub(crate) fn stringify(v: &Value) -> String {
     let mut out = String::with_capacity(64);
     write_value(v, &mut out);
     out
@@ -96,7 +96,7 @@ fn write_number(n: &Number, out: &mut String) {
 }
 
 /// `Number.prototype.toString()` for a finite double (ECMA-262 Number::toString).
-pub fn write_double(x: f64, out: &mut String) {
+pub(crate) fn write_double(x: f64, out: &mut String) {
     if x == 0.0 || !x.is_finite() {
         // -0 is "0"; JSON never holds the others (JSON.stringify writes them as null).
         out.push_str(if x == 0.0 { "0" } else { "null" });
@@ -140,7 +140,7 @@ pub fn write_double(x: f64, out: &mut String) {
 /// JavaScript's `Number(s)` for a string: blank is 0; `Infinity` with an optional
 /// sign; `0x`/`0o`/`0b` integers without a sign; else a decimal literal; `NaN` for
 /// anything else. Surrounding white space (JavaScript's set) is ignored.
-pub fn number_of_string(s: &str) -> f64 {
+pub(crate) fn number_of_string(s: &str) -> f64 {
     let t =
         s.trim_matches(|c: char| matches!(c, '\u{feff}') || (c.is_whitespace() && c != '\u{85}'));
     if t.is_empty() {

@@ -15,7 +15,7 @@
 //!
 //! Not here: argument parsing (`cli`) or the exit code itself (`main`).
 
-pub mod secrets;
+pub(crate) mod secrets;
 pub mod shadow;
 
 use std::io::Write;

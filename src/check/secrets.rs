@@ -20,7 +20,7 @@ use crate::secrets::Detector;
 
 /// One credential-shaped value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hit {
+pub(crate) struct Hit {
     /// Field path inside the entry, e.g. `response.content`.
     pub field: String,
     /// What it looks like, and a masked preview.
@@ -110,7 +110,7 @@ fn walk(v: &Value, field: &mut String, key: &str, out: &mut Vec<Hit>) {
 }
 
 /// Every credential-shaped string in one cassette entry.
-pub fn scan_entry(entry: &Value) -> Vec<Hit> {
+pub(crate) fn scan_entry(entry: &Value) -> Vec<Hit> {
     let mut out = Vec::new();
     walk(entry, &mut String::new(), "", &mut out);
     out

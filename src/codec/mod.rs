@@ -175,7 +175,7 @@ pub(crate) mod testing {
     use super::{Decoder, Error};
 
     /// Every golden capture with this extension (`sse`, `ndjson`, `eventstream`).
-    pub fn goldens(ext: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    pub(crate) fn goldens(ext: &str) -> Vec<(PathBuf, Vec<u8>)> {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden");
         let mut out = Vec::new();
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
@@ -207,14 +207,14 @@ pub(crate) mod testing {
     }
 
     /// Read sizes for the sweep: 1..=64 bytes, then a few primes.
-    pub fn chunk_sizes() -> Vec<usize> {
+    pub(crate) fn chunk_sizes() -> Vec<usize> {
         (1..=64)
             .chain([67, 97, 127, 251, 509, 1021, 4093])
             .collect()
     }
 
     /// Decode `bytes` delivered `size` bytes per read, then end the stream.
-    pub fn decode_chunked<D: Decoder>(
+    pub(crate) fn decode_chunked<D: Decoder>(
         mut decoder: D,
         bytes: &[u8],
         size: usize,
@@ -234,11 +234,11 @@ pub(crate) mod testing {
     }
 
     /// A small deterministic PRNG (xorshift64*) for hostile-input tests.
-    pub struct Rng(pub u64);
+    pub(crate) struct Rng(pub u64);
 
     impl Rng {
         /// The next pseudo-random value.
-        pub fn next_u64(&mut self) -> u64 {
+        pub(crate) fn next_u64(&mut self) -> u64 {
             let mut x = self.0;
             x ^= x >> 12;
             x ^= x << 25;
@@ -248,12 +248,12 @@ pub(crate) mod testing {
         }
 
         /// `n` pseudo-random bytes.
-        pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        pub(crate) fn bytes(&mut self, n: usize) -> Vec<u8> {
             (0..n).map(|_| self.next_u64() as u8).collect()
         }
 
         /// A value in `0..n` (`n > 0`).
-        pub fn below(&mut self, n: usize) -> usize {
+        pub(crate) fn below(&mut self, n: usize) -> usize {
             (self.next_u64() % n as u64) as usize
         }
     }

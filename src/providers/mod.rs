@@ -30,7 +30,7 @@
 pub mod anthropic;
 pub mod bedrock;
 pub mod cohere;
-pub mod common;
+pub(crate) mod common;
 pub mod gemini;
 pub mod ollama;
 pub mod openai;

@@ -14,7 +14,7 @@ use crate::codec::eventstream::EventStreamDecoder;
 use crate::codec::ndjson::LineDecoder;
 use crate::codec::sse::SseDecoder;
 use crate::codec::Decoder;
-pub use crate::providers::common::stream_end::Signal;
+pub(crate) use crate::providers::common::stream_end::Signal;
 use crate::providers::common::stream_end::StreamFrame;
 use crate::providers::Surface;
 
@@ -27,7 +27,7 @@ enum Framing {
 }
 
 /// Incremental frame watcher for one upstream body.
-pub struct StreamWatch {
+pub(crate) struct StreamWatch {
     /// Whose stream it is: the provider recognises its terminal events.
     surface: Surface,
     framing: Framing,
@@ -44,7 +44,7 @@ pub struct StreamWatch {
 
 impl StreamWatch {
     /// A watcher for a body of `content_type` answering `surface`.
-    pub fn new(surface: &Surface, content_type: &str) -> StreamWatch {
+    pub(crate) fn new(surface: &Surface, content_type: &str) -> StreamWatch {
         let ct = content_type.to_ascii_lowercase();
         let framing = if ct.contains("event-stream") && !ct.contains("amazon") {
             Framing::Sse(SseDecoder::new())
@@ -67,12 +67,12 @@ impl StreamWatch {
     }
 
     /// True for framed (streaming) bodies.
-    pub fn is_stream(&self) -> bool {
+    pub(crate) fn is_stream(&self) -> bool {
         !matches!(self.framing, Framing::Whole)
     }
 
     /// Feed a chunk that arrived at `at`.
-    pub fn push(&mut self, chunk: &[u8], at: Duration) {
+    pub(crate) fn push(&mut self, chunk: &[u8], at: Duration) {
         if self.broken || matches!(self.framing, Framing::Whole) {
             return;
         }
@@ -129,7 +129,7 @@ impl StreamWatch {
 }
 
 /// `recordedTimings` for the frame times, when there are at least two frames.
-pub fn recorded_timings(times: &[Duration]) -> Option<Value> {
+pub(crate) fn recorded_timings(times: &[Duration]) -> Option<Value> {
     if times.len() < 2 {
         return None;
     }

@@ -19,12 +19,12 @@ use crate::cassette::Promised;
 
 /// One deferred addition: it adds fixtures with `FixtureStore::add_runtime` and must
 /// not take a snapshot itself.
-pub type DeferredWork = Box<dyn FnOnce() + Send>;
+pub(crate) type DeferredWork = Box<dyn FnOnce() + Send>;
 
 /// Work that adds fixtures, queued so it runs after the reply that caused it has been
 /// written, yet before any later match.
 #[derive(Default)]
-pub struct Deferred {
+pub(crate) struct Deferred {
     /// Queued plus running: a match that sees non-zero settles first.
     outstanding: AtomicUsize,
     queue: Mutex<VecDeque<DeferredWork>>,
@@ -37,7 +37,7 @@ impl Deferred {
     /// Queue `work` and return at once. Every snapshot of the store this is registered
     /// with, taken after this call, runs the queue first: what is deferred here is never
     /// missed by a request that comes after.
-    pub fn defer(&self, work: DeferredWork) {
+    pub(crate) fn defer(&self, work: DeferredWork) {
         self.outstanding.fetch_add(1, Ordering::AcqRel);
         self.queue
             .lock()

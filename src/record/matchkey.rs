@@ -10,7 +10,7 @@ use crate::request::{ChatRequest, Endpoint};
 
 /// Strip a trailing date (`-20240307`, optionally with `-v1:0`, or `-2024-08-06`) so a
 /// recording of `gpt-4o-2024-08-06` also matches later dated versions of `gpt-4o`.
-pub fn normalise_model(model: &str) -> String {
+pub(crate) fn normalise_model(model: &str) -> String {
     static RE: OnceLock<Regex> = OnceLock::new();
     let re = RE.get_or_init(|| {
         Regex::new(r"(?:-\d{8}(?:-v\d+(?:[:.]\d+)*)?|-\d{4}-\d{2}-\d{2})$").expect("valid regex")
@@ -20,7 +20,7 @@ pub fn normalise_model(model: &str) -> String {
 
 /// The `match` object for a recording of `req`. Returns it and whether it is empty
 /// (nothing that tells requests apart: such a recording is written but not served).
-pub fn match_for(req: &ChatRequest, full_model_version: bool) -> (Value, bool) {
+pub(crate) fn match_for(req: &ChatRequest, full_model_version: bool) -> (Value, bool) {
     let mut m = Map::new();
     if req.endpoint == Endpoint::Embedding {
         if let Some(t) = req.embedding_text() {

@@ -12,11 +12,11 @@
 //! Collapsing a captured reply into a fixture `response` is each provider's job
 //! (`providers::Surface::collapse`).
 
-pub mod capture;
-pub mod deferred;
-pub mod matchkey;
-pub mod redact;
-pub mod tee;
+pub(crate) mod capture;
+pub(crate) mod deferred;
+pub(crate) mod matchkey;
+pub(crate) mod redact;
+pub(crate) mod tee;
 pub mod writer;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -10,10 +10,10 @@
 use serde_json::Value;
 
 use crate::secrets::Detector;
-pub use crate::secrets::REDACTED;
+pub(crate) use crate::secrets::REDACTED;
 
 /// Headers whose values are credentials.
-pub const CREDENTIAL_HEADERS: &[&str] = &[
+pub(crate) const CREDENTIAL_HEADERS: &[&str] = &[
     "authorization",
     "proxy-authorization",
     "x-api-key",
@@ -27,32 +27,21 @@ pub const CREDENTIAL_HEADERS: &[&str] = &[
     "set-cookie",
 ];
 
-/// True when a header's value must never be written.
-pub fn is_credential_header(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    CREDENTIAL_HEADERS.contains(&n.as_str()) || n.starts_with("x-amz-") && n.contains("security")
-}
-
 /// Replace credential-shaped substrings of `s` (see [`crate::secrets`]). Returns the
 /// cleaned string and how many values were replaced.
-pub fn redact_str(s: &str) -> (String, usize) {
+pub(crate) fn redact_str(s: &str) -> (String, usize) {
     let (clean, n) = Detector::builtin().redact(s);
     (clean.into_owned(), n)
 }
 
-/// True when `s` holds anything credential-shaped.
-pub fn looks_secret(s: &str) -> bool {
-    Detector::builtin().is_secret(s)
-}
-
 /// Redact every string (and every object key) inside `v` in place, by shape and by
 /// credential-like field name. Returns the JSON paths that were changed, for the warning.
-pub fn redact_value(v: &mut Value, path: &str, changed: &mut Vec<String>) {
+pub(crate) fn redact_value(v: &mut Value, path: &str, changed: &mut Vec<String>) {
     Detector::builtin().redact_json(v, path, changed)
 }
 
 /// Mask credential query parameters (`key=`, `api_key=`, signatures) in a query string.
-pub fn redact_query(q: &str) -> String {
+pub(crate) fn redact_query(q: &str) -> String {
     q.split('&')
         .map(|pair| {
             let (k, _) = pair.split_once('=').unwrap_or((pair, ""));

@@ -26,7 +26,7 @@ use tokio::time::{Instant, Sleep};
 use super::capture::StreamWatch;
 
 /// What the recorder gets when a relayed body is complete.
-pub struct Capture {
+pub(crate) struct Capture {
     /// The whole upstream body.
     pub body: Bytes,
     /// Frame arrival times, relative to when the request was sent.
@@ -36,7 +36,7 @@ pub struct Capture {
 }
 
 /// Called once with the complete capture.
-pub type OnComplete = Box<dyn FnOnce(Capture) + Send>;
+pub(crate) type OnComplete = Box<dyn FnOnce(Capture) + Send>;
 
 struct Inner {
     upstream: Incoming,
@@ -49,7 +49,7 @@ struct Inner {
 }
 
 /// The relayed body.
-pub struct TeeBody {
+pub(crate) struct TeeBody {
     inner: Option<Inner>,
     idle_timer: Pin<Box<Sleep>>,
     label: &'static str,
@@ -58,7 +58,7 @@ pub struct TeeBody {
 impl TeeBody {
     /// Relay `upstream`, framed by `watch`, keeping at most `cap` bytes. `on_complete` is `None` in
     /// proxy-only mode (nothing is copied then).
-    pub fn new(
+    pub(crate) fn new(
         upstream: Incoming,
         watch: StreamWatch,
         sent_at: Instant,

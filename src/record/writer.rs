@@ -257,6 +257,8 @@ fn absolute(path: &Path) -> PathBuf {
 pub const WRITE_DELAY: Duration = Duration::from_millis(10);
 
 /// The calling thread yields to every other (nice 19). Best effort.
+// The crate's one unsafe block: libc has no safe wrapper for setpriority.
+#[allow(unsafe_code)]
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: setpriority takes plain integers and touches no memory of ours; on Linux,

@@ -24,9 +24,9 @@
 //! - `plan`: a provider's [`RenderPlan`] into a hyper response;
 //! - here: the one error path.
 
-pub mod body;
-pub mod pacing;
-pub mod plan;
+pub(crate) mod body;
+pub(crate) mod pacing;
+pub(crate) mod plan;
 
 use std::fmt;
 
@@ -40,7 +40,7 @@ use plan::plan_response;
 
 /// Who was at fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// The client's request: malformed, too large, an unknown path or method.
     Client,
     /// No fixture matched (404, or 503 in strict mode).
@@ -55,7 +55,7 @@ pub enum Source {
 
 impl Source {
     /// The name logged in the `source` field.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Source::Client => "client",
             Source::Miss => "miss",
@@ -94,7 +94,7 @@ enum What<'a> {
 /// A failure of one request, classified by [`Source`]. Building one has no side
 /// effects; [`respond`] logs it.
 #[derive(Debug, Clone)]
-pub struct Failure<'a> {
+pub(crate) struct Failure<'a> {
     what: What<'a>,
     /// What the client reads.
     pub message: String,
@@ -102,7 +102,11 @@ pub struct Failure<'a> {
 
 impl<'a> Failure<'a> {
     /// A malformed or refused request: `status` is the provider's (400, 413, ...).
-    pub fn client(status: u16, code: &'static str, message: impl Into<String>) -> Failure<'a> {
+    pub(crate) fn client(
+        status: u16,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Failure<'a> {
         Failure {
             what: What::Client { status, code },
             message: message.into(),
@@ -110,7 +114,7 @@ impl<'a> Failure<'a> {
     }
 
     /// No route: 404 for an unknown path, 405 for a known path with the wrong method.
-    pub fn route(method_allowed: bool, message: impl Into<String>) -> Failure<'a> {
+    pub(crate) fn route(method_allowed: bool, message: impl Into<String>) -> Failure<'a> {
         Failure {
             what: What::Route {
                 status: if method_allowed { 404 } else { 405 },
@@ -120,7 +124,7 @@ impl<'a> Failure<'a> {
     }
 
     /// No fixture matched: 404, or 503 in strict mode.
-    pub fn miss(strict: bool, message: impl Into<String>) -> Failure<'a> {
+    pub(crate) fn miss(strict: bool, message: impl Into<String>) -> Failure<'a> {
         Failure {
             what: What::Miss { strict },
             message: message.into(),
@@ -128,7 +132,7 @@ impl<'a> Failure<'a> {
     }
 
     /// The upstream is not configured, unreachable, or refused the request: 502.
-    pub fn upstream(message: impl Into<String>) -> Failure<'a> {
+    pub(crate) fn upstream(message: impl Into<String>) -> Failure<'a> {
         Failure {
             what: What::Unreachable,
             message: message.into(),
@@ -136,7 +140,7 @@ impl<'a> Failure<'a> {
     }
 
     /// The upstream sent no response head within the deadline: 504.
-    pub fn upstream_timeout(message: impl Into<String>) -> Failure<'a> {
+    pub(crate) fn upstream_timeout(message: impl Into<String>) -> Failure<'a> {
         Failure {
             what: What::HeadTimeout,
             message: message.into(),
@@ -145,7 +149,7 @@ impl<'a> Failure<'a> {
 
     /// A failure the fixture data describes (status, type and code), such as a chaos
     /// drop.
-    pub fn fixture(e: &'a ErrorReply) -> Failure<'a> {
+    pub(crate) fn fixture(e: &'a ErrorReply) -> Failure<'a> {
         Failure {
             what: What::Fixture(e),
             message: e.message.clone(),
@@ -153,7 +157,7 @@ impl<'a> Failure<'a> {
     }
 
     /// A bug of ours: 500.
-    pub fn internal(message: impl Into<String>) -> Failure<'a> {
+    pub(crate) fn internal(message: impl Into<String>) -> Failure<'a> {
         Failure {
             what: What::Internal,
             message: message.into(),
@@ -161,7 +165,7 @@ impl<'a> Failure<'a> {
     }
 
     /// Who was at fault.
-    pub fn source(&self) -> Source {
+    pub(crate) fn source(&self) -> Source {
         match self.what {
             What::Client { .. } | What::Route { .. } => Source::Client,
             What::Miss { .. } => Source::Miss,
@@ -172,7 +176,7 @@ impl<'a> Failure<'a> {
     }
 
     /// The status the class maps to.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self.what {
             What::Client { status, .. } | What::Route { status } => status,
             What::Miss { strict: true } => 503,
@@ -197,7 +201,7 @@ impl<'a> Failure<'a> {
     }
 
     /// The reply as data, in `surface`'s shape, or aimock's own when there is none.
-    pub fn plan(&self, surface: Option<&Surface>) -> RenderPlan {
+    pub(crate) fn plan(&self, surface: Option<&Surface>) -> RenderPlan {
         let status = self.status();
         match surface {
             Some(s) => s.error(status, &self.message, self.kind()),
@@ -238,7 +242,11 @@ impl<'a> Failure<'a> {
 
 /// Turn `failure` into the response the caller sees, in `surface`'s error shape, and
 /// log it once.
-pub fn respond(failure: &Failure, surface: Option<&Surface>, path: &str) -> http::Response<Body> {
+pub(crate) fn respond(
+    failure: &Failure,
+    surface: Option<&Surface>,
+    path: &str,
+) -> http::Response<Body> {
     failure.log(surface, path);
     plan_response(failure.plan(surface), None)
 }

@@ -21,7 +21,7 @@ use crate::providers::common::{PlanBody, RenderPlan};
 const USUAL_HEADERS: usize = 12;
 
 /// Turn a plan into a response, pacing streams when the fixture asks for it.
-pub fn plan_response(plan: RenderPlan, pacing: Option<Pacing>) -> Response<Body> {
+pub(crate) fn plan_response(plan: RenderPlan, pacing: Option<Pacing>) -> Response<Body> {
     let body = match plan.body {
         PlanBody::Full(b) => Body::full(b),
         PlanBody::Stream(frames) => match pacing {

@@ -21,7 +21,7 @@
 #[doc(hidden)]
 pub mod fakes;
 pub mod log;
-pub mod shapes;
+pub(crate) mod shapes;
 
 use std::borrow::Cow;
 use std::ops::Range;

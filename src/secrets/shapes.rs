@@ -33,7 +33,7 @@ pub enum Check {
 
 /// One credential shape.
 #[derive(Debug, Clone, Copy)]
-pub struct Shape {
+pub(crate) struct Shape {
     /// What it is, as a noun phrase ("an OpenAI API key").
     pub name: &'static str,
     /// The pattern; a `secret` group, when present, is the part redacted.
@@ -61,7 +61,7 @@ const fn checked(name: &'static str, pattern: &'static str, check: Check) -> Sha
 /// Every built-in shape. Order matters only for naming: when two shapes find the same
 /// value, the first one's name is reported (so Anthropic's `sk-ant-` precedes OpenAI's
 /// `sk-`).
-pub const SHAPES: &[Shape] = &[
+pub(crate) const SHAPES: &[Shape] = &[
     // --- AI providers -----------------------------------------------------------------
     shape(
         "an Anthropic API key",

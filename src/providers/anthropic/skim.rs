@@ -44,7 +44,7 @@ impl<'de> Shape<'de> for Option<Body<'de>> {
 }
 
 /// Skim a Messages body; `None`: take the `Value` path.
-pub fn parse(body: &[u8]) -> Option<ChatRequest> {
+pub(super) fn parse(body: &[u8]) -> Option<ChatRequest> {
     let b = skim::run(body, |de| Shaped::<Option<Body>>::deserialize(de))?.0?;
     // A missing `messages` array is a 400, which the `Value` path words.
     let mut messages = b.messages?;

@@ -319,12 +319,12 @@ pub(crate) mod tests {
     use crate::providers::Surface;
     use std::sync::Arc;
 
-    pub fn fixture(v: Value) -> Fixture {
+    pub(crate) fn fixture(v: Value) -> Fixture {
         let mut f = Vec::new();
         parse_entry(&v, &Arc::from("t.json"), 0, &mut f).expect("test fixture is valid")
     }
 
-    pub fn ctx() -> RenderContext {
+    pub(crate) fn ctx() -> RenderContext {
         RenderContext {
             seed: [3; 32],
             chunk_size: 5,
@@ -334,7 +334,7 @@ pub(crate) mod tests {
 
     /// Decode a rendered stream into (`:event-type`, payload JSON) pairs, checking that
     /// every frame is exactly one message.
-    pub fn decode_stream(plan: &RenderPlan) -> Vec<(String, Value)> {
+    pub(crate) fn decode_stream(plan: &RenderPlan) -> Vec<(String, Value)> {
         assert_eq!(plan.content_type, EVENTSTREAM_CONTENT_TYPE);
         let PlanBody::Stream(frames) = &plan.body else {
             panic!("not a stream: {plan:?}")
@@ -363,7 +363,7 @@ pub(crate) mod tests {
         out
     }
 
-    pub fn golden(name: &str) -> Vec<u8> {
+    pub(crate) fn golden(name: &str) -> Vec<u8> {
         let p = format!(
             "{}/tests/data/golden/bedrock/{name}",
             env!("CARGO_MANIFEST_DIR")
@@ -372,7 +372,7 @@ pub(crate) mod tests {
     }
 
     /// The request body recorded in a golden's `.meta.json`.
-    pub fn golden_request(name: &str) -> Vec<u8> {
+    pub(crate) fn golden_request(name: &str) -> Vec<u8> {
         let meta: Value = serde_json::from_slice(&golden(&format!("{name}.meta.json"))).unwrap();
         meta["request"]["body"].to_string().into_bytes()
     }

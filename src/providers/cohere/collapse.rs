@@ -26,7 +26,7 @@ use crate::providers::common::collapse::{error_from_body, Collapsed};
 use crate::providers::common::embedding::from_base64_f32;
 
 /// Read a recorded reply of a Cohere surface.
-pub fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
+pub(super) fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
     match op {
         Op::Embed => collapse_embed(body),
         _ if content_type.to_ascii_lowercase().contains("event-stream") => collapse_sse(body),

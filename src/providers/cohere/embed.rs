@@ -16,7 +16,7 @@ use crate::providers::common::{estimate_tokens, json_body, ParseError, RenderCon
 use crate::request::{ChatRequest, Endpoint};
 
 /// Cohere's embedding size when the request names none (embed v3 models).
-pub const COHERE_DEFAULT_DIMENSIONS: usize = 1024;
+pub(super) const COHERE_DEFAULT_DIMENSIONS: usize = 1024;
 
 /// Parse a `/v2/embed` body.
 pub(super) fn parse(body: &[u8]) -> Result<ChatRequest, ParseError> {

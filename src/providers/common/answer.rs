@@ -10,7 +10,7 @@ use crate::cassette::{Fixture, Reply};
 
 /// The fixture's chat reply, or the refusal's message: `what` names the request in the
 /// provider's words ("an Anthropic message").
-pub fn chat<'a>(fx: &'a Fixture, what: &str) -> Result<&'a ChatReply, String> {
+pub(crate) fn chat<'a>(fx: &'a Fixture, what: &str) -> Result<&'a ChatReply, String> {
     match &fx.reply {
         Reply::Chat(c) => Ok(c),
         _ => Err(refusal(fx, what)),
@@ -18,7 +18,7 @@ pub fn chat<'a>(fx: &'a Fixture, what: &str) -> Result<&'a ChatReply, String> {
 }
 
 /// The fixture's embedding vector, or the refusal's message (see [`chat`]).
-pub fn embedding<'a>(fx: &'a Fixture, what: &str) -> Result<&'a Vec<f64>, String> {
+pub(crate) fn embedding<'a>(fx: &'a Fixture, what: &str) -> Result<&'a Vec<f64>, String> {
     match &fx.reply {
         Reply::Embedding(v) => Ok(v),
         _ => Err(refusal(fx, what)),

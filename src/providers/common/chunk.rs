@@ -6,7 +6,7 @@
 /// Split `s` into slices of at most `size` characters, never inside a character. An
 /// iterator, not a list: every streamed reply slices its texts, and a list would be an
 /// allocation per text for nothing.
-pub fn chunk_text(s: &str, size: usize) -> TextChunks<'_> {
+pub(crate) fn chunk_text(s: &str, size: usize) -> TextChunks<'_> {
     TextChunks {
         rest: s,
         size: size.max(1),
@@ -16,7 +16,7 @@ pub fn chunk_text(s: &str, size: usize) -> TextChunks<'_> {
 
 /// The slices of [`chunk_text`].
 #[derive(Debug, Clone)]
-pub struct TextChunks<'a> {
+pub(crate) struct TextChunks<'a> {
     rest: &'a str,
     size: usize,
     /// One byte per character: cut every `size` bytes without walking characters.

@@ -267,7 +267,7 @@ impl Collapsed {
 /// Read an error body in any provider's common shape: `{"error":{"message",...}}`,
 /// `{"type":"error","error":{...}}`, `{"message": ...}`, `{"error":"..."}`, or a
 /// Google `{"error":{"code","message","status"}}`.
-pub fn error_from_body(status: u16, body: &[u8]) -> CollapsedError {
+pub(crate) fn error_from_body(status: u16, body: &[u8]) -> CollapsedError {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let v = match &v {
         // Gemini's non-SSE stream wraps everything in an array.
@@ -312,7 +312,7 @@ pub fn error_from_body(status: u16, body: &[u8]) -> CollapsedError {
 
 /// Decode frames until the bytes run out or the framing breaks: the frames before a
 /// break are kept (a cut or corrupt stream still records what it delivered).
-pub fn decode_prefix<D: Decoder>(
+pub(crate) fn decode_prefix<D: Decoder>(
     mut decoder: D,
     bytes: &[u8],
 ) -> (Vec<D::Item>, Option<crate::codec::Error>) {

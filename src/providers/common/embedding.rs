@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 /// Parse `input`: a string, an array of strings, or token arrays (rendered as text so
 /// `inputText` can still match them).
-pub fn parse_input(v: Option<&Value>) -> Option<Vec<String>> {
+pub(crate) fn parse_input(v: Option<&Value>) -> Option<Vec<String>> {
     match v? {
         Value::String(s) => Some(vec![s.clone()]),
         Value::Array(a) if a.iter().all(|x| x.is_number()) && !a.is_empty() => {
@@ -33,7 +33,7 @@ pub fn parse_input(v: Option<&Value>) -> Option<Vec<String>> {
 
 /// A vector derived from SHA-256 of `input`: each 32 dimensions take the bytes of one
 /// digest (block k hashes the input with k), mapped to [-1, 1] as `b / 127.5 - 1`.
-pub fn deterministic_vector(input: &str, dims: usize) -> Vec<f64> {
+pub(crate) fn deterministic_vector(input: &str, dims: usize) -> Vec<f64> {
     let mut out = Vec::with_capacity(dims);
     let mut block = 0u32;
     while out.len() < dims {
@@ -52,7 +52,7 @@ pub fn deterministic_vector(input: &str, dims: usize) -> Vec<f64> {
 }
 
 /// Little-endian float32 bytes in base64, as OpenAI sends with `encoding_format=base64`.
-pub fn to_base64_f32(v: &[f64]) -> String {
+pub(crate) fn to_base64_f32(v: &[f64]) -> String {
     let mut bytes = Vec::with_capacity(v.len() * 4);
     for x in v {
         bytes.extend_from_slice(&(*x as f32).to_le_bytes());
@@ -61,7 +61,7 @@ pub fn to_base64_f32(v: &[f64]) -> String {
 }
 
 /// Decode little-endian float32 base64 into numbers (as f64, exactly representable).
-pub fn from_base64_f32(s: &str) -> Option<Vec<f64>> {
+pub(crate) fn from_base64_f32(s: &str) -> Option<Vec<f64>> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(s.trim())
         .ok()?;

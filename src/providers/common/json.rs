@@ -8,7 +8,7 @@ use serde_json::Value;
 /// Compact JSON text of `v`, as every reply is sent. Same bytes as `v.to_string()`,
 /// but written straight into a buffer: `Display` goes through the `fmt` machinery,
 /// which cost about twice as much on the reply path.
-pub fn json_text(v: &Value) -> String {
+pub(crate) fn json_text(v: &Value) -> String {
     // A `Value` only has string keys, and writing to a `String` cannot fail.
     serde_json::to_string(v).unwrap_or_else(|_| v.to_string())
 }
@@ -16,7 +16,7 @@ pub fn json_text(v: &Value) -> String {
 /// Append `s` to `buf` as a JSON string: the bytes `serde_json` writes for it. Most
 /// strings in a reply need no escaping and are copied whole; `serde_json` looks at every
 /// byte through a table, which made string-heavy replies slow to render.
-pub fn json_str(buf: &mut Vec<u8>, s: &str) {
+pub(crate) fn json_str(buf: &mut Vec<u8>, s: &str) {
     // `serde_json` escapes exactly these: control characters, `"` and `\`. (A fold
     // without an early exit, so the compiler checks many bytes at a time; a word-at-a-time
     // check was tried and counted more instructions.)
@@ -35,7 +35,7 @@ pub fn json_str(buf: &mut Vec<u8>, s: &str) {
 
 /// Append `v` to `buf` as compact JSON. Writing to memory cannot fail, and every value
 /// a reply holds has string keys, the one thing `serde_json` refuses.
-pub fn json_value(buf: &mut Vec<u8>, v: &impl serde::Serialize) {
+pub(crate) fn json_value(buf: &mut Vec<u8>, v: &impl serde::Serialize) {
     serde_json::to_writer(buf, v).expect("JSON with string keys always serialises to a Vec");
 }
 

@@ -18,24 +18,24 @@
 //! Not here: anything that names one provider, and the dispatch (`providers/mod.rs`).
 //! Dependencies point down only: providers use this module; it uses none of them.
 
-pub mod answer;
-pub mod chunk;
-pub mod collapse;
-pub mod context;
-pub mod embedding;
-pub mod error;
-pub mod json;
-pub mod parse;
-pub mod plan;
-pub mod skim;
-pub mod stream_end;
-pub mod timestamp;
-pub mod usage;
+pub(crate) mod answer;
+pub(crate) mod chunk;
+pub(crate) mod collapse;
+pub(crate) mod context;
+pub(crate) mod embedding;
+pub(crate) mod error;
+pub(crate) mod json;
+pub(crate) mod parse;
+pub(crate) mod plan;
+pub(crate) mod skim;
+pub(crate) mod stream_end;
+pub(crate) mod timestamp;
+pub(crate) mod usage;
 
-pub use chunk::{chunk_text, TextChunks};
-pub use context::RenderContext;
-pub use error::ErrorKind;
-pub use json::{json_str, json_text, json_value};
-pub use parse::{json_body, ParseError, RequestParts};
-pub use plan::{Frame, FrameWriter, PlanBody, RenderPlan};
-pub use usage::{estimate_tokens, prompt_chars, Counts};
+pub(crate) use chunk::chunk_text;
+pub(crate) use context::RenderContext;
+pub(crate) use error::ErrorKind;
+pub(crate) use json::{json_str, json_text, json_value};
+pub(crate) use parse::{json_body, ParseError, RequestParts};
+pub(crate) use plan::{Frame, FrameWriter, PlanBody, RenderPlan};
+pub(crate) use usage::estimate_tokens;

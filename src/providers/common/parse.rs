@@ -65,7 +65,7 @@ impl ParseError {
 }
 
 /// Parse a request body as a JSON object, with the errors every provider shares.
-pub fn json_body(body: &[u8]) -> Result<serde_json::Map<String, Value>, ParseError> {
+pub(crate) fn json_body(body: &[u8]) -> Result<serde_json::Map<String, Value>, ParseError> {
     if std::str::from_utf8(body).is_err() {
         return Err(ParseError::bad(
             "invalid_json",

@@ -29,7 +29,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// Run `skim` over `body`: its result when it read the whole body as one JSON value,
 /// `None` when it gave up or the body is not JSON (the `Value` path then decides).
-pub fn run<'de, T>(
+pub(crate) fn run<'de, T>(
     body: &'de [u8],
     skim: impl FnOnce(
         &mut serde_json::Deserializer<serde_json::de::StrRead<'de>>,
@@ -46,12 +46,12 @@ pub fn run<'de, T>(
 }
 
 /// The error a skim gives up with; never shown to anyone.
-pub fn give_up<E: de::Error>() -> E {
+pub(crate) fn give_up<E: de::Error>() -> E {
     E::custom("not a shape the skim reads")
 }
 
 /// Any JSON value, parsed as `Value` would parse it, then dropped.
-pub struct Skip;
+pub(crate) struct Skip;
 
 impl<'de> Deserialize<'de> for Skip {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Skip, D::Error> {
@@ -98,7 +98,7 @@ impl<'de> Visitor<'de> for SkipVisitor {
 }
 
 /// A string if the value is one, else `None`: `Value::as_str` on any value.
-pub struct AnyStr<'de>(pub Option<Cow<'de, str>>);
+pub(crate) struct AnyStr<'de>(pub Option<Cow<'de, str>>);
 
 impl<'de> Deserialize<'de> for AnyStr<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<AnyStr<'de>, D::Error> {
@@ -147,7 +147,7 @@ impl<'de> Visitor<'de> for AnyStrVisitor {
 }
 
 /// A boolean if the value is one, else `None`: `Value::as_bool` on any value.
-pub struct AnyBool(pub Option<bool>);
+pub(crate) struct AnyBool(pub Option<bool>);
 
 impl<'de> Deserialize<'de> for AnyBool {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<AnyBool, D::Error> {
@@ -190,7 +190,7 @@ impl<'de> Visitor<'de> for AnyBoolVisitor {
 }
 
 /// An object key, borrowed when it has no escapes.
-pub struct Key<'de>(pub Cow<'de, str>);
+pub(crate) struct Key<'de>(pub Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
@@ -204,7 +204,7 @@ impl<'de> Deserialize<'de> for Key<'de> {
 
 /// A visitor for the one shape a caller reads (an object, usually); every other kind of
 /// value is parsed, dropped, and reported as `other`.
-pub trait Shape<'de>: Sized {
+pub(crate) trait Shape<'de>: Sized {
     /// What a value that is not of the shape reads as.
     fn other() -> Self;
     /// Read an object.
@@ -222,7 +222,7 @@ pub trait Shape<'de>: Sized {
 }
 
 /// Deserialize a [`Shape`] from any JSON value.
-pub struct Shaped<T>(pub T);
+pub(crate) struct Shaped<T>(pub T);
 
 impl<'de, T: Shape<'de>> Deserialize<'de> for Shaped<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Shaped<T>, D::Error> {

@@ -45,7 +45,7 @@ pub enum Signal {
 }
 
 /// The type of a server-sent event: its `event:` name, else its data's `type` field.
-pub fn sse_type<'a>(event: Option<&'a str>, data: &str) -> Option<Cow<'a, str>> {
+pub(crate) fn sse_type<'a>(event: Option<&'a str>, data: &str) -> Option<Cow<'a, str>> {
     event.map(Cow::Borrowed).or_else(|| {
         serde_json::from_str::<Value>(data)
             .ok()

@@ -6,7 +6,7 @@
 /// An RFC 3339 UTC timestamp from microseconds since the Unix epoch, with the fraction
 /// trimmed of trailing zeros as Go prints it (`2024-05-24T20:26:46.39151Z`). Also used
 /// for Vertex's `createTime`.
-pub fn rfc3339(unix_micros: i64) -> String {
+pub(crate) fn rfc3339(unix_micros: i64) -> String {
     let secs = unix_micros.div_euclid(1_000_000);
     let micros = unix_micros.rem_euclid(1_000_000);
     let days = secs.div_euclid(86_400);

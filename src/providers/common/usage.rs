@@ -17,7 +17,7 @@ use crate::request::ChatRequest;
 
 /// Input, output and total tokens of one reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Counts {
+pub(crate) struct Counts {
     /// Prompt tokens.
     pub input: u64,
     /// Completion tokens.
@@ -30,7 +30,7 @@ impl Counts {
     /// The counts for a reply: each pinned by `pinned` when it says, else `input`
     /// estimated from the request and `output` from `estimate_output` (called only when
     /// the fixture pins no output count).
-    pub fn of(
+    pub(crate) fn of(
         pinned: Option<&Usage>,
         req: &ChatRequest,
         estimate_output: impl FnOnce() -> u64,
@@ -53,13 +53,13 @@ impl Counts {
 }
 
 /// Characters of tool names and arguments.
-pub fn call_chars(calls: &[&ToolCall]) -> usize {
+pub(crate) fn call_chars(calls: &[&ToolCall]) -> usize {
     calls.iter().map(|c| c.name.len() + c.arguments.len()).sum()
 }
 
 /// Characters of a reply's output: its text and tool calls, and its reasoning text when
 /// `reasoning` (see the module doc for who counts it).
-pub fn output_chars(reply: &ChatReply, reasoning: bool) -> usize {
+pub(crate) fn output_chars(reply: &ChatReply, reasoning: bool) -> usize {
     let reasoning = if reasoning {
         reply.reasoning.as_deref().map_or(0, |r| r.chars().count())
     } else {
@@ -69,12 +69,12 @@ pub fn output_chars(reply: &ChatReply, reasoning: bool) -> usize {
 }
 
 /// The reference's token estimate: `max(1, ceil(chars / 4))`.
-pub fn estimate_tokens(chars: usize) -> u64 {
+pub(crate) fn estimate_tokens(chars: usize) -> u64 {
     (chars.div_ceil(4)).max(1) as u64
 }
 
 /// Characters of prompt text in a request (every message's text and tool calls).
-pub fn prompt_chars(req: &ChatRequest) -> usize {
+pub(crate) fn prompt_chars(req: &ChatRequest) -> usize {
     req.messages
         .iter()
         .map(|m| {

@@ -26,7 +26,7 @@ use crate::codec::sse::SseDecoder;
 use crate::providers::common::collapse::{error_from_body, Collapsed};
 
 /// Read a recorded reply of a Gemini or Vertex surface.
-pub fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
+pub(super) fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
     match op {
         Op::Embed { .. } => collapse_embed(body),
         Op::Generate { .. } => collapse_generate(content_type, body),

@@ -14,7 +14,7 @@ use crate::providers::common::{estimate_tokens, RenderPlan};
 use crate::request::ChatRequest;
 
 /// Gemini's embedding size when the request names none.
-pub const GEMINI_DEFAULT_DIMENSIONS: usize = 768;
+pub(super) const GEMINI_DEFAULT_DIMENSIONS: usize = 768;
 
 /// Render an embedding fixture: its vector for every input.
 pub(super) fn render(v: &[f64], req: &ChatRequest, batch: bool, vertex: bool) -> RenderPlan {

@@ -21,7 +21,7 @@ use crate::codec::ndjson::LineDecoder;
 use crate::providers::common::collapse::{error_from_body, Collapsed};
 
 /// Read a recorded reply of an Ollama surface.
-pub fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
+pub(super) fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
     if let Op::Embed { .. } = op {
         return collapse_embed(body);
     }

@@ -16,7 +16,7 @@ use crate::providers::common::{estimate_tokens, json_body, ParseError, RenderCon
 use crate::request::{ChatRequest, Endpoint};
 
 /// Vector size for unmatched requests that name no `dimensions`.
-pub const OLLAMA_DEFAULT_DIMENSIONS: usize = 1536;
+pub(super) const OLLAMA_DEFAULT_DIMENSIONS: usize = 1536;
 
 /// Parse `/api/embed` (`legacy == false`) or `/api/embeddings`.
 pub(super) fn parse(body: &[u8], legacy: bool) -> Result<ChatRequest, ParseError> {

@@ -51,7 +51,7 @@ impl<'de> Shape<'de> for Option<Body<'de>> {
 }
 
 /// Skim a chat completions body; `None`: take the `Value` path.
-pub fn parse(body: &[u8], azure_deployment: Option<&str>) -> Option<ChatRequest> {
+pub(super) fn parse(body: &[u8], azure_deployment: Option<&str>) -> Option<ChatRequest> {
     let b = skim::run(body, |de| Shaped::<Option<Body>>::deserialize(de))?.0?;
     let mut req = ChatRequest::new(Endpoint::Chat, body);
     // A missing `messages` array is a 400, which the `Value` path words.
