@@ -96,6 +96,7 @@ def main():
     p.add_argument("--top", type=int, default=0, help="also list aimock's N costliest functions")
     p.add_argument("--fixtures", type=int, default=10, help="fixtures in the set (the request hits one near the end)")
     p.add_argument("--only", choices=list(SCENARIOS), action="append", help="just these scenarios")
+    p.add_argument("--log-level", default="warn", help="aimock's --log-level (the server default is info)")
     p.add_argument("--no-ceiling", action="store_true", help="count aimock only (the ceiling's column is left empty)")
     p.add_argument("--write-baseline", type=Path, help="write aimock's counts per scenario to this JSON file")
     p.add_argument("--check", type=Path, help="exit 1 when a count grew past the tolerance over this baseline")
@@ -116,7 +117,7 @@ def main():
             def ours():
                 port = free_port()
                 argv = [str(args.aimock), "replay", "--cassettes", str(fixtures), "--port", str(port)]
-                return argv + ["--log-level", "warn", "--no-watch"], port
+                return argv + ["--log-level", args.log_level, "--no-watch"], port
 
             # The ceiling's reply: the headers and body aimock sends, taken from a plain run.
             argv, port = ours()
