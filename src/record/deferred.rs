@@ -80,8 +80,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::cassette::model::parse_entry;
-    use crate::cassette::{Fixture, FixtureStore, Outcome};
+
+    use crate::cassette::{FixtureStore, Outcome};
     use crate::request::{ChatRequest, Endpoint, Message, Role};
 
     fn store_with_queue() -> (FixtureStore, Arc<Deferred>) {
@@ -91,10 +91,7 @@ mod tests {
         (store, deferred)
     }
 
-    fn fixture(entry: serde_json::Value) -> Arc<Fixture> {
-        let file: Arc<str> = Arc::from("<runtime>");
-        Arc::new(parse_entry(&entry, &file, 0, &mut Vec::new()).expect("valid entry"))
-    }
+    use crate::testing::runtime_fixture as fixture;
 
     fn answer(store: &FixtureStore, text: &str) -> Option<String> {
         let mut req = ChatRequest::new(Endpoint::Chat, b"{}");

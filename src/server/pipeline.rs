@@ -31,8 +31,8 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use tracing::Instrument;
 use serde_json::json;
+use tracing::Instrument;
 
 use super::catalogue;
 use super::known::KnownHeaders;

@@ -300,9 +300,8 @@ pub fn read_message(v: &Value, c: &mut Collapsed) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cassette::model::parse_entry;
+
     use serde_json::json;
-    use std::sync::Arc;
 
     fn golden(name: &str) -> Vec<u8> {
         std::fs::read(format!(
@@ -317,16 +316,7 @@ mod tests {
     }
 
     /// The collapsed reply as a fixture, which must load.
-    fn fixture(c: &Collapsed) -> Value {
-        let (response, _) = c.to_response();
-        let entry = json!({"match": {"userMessage": "x"}, "response": response});
-        let mut findings = Vec::new();
-        assert!(
-            parse_entry(&entry, &Arc::from("t.json"), 0, &mut findings).is_some(),
-            "{findings:?}"
-        );
-        response
-    }
+    use crate::testing::loadable_response as fixture;
 
     #[test]
     fn a_text_stream_collapses_to_its_full_text_usage_and_length_finish() {

@@ -135,19 +135,15 @@ fn stream_size_hint(chat: &crate::cassette::model::ChatReply, chunk_size: usize)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cassette::model::parse_entry;
+
     use crate::cassette::Reply;
     use crate::codec::sse;
     use crate::providers::common::PlanBody;
     use crate::providers::Surface;
     use serde_json::json;
     use serde_json::Value;
-    use std::sync::Arc;
 
-    fn fixture(v: Value) -> Fixture {
-        let mut f = Vec::new();
-        parse_entry(&v, &Arc::from("t.json"), 0, &mut f).unwrap()
-    }
+    use crate::testing::fixture;
 
     fn request(body: &str) -> ChatRequest {
         let headers = http::HeaderMap::new();

@@ -341,24 +341,14 @@ mod tests {
     fn golden(name: &str) -> Vec<u8> {
         crate::testing::golden(&format!("bedrock/{name}"))
     }
-    use crate::cassette::model::parse_entry;
+
     use crate::codec::eventstream::{encode_to_bytes, Message};
     use serde_json::json;
-    use std::sync::Arc;
 
     const ES: &str = "application/vnd.amazon.eventstream";
 
     /// The collapsed reply as a fixture, which must load.
-    fn fixture(c: &Collapsed) -> Value {
-        let (response, _) = c.to_response();
-        let entry = json!({"match": {"userMessage": "x"}, "response": response});
-        let mut findings = Vec::new();
-        assert!(
-            parse_entry(&entry, &Arc::from("t.json"), 0, &mut findings).is_some(),
-            "{findings:?}"
-        );
-        response
-    }
+    use crate::testing::loadable_response as fixture;
 
     fn frames(messages: &[Message]) -> Vec<u8> {
         messages

@@ -313,16 +313,12 @@ pub fn is_base64(s: &str) -> bool {
 pub(crate) mod tests {
     use super::error::error_type;
     use super::*;
-    use crate::cassette::model::{parse_entry, ErrorReply};
+    use crate::cassette::model::ErrorReply;
     use crate::codec::eventstream::EventStreamDecoder;
     use crate::codec::{decode_all, Decoder};
     use crate::providers::Surface;
-    use std::sync::Arc;
 
-    pub(crate) fn fixture(v: Value) -> Fixture {
-        let mut f = Vec::new();
-        parse_entry(&v, &Arc::from("t.json"), 0, &mut f).expect("test fixture is valid")
-    }
+    pub(crate) use crate::testing::fixture;
 
     pub(crate) fn ctx() -> RenderContext {
         RenderContext {

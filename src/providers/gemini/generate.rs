@@ -287,16 +287,12 @@ fn stream_parts(reply: &ChatReply, chunk_size: usize) -> Vec<Vec<Value>> {
 mod tests {
     use super::super::Op;
     use super::*;
-    use crate::cassette::model::parse_entry;
+
     use crate::cassette::Fixture;
     use crate::providers::common::RequestParts;
     use crate::providers::Surface;
-    use std::sync::Arc;
 
-    fn fixture(v: Value) -> Fixture {
-        let mut f = Vec::new();
-        parse_entry(&v, &Arc::from("t.json"), 0, &mut f).unwrap()
-    }
+    use crate::testing::fixture;
 
     fn surface(stream: bool, vertex: bool) -> Surface {
         Surface::Gemini(Op::Generate {

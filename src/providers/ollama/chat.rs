@@ -398,16 +398,12 @@ impl Meta {
 mod tests {
     use super::super::Op;
     use super::*;
-    use crate::cassette::model::parse_entry;
+
     use crate::cassette::Fixture;
     use crate::providers::common::RequestParts;
     use crate::providers::Surface;
-    use std::sync::Arc;
 
-    fn fixture(v: Value) -> Fixture {
-        let mut f = Vec::new();
-        parse_entry(&v, &Arc::from("t.json"), 0, &mut f).unwrap()
-    }
+    use crate::testing::fixture;
 
     fn plan(surface: &Surface, fx: &Fixture, body: &str) -> RenderPlan {
         let headers = http::HeaderMap::new();

@@ -227,16 +227,12 @@ pub fn render(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> Rend
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::cassette::model::parse_entry;
+
     use crate::cassette::Fixture;
     use crate::providers::common::PlanBody;
     use serde_json::json;
-    use std::sync::Arc;
 
-    pub(super) fn fixture(v: Value) -> Fixture {
-        let mut f = Vec::new();
-        parse_entry(&v, &Arc::from("t.json"), 0, &mut f).unwrap()
-    }
+    pub(super) use crate::testing::fixture;
 
     /// Render through the provider's verb, as the dispatch does.
     pub(super) fn render_fixture(

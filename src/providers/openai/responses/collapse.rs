@@ -324,25 +324,15 @@ mod tests {
     fn golden(name: &str) -> Vec<u8> {
         crate::testing::golden(&format!("openai/{name}"))
     }
-    use crate::cassette::model::parse_entry;
+
     use serde_json::json;
-    use std::sync::Arc;
 
     fn sse(name: &str) -> Collapsed {
         collapse("text/event-stream; charset=utf-8", &golden(name))
     }
 
     /// The collapsed reply as a fixture, which must load.
-    fn fixture(c: &Collapsed) -> Value {
-        let (response, _) = c.to_response();
-        let entry = json!({"match": {"userMessage": "x"}, "response": response});
-        let mut findings = Vec::new();
-        assert!(
-            parse_entry(&entry, &Arc::from("t.json"), 0, &mut findings).is_some(),
-            "{findings:?}"
-        );
-        response
-    }
+    use crate::testing::loadable_response as fixture;
 
     #[test]
     fn a_text_stream_collapses_to_its_full_text_and_usage() {

@@ -53,17 +53,13 @@ fn sse_event(v: &Value) -> Bytes {
 mod tests {
     use super::super::Op;
     use super::*;
-    use crate::cassette::model::parse_entry;
+
     use crate::cassette::Fixture;
     use crate::providers::common::PlanBody;
     use crate::providers::common::RequestParts;
     use serde_json::json;
-    use std::sync::Arc;
 
-    fn fixture(v: Value) -> Fixture {
-        let mut f = Vec::new();
-        parse_entry(&v, &Arc::from("t.json"), 0, &mut f).unwrap()
-    }
+    use crate::testing::fixture;
 
     fn request(body: &str) -> ChatRequest {
         let headers = http::HeaderMap::new();
