@@ -1,32 +1,44 @@
 //! aimock: a record/replay gateway for AI provider APIs.
 //!
 //! # Layout
-//! A request flows down through these modules, and dependencies point the same way:
+//! A request flows down through these modules, and dependencies point the same way
+//! (no module imports one that imports it back; `farm-studio look` shows no circle):
 //!
 //! ```text
-//! main -> app -> server (router -> pipeline -> pacing/body)
-//!                   |-> providers (parse wire request, render reply)   -> codec
-//!                   |     dispatch (mod.rs) -> openai, anthropic, ... -> common
-//!                   |-> cassette  (load, match, live store)            -> request
+//! main -> app -> server (router -> pipeline; control, catalogue)
+//!                  |-> record   (forward, tee, deferred additions, writer)
+//!                  |-> chaos, journal, metrics
+//!                  v
+//!                respond  (the one error path; body, pacing, plans into responses)
+//!                  v
+//!                providers (Surface + dispatch -> openai, anthropic, ... -> common)
+//!                  v
+//!                cassette (format, load, match, live store, watch) -> request, codec
 //! ```
+//! `config` (resolved settings, the config file, record settings) and `secrets` (the
+//! credential detector) sit below whatever reads them.
 //!
 //! - [`request`]: the provider-neutral request every surface is parsed into.
-//! - [`cassette`]: the cassette format, loading, matching and the live store.
+//! - [`cassette`]: the cassette format, loading, matching, the live store, hot reload.
 //! - [`codec`]: pure SSE, NDJSON and AWS EventStream framing.
 //! - [`providers`]: each provider's wire format, one folder per provider family, each
 //!   speaking the same verbs over its own `Op` (parse requests, render replies and
 //!   errors, collapse recordings, recognise the end of its stream); `Surface` and the
-//!   dispatch in `providers/mod.rs`, the shared toolbox below them in
-//!   `providers::common`.
-//! - [`server`]: hyper service, lifecycle pipeline, the one error path
-//!   (`server::respond`), streaming physics.
-//! - [`config`] / [`cli`]: raw arguments, the JSON config file (`config::file`), record
-//!   settings (`config::record`), and
-//!   the resolved configuration.
+//!   dispatch in `providers/mod.rs`, the shared toolbox below them in `common`.
+//! - `respond`: the answer side shared by everything that answers: failures classified
+//!   by source into a status and the caller's provider shape, logged once; the body
+//!   type; streaming physics; render plans into hyper responses.
+//! - [`server`]: the accept loop and shared state, routing, the request lifecycle, the
+//!   `/__aimock/*` control API, the models lists.
+//! - [`record`]: record mode, with the recorder's own state (deferred additions, the
+//!   cassette writer and the log of its writes), created at start-up, closed at
+//!   shutdown.
+//! - [`config`] / [`cli`]: raw arguments, the resolved configuration, the JSON config
+//!   file (`config::file`), record settings (`config::record`).
 //! - [`journal`]: the bounded log of handled requests.
 //! - [`secrets`]: the credential detector every written value passes through.
-//! - [`chaos`]: seeded fault injection (drop, malformed, disconnect).
-//! - [`metrics`]: Prometheus counters and histograms.
+//! - `chaos`: seeded fault injection (drop, malformed, disconnect).
+//! - `metrics`: Prometheus counters and histograms.
 //! - [`app`]: wiring and start-up.
 //! - [`check`]: `aimock check`, cassette validation without serving.
 #![warn(missing_docs)]
@@ -34,6 +46,9 @@
 #![warn(unreachable_pub)]
 // One call is allowed, marked where it is (`record::writer`, the writer thread's priority).
 #![deny(unsafe_code)]
+// The library exists for the binary and its tests: its docs are read with private items
+// (`cargo doc --document-private-items`), where these links resolve.
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod app;
 pub mod cassette;
