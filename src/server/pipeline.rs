@@ -593,10 +593,8 @@ fn too_large(surface: &Surface, parts: &http::request::Parts, max: usize) -> Res
 /// `GET /metrics`: the exposition when `--metrics` is on, else 404 (as the reference).
 fn metrics(state: &AppState) -> Response<Body> {
     let Some(m) = &state.metrics else {
-        return json_response(
-            404,
-            &json!({"error": {"message": "Metrics are off: start aimock with --metrics", "type": "not_found"}}),
-        );
+        let off = Failure::route(true, "Metrics are off: start aimock with --metrics");
+        return respond(&off, None, "/metrics");
     };
     let mut r = Response::new(Body::full(m.render(state.store.snapshot().len())));
     r.headers_mut().insert(
