@@ -12,7 +12,7 @@ use crate::cassette::load::{load_sources, log_findings};
 use crate::cassette::watch::Watcher;
 use crate::cassette::{FixtureStore, UsageReport};
 use crate::config::Config;
-use crate::server::{serve, AppState};
+use crate::server::{serve, AppState, Mounts};
 
 /// Load the cassettes named by `config`, logging every finding.
 pub fn load_store(config: &Config) -> anyhow::Result<FixtureStore> {
@@ -83,6 +83,16 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
     on_ready: impl FnOnce(&Running),
 ) -> anyhow::Result<()> {
+    run_with(config, Mounts::default(), shutdown, on_ready).await
+}
+
+/// [`run`], with WebSocket handlers and services mounted beside the provider routes.
+pub async fn run_with(
+    config: Config,
+    mounts: Mounts,
+    shutdown: impl Future<Output = ()>,
+    on_ready: impl FnOnce(&Running),
+) -> anyhow::Result<()> {
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
@@ -132,7 +142,9 @@ pub async fn run(
         None
     };
     let fail_on_unused = config.fail_on_unused;
-    let state = Arc::new(AppState::new(config, store, recorder, metrics));
+    let mut state = AppState::new(config, store, recorder, metrics);
+    state.mounts = mounts;
+    let state = Arc::new(state);
     // Always logged: fixture or header chaos needs the seed to be repeatable too.
     let c = &state.config.chaos;
     tracing::info!(

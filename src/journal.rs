@@ -65,6 +65,8 @@ pub enum Source {
     Injected,
     /// aimock itself, before any fixture was consulted (bad request, too large).
     Internal,
+    /// A mounted service (see [`Draft::service`]).
+    Service,
 }
 
 impl Source {
@@ -75,6 +77,7 @@ impl Source {
             Source::Proxy => "proxy",
             Source::Injected => "injected",
             Source::Internal => "internal",
+            Source::Service => "service",
         }
     }
 }
@@ -160,6 +163,8 @@ pub struct Draft {
     pub id: JournalId,
     /// Provider key (`openai`, `anthropic`, ...).
     pub provider: Option<&'static str>,
+    /// The mounted service that answered, for a request under a service's prefix.
+    pub service: Option<Arc<str>>,
     /// The sequence scope.
     pub test_id: Option<Cow<'static, str>>,
     /// The normalised request.
@@ -188,6 +193,7 @@ impl Draft {
         Draft {
             id,
             provider: None,
+            service: None,
             test_id: None,
             request: Kept::None,
             body: Bytes::new(),
@@ -374,6 +380,9 @@ impl Entry {
             "response": response,
             "durationMs": (self.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
         });
+        if let Some(service) = &d.service {
+            v["service"] = json!(&**service);
+        }
         let mut changed = Vec::new();
         redact::redact_value(&mut v, "entry", &mut changed);
         v

@@ -29,7 +29,7 @@
 //!   by source into a status and the caller's provider shape, logged once; the body
 //!   type; streaming physics; render plans into hyper responses.
 //! - [`server`]: the accept loop and shared state, routing, the request lifecycle, the
-//!   `/__aimock/*` control API, the models lists.
+//!   `/__aimock/*` control API, the models lists, the WebSocket upgrade point.
 //! - [`record`]: record mode, with the recorder's own state (deferred additions, the
 //!   cassette writer and the log of its writes), created at start-up, closed at
 //!   shutdown.
@@ -39,6 +39,8 @@
 //! - [`secrets`]: the credential detector every written value passes through.
 //! - `chaos`: seeded fault injection (drop, malformed, disconnect).
 //! - `metrics`: Prometheus counters and histograms.
+//! - [`services`]: the home of mounted non-LLM services (a prefix, a handler, a health
+//!   report, a reset), empty until their issues land.
 //! - [`app`]: wiring and start-up.
 //! - [`check`]: `aimock check`, cassette validation without serving.
 #![warn(missing_docs)]
@@ -65,6 +67,7 @@ pub mod request;
 pub(crate) mod respond;
 pub mod secrets;
 pub mod server;
+pub mod services;
 pub mod shutdown;
 #[cfg(test)]
 mod testing;

@@ -78,8 +78,6 @@ pub struct FileConfig {
     pub warnings: Vec<String>,
 }
 
-/// Top-level sections of the reference's config that aimock does not serve.
-const UNSERVED_TOP: &[&str] = &["auth", "mcp", "a2a", "agui", "vector", "services"];
 const LLM_KEYS: &[&str] = &[
     "fixtures",
     "latency",
@@ -126,9 +124,10 @@ pub fn parse(bytes: &[u8]) -> anyhow::Result<FileConfig> {
             "strict" => out.strict = Some(boolean(v, "strict")?),
             "metrics" => out.metrics = Some(boolean(v, "metrics")?),
             "llm" => llm(v, &mut out)?,
-            k if UNSERVED_TOP.contains(&k) => out.warnings.push(format!(
-                "config section `{k}` is not served by aimock (ignored)"
-            )),
+            // The sections mounted services will claim (`services::KNOWN_SECTIONS`).
+            k if crate::services::KNOWN_SECTIONS.iter().any(|(s, _)| *s == k) => out.warnings.push(
+                format!("config section `{k}` is not served by aimock (ignored)"),
+            ),
             k => out
                 .warnings
                 .push(format!("unknown config section `{k}` (ignored)")),

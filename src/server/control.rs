@@ -203,7 +203,8 @@ fn reset(state: &AppState) {
     state.journal.clear();
     state.control.one_shot.clear();
     state.control.added.store(0, Ordering::Relaxed);
-    tracing::info!("control API: full reset (fixtures, journal, sequence counts)");
+    state.mounts.services.reset();
+    tracing::info!("control API: full reset (fixtures, journal, sequence counts, services)");
 }
 
 fn json(status: u16, v: &Value) -> Response<Body> {
@@ -444,10 +445,9 @@ impl Filter {
             .is_none_or(|p| e.path().contains(p.as_str()))
             && self.method.as_ref().is_none_or(|m| e.method.as_str() == m)
             && self.status.is_none_or(|s| e.status == s)
-            && self
-                .provider
-                .as_ref()
-                .is_none_or(|p| e.draft.provider == Some(p.as_str()))
+            && self.provider.as_ref().is_none_or(|p| {
+                e.draft.provider == Some(p.as_str()) || e.draft.service.as_deref() == Some(p)
+            })
             && self
                 .test_id
                 .as_ref()

@@ -6,6 +6,7 @@
 //! - `known`: the request headers the pipeline reads, in one pass.
 //! - `control`: the `/__aimock/*` control API (fixtures, journal, reset, one-shot errors).
 //! - `catalogue`: models lists and Ollama's tags.
+//! - `websocket`: the upgrade point realtime surfaces mount their handlers on.
 //!
 //! Responses are built below the server, in [`crate::respond`] (the body type, pacing,
 //! plans into responses, the one error path), which the recorder and chaos use too.
@@ -23,6 +24,7 @@ pub mod head_deadline;
 pub mod known;
 pub mod pipeline;
 pub mod router;
+pub mod websocket;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -37,6 +39,18 @@ use tokio::net::TcpListener;
 
 use crate::cassette::FixtureStore;
 use crate::config::Config;
+
+pub use crate::respond::body::Body;
+
+/// What is mounted on the server besides the provider routes, fixed at start-up: the
+/// WebSocket handlers and the non-LLM services. Empty unless a caller mounts something.
+#[derive(Default, Clone)]
+pub struct Mounts {
+    /// WebSocket handlers by path.
+    pub sockets: websocket::Sockets,
+    /// Mounted services by path prefix.
+    pub services: crate::services::Services,
+}
 
 /// Everything a request handler can reach. Shared by `Arc`.
 pub struct AppState {
@@ -56,6 +70,8 @@ pub struct AppState {
     pub control: control::Control,
     /// Raised when shutdown begins; paced streams watch it to finish early.
     pub shutdown: crate::shutdown::Shutdown,
+    /// WebSocket handlers and mounted services.
+    pub mounts: Mounts,
 }
 
 impl AppState {
@@ -76,6 +92,7 @@ impl AppState {
             metrics,
             control: control::Control::default(),
             shutdown: crate::shutdown::Shutdown::new(),
+            mounts: Mounts::default(),
             config,
             store,
             recorder,

@@ -31,12 +31,13 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use serde_json::json;
+use serde_json::{json, Value};
 use tracing::Instrument;
 
 use super::catalogue;
 use super::known::KnownHeaders;
 use super::router::{route, Route};
+use super::websocket;
 use super::AppState;
 use crate::cassette::{Fixture, MatchMode, Outcome};
 use crate::chaos::{self, Action, Decision};
@@ -48,6 +49,7 @@ use crate::respond::body::Body;
 use crate::respond::pacing::Pacing;
 use crate::respond::plan::{header_value, json_response, plan_response, status_only};
 use crate::respond::{respond, Failure};
+use crate::services::{Service, ServiceRequest};
 
 // Header names the pipeline reads or writes on every request, parsed once: a `&str`
 // name is parsed and checked on every lookup.
@@ -55,20 +57,31 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 
 /// Handle one request. Never fails: every error is a response.
-pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body>
+pub async fn handle<B>(state: Arc<AppState>, mut req: Request<B>) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let started = Instant::now();
+    // Mounted WebSocket handlers and services come first; with none mounted (every
+    // server today) this is two length checks.
+    if !state.mounts.sockets.is_empty() && websocket::wants_upgrade(req.headers()) {
+        if let Some(h) = state.mounts.sockets.find(req.uri().path()).cloned() {
+            return websocket::accept(&mut req, h);
+        }
+    }
+    if !state.mounts.services.is_empty() {
+        if let Some(svc) = state.mounts.services.find(req.uri().path()).cloned() {
+            let mut resp = serve_service(&state, svc, req, started).await;
+            add_cors(resp.headers_mut());
+            return resp;
+        }
+    }
     let (parts, body) = req.into_parts();
     let route = route(&parts.method, parts.uri.path());
     let mut resp = match route {
         Route::Preflight => status_only(StatusCode::NO_CONTENT),
-        Route::Health => json_response(
-            200,
-            &json!({"status": "ok", "fixtures": state.store.snapshot().len()}),
-        ),
+        Route::Health => health(&state),
         Route::Ready => json_response(200, &json!({"status": "ready"})),
         Route::Metrics => metrics(&state),
         Route::Models => catalogue::models(&state),
@@ -479,7 +492,7 @@ fn account(
         match draft.source {
             Source::Fixture | Source::Proxy if draft.fixture.is_some() => m.matched(),
             Source::Fixture | Source::Proxy => m.missed(),
-            Source::Injected | Source::Internal => {}
+            Source::Injected | Source::Internal | Source::Service => {}
         }
         if let Some(d) = draft.chaos {
             m.chaos(d.action, draft.source == Source::Proxy);
@@ -588,6 +601,73 @@ fn too_large(surface: &Surface, parts: &http::request::Parts, max: usize) -> Res
         Some(surface),
         parts.uri.path(),
     )
+}
+
+/// `GET /health`: the fixture count, and each mounted service's report when any is
+/// mounted (the body is unchanged when none is).
+fn health(state: &AppState) -> Response<Body> {
+    let mut v = json!({"status": "ok", "fixtures": state.store.snapshot().len()});
+    if !state.mounts.services.is_empty() {
+        v["services"] = Value::Object(state.mounts.services.health());
+    }
+    json_response(200, &v)
+}
+
+/// A request under a mounted service's prefix: read its body (bounded as any other),
+/// let the service answer, and journal it with the service's name.
+async fn serve_service<B>(
+    state: &AppState,
+    svc: Arc<dyn Service>,
+    req: Request<B>,
+    started: Instant,
+) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let arrived = SystemTime::now();
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let known = KnownHeaders::scan(&parts.headers);
+    let mut draft = Draft::new(state.journal.request_id(known.request_id));
+    draft.service = Some(Arc::from(svc.name()));
+    draft.source = Source::Service;
+    let resp = match read_body(body, state.config.max_body_bytes).await {
+        Ok(bytes) => {
+            svc.handle(ServiceRequest {
+                method: parts.method.clone(),
+                path,
+                query: parts.uri.query().map(str::to_string),
+                headers: parts.headers.clone(),
+                body: bytes,
+            })
+            .await
+        }
+        Err(BodyError::TooLarge) => respond(
+            &Failure::client(413, "request_too_large", "Request body is too large"),
+            None,
+            &path,
+        ),
+        Err(BodyError::Read(e)) => respond(
+            &Failure::client(
+                400,
+                "unreadable_body",
+                format!("Could not read request body: {e}"),
+            ),
+            None,
+            &path,
+        ),
+    };
+    state.journal.push(Entry::new(
+        arrived,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        resp.status().as_u16(),
+        started.elapsed(),
+        draft,
+    ));
+    resp
 }
 
 /// `GET /metrics`: the exposition when `--metrics` is on, else 404 (as the reference).

@@ -30,10 +30,26 @@ impl TestServer {
     }
 
     pub async fn try_start(config: Config) -> anyhow::Result<TestServer> {
+        Self::try_start_with(config, aimock::server::Mounts::default()).await
+    }
+
+    /// A server with WebSocket handlers or services mounted.
+    #[allow(dead_code)]
+    pub async fn start_with(config: Config, mounts: aimock::server::Mounts) -> TestServer {
+        Self::try_start_with(config, mounts)
+            .await
+            .expect("server starts")
+    }
+
+    pub async fn try_start_with(
+        config: Config,
+        mounts: aimock::server::Mounts,
+    ) -> anyhow::Result<TestServer> {
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = oneshot::channel();
-        let task = tokio::spawn(aimock::app::run(
+        let task = tokio::spawn(aimock::app::run_with(
             config,
+            mounts,
             async move {
                 let _ = stop_rx.await;
             },

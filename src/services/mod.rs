@@ -1,0 +1,185 @@
+//! Mounted services: the non-LLM mocks an agent's request path also talks to (MCP tool
+//! servers, A2A agents, an AG-UI front end, vector databases, search, rerank,
+//! moderation), served on the model's port under a path prefix each.
+//!
+//! A [`Service`] is four things: a name, a path prefix, a handler from a request to a
+//! response, and a health report and a reset. The [`Services`] registry is fixed at
+//! start-up and held by the server's shared state; the pipeline hands a request under a
+//! mounted prefix to its service (before provider routing), `/health` lists each
+//! service's report, the journal records the request with a `service` field, and
+//! `POST /__aimock/reset` resets every service.
+//!
+//! Nothing is mounted yet: each service arrives with its own issue, in a folder of its
+//! own under `services/`, claiming its config section from [`KNOWN_SECTIONS`]. Until
+//! then those sections are read past with a "not served" warning.
+//!
+//! Not here: protocol codecs the services share (JSON-RPC, SSE) go under `codec/` or a
+//! shared module when the first two services need them; WebSocket surfaces are
+//! `server::websocket`'s.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use serde_json::{Map, Value};
+
+use crate::server::Body;
+
+/// The config-file sections of the reference that mounted services will serve, with
+/// the issue that brings each. A section named here loads with a "not served" warning
+/// until a service claims it.
+pub const KNOWN_SECTIONS: &[(&str, &str)] = &[
+    ("mcp", "the agent stack: MCP tool servers"),
+    ("a2a", "the agent stack: A2A agents"),
+    ("agui", "the agent stack: AG-UI front ends"),
+    ("vector", "RAG mocks: Pinecone, Qdrant, Chroma"),
+    ("services", "RAG mocks: search, rerank, moderation"),
+    ("auth", "access control for a shared gateway"),
+];
+
+/// A request as a mounted service sees it: read in full (services answer small JSON
+/// bodies; a streaming service can take its body from a later version of this seam).
+#[derive(Debug)]
+pub struct ServiceRequest {
+    /// The method.
+    pub method: Method,
+    /// The whole path, prefix included.
+    pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// What a service's handler returns.
+pub type Reply<'a> = Pin<Box<dyn Future<Output = http::Response<Body>> + Send + 'a>>;
+
+/// One mounted service.
+pub trait Service: Send + Sync {
+    /// Its name: the key in `/health`'s `services` and the journal's `service` field.
+    fn name(&self) -> &str;
+    /// The path prefix it answers under (`/mcp`): the prefix itself and every path
+    /// below it (`/mcp/...`), not `/mcpx`.
+    fn prefix(&self) -> &str;
+    /// Answer one request.
+    fn handle(&self, req: ServiceRequest) -> Reply<'_>;
+    /// Its entry in `/health` (`{"status":"ok",...}`).
+    fn health(&self) -> Value;
+    /// Forget run-time state (`POST /__aimock/reset`).
+    fn reset(&self);
+}
+
+/// The services mounted on this server, fixed at start-up.
+#[derive(Default, Clone)]
+pub struct Services {
+    mounted: Vec<Arc<dyn Service>>,
+}
+
+impl Services {
+    /// Mount `service`. A later service with the same prefix is never reached, so that
+    /// is refused with the prefix named.
+    pub fn mount(&mut self, service: Arc<dyn Service>) -> Result<(), String> {
+        if self.mounted.iter().any(|s| s.prefix() == service.prefix()) {
+            return Err(format!(
+                "two services mounted at {}: {} and {}",
+                service.prefix(),
+                self.find_exact(service.prefix()).map_or("?", |s| s.name()),
+                service.name()
+            ));
+        }
+        self.mounted.push(service);
+        Ok(())
+    }
+
+    /// No service is mounted: the pipeline skips the lookup (one length check).
+    pub fn is_empty(&self) -> bool {
+        self.mounted.is_empty()
+    }
+
+    /// The service `path` belongs to, if any: the longest mounted prefix of it.
+    pub fn find(&self, path: &str) -> Option<&Arc<dyn Service>> {
+        self.mounted
+            .iter()
+            .filter(|s| under(path, s.prefix()))
+            .max_by_key(|s| s.prefix().len())
+    }
+
+    fn find_exact(&self, prefix: &str) -> Option<&Arc<dyn Service>> {
+        self.mounted.iter().find(|s| s.prefix() == prefix)
+    }
+
+    /// Every service's health report, by name.
+    pub fn health(&self) -> Map<String, Value> {
+        self.mounted
+            .iter()
+            .map(|s| (s.name().to_string(), s.health()))
+            .collect()
+    }
+
+    /// Reset every service.
+    pub fn reset(&self) {
+        for s in &self.mounted {
+            s.reset();
+        }
+    }
+}
+
+/// `path` is `prefix` or below it.
+fn under(path: &str, prefix: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/') || prefix.is_empty(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Named(&'static str, &'static str);
+
+    impl Service for Named {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn prefix(&self) -> &str {
+            self.1
+        }
+        fn handle(&self, _req: ServiceRequest) -> Reply<'_> {
+            Box::pin(async { http::Response::new(Body::empty()) })
+        }
+        fn health(&self) -> Value {
+            serde_json::json!({"status": "ok"})
+        }
+        fn reset(&self) {}
+    }
+
+    #[test]
+    fn a_path_belongs_to_the_longest_prefix_it_is_under_and_only_at_a_segment_boundary() {
+        let mut s = Services::default();
+        s.mount(Arc::new(Named("mcp", "/mcp"))).unwrap();
+        s.mount(Arc::new(Named("tools", "/mcp/tools"))).unwrap();
+        assert_eq!(s.find("/mcp").map(|x| x.name()), Some("mcp"));
+        assert_eq!(s.find("/mcp/").map(|x| x.name()), Some("mcp"));
+        assert_eq!(s.find("/mcp/rpc").map(|x| x.name()), Some("mcp"));
+        assert_eq!(s.find("/mcp/tools/list").map(|x| x.name()), Some("tools"));
+        assert!(s.find("/mcpx").is_none());
+        assert!(s.find("/v1/chat/completions").is_none());
+    }
+
+    #[test]
+    fn two_services_at_one_prefix_are_refused_naming_both() {
+        let mut s = Services::default();
+        s.mount(Arc::new(Named("a", "/x"))).unwrap();
+        let e = s.mount(Arc::new(Named("b", "/x"))).unwrap_err();
+        assert!(
+            e.contains("/x") && e.contains('a') && e.contains('b'),
+            "{e}"
+        );
+    }
+}
