@@ -25,7 +25,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method};
 use serde_json::{Map, Value};
 
-use crate::server::Body;
+use crate::respond::body::Body;
 
 /// The config-file sections of the reference that mounted services will serve, with
 /// the issue that brings each. A section named here loads with a "not served" warning
