@@ -118,7 +118,8 @@ pub async fn run_with(
             }
             Some(
                 crate::record::Recorder::new(rc.clone(), store.clone())?
-                    .with_metrics(metrics.clone()),
+                    .with_metrics(metrics.clone())
+                    .with_secrets(config.secrets.clone()),
             )
         }
         None => None,

@@ -316,9 +316,15 @@ impl Entry {
         Some(req)
     }
 
-    /// The entry as the control API shows it. Credential-shaped strings anywhere in it
-    /// are redacted here.
+    /// The entry as the control API shows it, credentials redacted by the built-in
+    /// detector (see [`Entry::to_json_with`]).
     pub fn to_json(&self) -> Value {
+        self.to_json_with(crate::secrets::Detector::builtin())
+    }
+
+    /// The entry as the control API shows it. Credentials anywhere in it are redacted
+    /// here, by `secrets` (the configured detector).
+    pub fn to_json_with(&self, secrets: &crate::secrets::Detector) -> Value {
         let mut headers = Map::new();
         for (k, v) in self.headers() {
             let v = String::from_utf8_lossy(v);
@@ -384,7 +390,7 @@ impl Entry {
             v["service"] = json!(&**service);
         }
         let mut changed = Vec::new();
-        redact::redact_value(&mut v, "entry", &mut changed);
+        secrets.redact_json(&mut v, "entry", &mut changed);
         v
     }
 }

@@ -9,13 +9,13 @@ use clap::Parser;
 use aimock::cli::{CheckArgs, Cli, Command};
 use aimock::config::{Config, DEFAULT_CASSETTES};
 
-fn init_tracing(level: &str) {
+fn init_tracing(level: &str, secrets: std::sync::Arc<aimock::secrets::Detector>) {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         // Every line passes the credential detector: a request's text can be quoted.
-        .with_writer(aimock::secrets::log::RedactingStderr)
+        .with_writer(aimock::secrets::log::RedactingStderr(secrets))
         // Colour codes only for a terminal: CI logs and captured stderr stay plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
         }
     };
     // After resolving: the config file may set the log level.
-    init_tracing(&config.log_level);
+    init_tracing(&config.log_level, config.secrets.clone());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -74,6 +74,10 @@ pub struct FileConfig {
     pub chaos: Option<ChaosRates>,
     /// `llm.record`.
     pub record: Option<FileRecord>,
+    /// `secrets.patterns`: extra credential shapes (regular expressions).
+    pub secret_patterns: Vec<String>,
+    /// `secrets.allow`: values never to redact (regular expressions, matched whole).
+    pub secret_allow: Vec<String>,
     /// Everything ignored, one sentence each, naming the key.
     pub warnings: Vec<String>,
 }
@@ -96,6 +100,36 @@ const RECORD_KEYS: &[&str] = &[
     "bodyTimeoutMs",
     "maxProxyBufferBytes",
 ];
+
+/// The `secrets` section (aimock's own, not the reference's): `patterns` and `allow`,
+/// each a list of regular expressions.
+fn secrets(v: &Value, out: &mut FileConfig) -> anyhow::Result<()> {
+    let Value::Object(m) = v else {
+        bail!("`secrets` must be an object");
+    };
+    for (k, v) in m {
+        let list = |key: &str| -> anyhow::Result<Vec<String>> {
+            let Value::Array(a) = v else {
+                bail!("`secrets.{key}` must be a list of regular expressions");
+            };
+            a.iter()
+                .map(|x| {
+                    x.as_str().map(str::to_string).with_context(|| {
+                        format!("`secrets.{key}` must be a list of regular expressions")
+                    })
+                })
+                .collect()
+        };
+        match k.as_str() {
+            "patterns" => out.secret_patterns = list("patterns")?,
+            "allow" => out.secret_allow = list("allow")?,
+            k => out
+                .warnings
+                .push(format!("unknown config key `secrets.{k}` (ignored)")),
+        }
+    }
+    Ok(())
+}
 
 /// Read and parse a config file.
 pub fn load(path: &Path) -> anyhow::Result<FileConfig> {
@@ -124,6 +158,7 @@ pub fn parse(bytes: &[u8]) -> anyhow::Result<FileConfig> {
             "strict" => out.strict = Some(boolean(v, "strict")?),
             "metrics" => out.metrics = Some(boolean(v, "metrics")?),
             "llm" => llm(v, &mut out)?,
+            "secrets" => secrets(v, &mut out)?,
             // The sections mounted services will claim (`services::KNOWN_SECTIONS`).
             k if crate::services::KNOWN_SECTIONS.iter().any(|(s, _)| *s == k) => out.warnings.push(
                 format!("config section `{k}` is not served by aimock (ignored)"),

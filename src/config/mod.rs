@@ -57,6 +57,9 @@ pub struct Config {
     pub journal_max: usize,
     /// Serve `GET /metrics`.
     pub metrics: bool,
+    /// The credential detector every written value passes through: the built-in
+    /// shapes plus the config file's `secrets.patterns`, less `secrets.allow`.
+    pub secrets: std::sync::Arc<crate::secrets::Detector>,
     /// How long in-flight requests get after shutdown starts.
     pub shutdown_timeout: Duration,
     /// How long a client gets to send a request head (and an idle connection lives).
@@ -161,6 +164,14 @@ impl Config {
             chaos_seed: args.chaos_seed,
             journal_max: args.journal_max.unwrap_or(crate::journal::DEFAULT_MAX),
             metrics: args.metrics || file.metrics.unwrap_or(false),
+            secrets: if file.secret_patterns.is_empty() && file.secret_allow.is_empty() {
+                crate::secrets::Detector::shared_builtin()
+            } else {
+                std::sync::Arc::new(
+                    crate::secrets::Detector::new(&file.secret_patterns, &file.secret_allow)
+                        .context("config key `secrets`: not a valid regular expression")?,
+                )
+            },
             shutdown_timeout: args
                 .shutdown_timeout_ms
                 .map(Duration::from_millis)
@@ -258,6 +269,7 @@ impl Config {
             chaos_seed: None,
             journal_max: crate::journal::DEFAULT_MAX,
             metrics: false,
+            secrets: crate::secrets::Detector::shared_builtin(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             warnings: Vec::new(),

@@ -87,6 +87,8 @@ pub struct Recorder {
     store: FixtureStore,
     /// Recordings built after their reply was written, before the next match.
     deferred: Arc<deferred::Deferred>,
+    /// What every recorded value is scanned with before it is kept.
+    secrets: Arc<crate::secrets::Detector>,
     recorded: Arc<AtomicUsize>,
     writes: Arc<Writes>,
 }
@@ -155,9 +157,17 @@ impl Recorder {
                 d
             },
             store,
+            secrets: crate::secrets::Detector::shared_builtin(),
             recorded: Arc::new(AtomicUsize::new(0)),
             writes: Arc::default(),
         })
+    }
+
+    /// Scan recordings with `secrets` (the configured detector) instead of the
+    /// built-in one.
+    pub fn with_secrets(mut self, secrets: Arc<crate::secrets::Detector>) -> Recorder {
+        self.secrets = secrets;
+        self
     }
 
     /// Count every recording written in `metrics`.
@@ -313,6 +323,7 @@ impl Recorder {
             let surface = surface.clone();
             let store = self.store.clone();
             let deferred = self.deferred.clone();
+            let secrets = self.secrets.clone();
             let config = self.config.clone();
             let counter = self.recorded.clone();
             let writes = self.writes.clone();
@@ -329,6 +340,7 @@ impl Recorder {
                             &ct,
                             cap,
                             &config,
+                            &secrets,
                             &store,
                             &counter,
                             &writes,
@@ -398,6 +410,7 @@ fn save(
     content_type: &str,
     cap: Capture,
     config: &RecordConfig,
+    secrets: &crate::secrets::Detector,
     store: &FixtureStore,
     counter: &AtomicUsize,
     writes: &Arc<Writes>,
@@ -407,8 +420,8 @@ fn save(
     let (mut matcher, empty) = matchkey::match_for(req, config.full_model_version);
     let mut entry = Map::new();
     let mut changed = Vec::new();
-    redact::redact_value(&mut matcher, "match", &mut changed);
-    redact::redact_value(&mut response, "response", &mut changed);
+    secrets.redact_json(&mut matcher, "match", &mut changed);
+    secrets.redact_json(&mut response, "response", &mut changed);
     if !changed.is_empty() {
         tracing::warn!(fields = ?changed, "credential-shaped values redacted from a recording");
         warnings.push(format!(

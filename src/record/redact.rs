@@ -7,8 +7,6 @@
 //! vendor prefixes, fixed structures or credential-like names, so opaque provider blobs
 //! such as thinking signatures are not mangled.
 
-use serde_json::Value;
-
 use crate::secrets::Detector;
 pub(crate) use crate::secrets::REDACTED;
 
@@ -32,12 +30,6 @@ pub(crate) const CREDENTIAL_HEADERS: &[&str] = &[
 pub(crate) fn redact_str(s: &str) -> (String, usize) {
     let (clean, n) = Detector::builtin().redact(s);
     (clean.into_owned(), n)
-}
-
-/// Redact every string (and every object key) inside `v` in place, by shape and by
-/// credential-like field name. Returns the JSON paths that were changed, for the warning.
-pub(crate) fn redact_value(v: &mut Value, path: &str, changed: &mut Vec<String>) {
-    Detector::builtin().redact_json(v, path, changed)
 }
 
 /// Mask credential query parameters (`key=`, `api_key=`, signatures) in a query string.
@@ -120,7 +112,7 @@ mod tests {
     fn nested_values_report_their_paths() {
         let mut v = json!({"a": ["x", {"b": "token sk-abcdefghijklmnopqrstuvwxyz"}]});
         let mut changed = Vec::new();
-        redact_value(&mut v, "response", &mut changed);
+        Detector::builtin().redact_json(&mut v, "response", &mut changed);
         assert_eq!(changed, vec!["response.a[1].b"]);
         assert_eq!(v["a"][1]["b"], "token [REDACTED]");
     }

@@ -65,14 +65,22 @@ pub struct Detector {
     allow: Vec<Regex>,
 }
 
-static BUILTIN: LazyLock<Detector> = LazyLock::new(|| {
-    Detector::new(&[], &[]).expect("the built-in credential shapes are valid regular expressions")
+static BUILTIN: LazyLock<Arc<Detector>> = LazyLock::new(|| {
+    Arc::new(
+        Detector::new(&[], &[])
+            .expect("the built-in credential shapes are valid regular expressions"),
+    )
 });
 
 impl Detector {
     /// The built-in shapes, with no user additions.
     pub fn builtin() -> &'static Detector {
         &BUILTIN
+    }
+
+    /// [`Detector::builtin`], shared: what a configuration without `secrets` holds.
+    pub fn shared_builtin() -> Arc<Detector> {
+        BUILTIN.clone()
     }
 
     /// The built-in shapes plus `extra` patterns (each redacting its whole match, or its

@@ -30,7 +30,6 @@ use serde_json::{json, Value};
 use crate::cassette::model::{parse_entry, ErrorReply, Severity};
 use crate::journal::Entry;
 use crate::providers::common::RenderPlan;
-use crate::record::redact;
 use crate::respond::body::Body;
 use crate::respond::plan::plan_response;
 use crate::server::AppState;
@@ -309,7 +308,10 @@ fn list_fixtures(state: &AppState, query: Option<&str>) -> Response<Body> {
             .map(|(i, f)| {
                 let raw = f.listing();
                 let mut m = raw.get("match").cloned().unwrap_or(Value::Null);
-                redact::redact_value(&mut m, "match", &mut Vec::new());
+                state
+                    .config
+                    .secrets
+                    .redact_json(&mut m, "match", &mut Vec::new());
                 let mut o = json!({
                     "index": i,
                     "file": &*f.origin.file,
@@ -475,7 +477,7 @@ fn journal(state: &AppState, query: Option<&str>) -> Response<Body> {
         .iter()
         .skip(f.offset)
         .take(f.limit.unwrap_or(usize::MAX))
-        .map(|e| e.to_json())
+        .map(|e| e.to_json_with(&state.config.secrets))
         .collect();
     let mut r = json(200, &Value::Array(page));
     r.headers_mut().insert("x-total-count", total.into());
@@ -495,7 +497,11 @@ fn recent(state: &AppState, query: Option<&str>) -> Response<Body> {
     }
     let all = state.journal.entries();
     let skip = limit.map_or(0, |n| all.len().saturating_sub(n));
-    let list: Vec<Value> = all.iter().skip(skip).map(|e| e.to_json()).collect();
+    let list: Vec<Value> = all
+        .iter()
+        .skip(skip)
+        .map(|e| e.to_json_with(&state.config.secrets))
+        .collect();
     json(200, &Value::Array(list))
 }
 

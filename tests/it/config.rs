@@ -205,3 +205,30 @@ fn the_head_deadline_flag_sets_the_timeout_within_a_day() {
         );
     }
 }
+
+#[test]
+fn the_secrets_section_adds_patterns_and_an_allowlist_and_a_bad_pattern_stops_the_start() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "aimock.json",
+        &json!({"secrets": {"patterns": ["corp-[0-9]{6}"], "allow": ["ghp_0{36}"]}}).to_string(),
+    );
+    let c = resolve(&["aimock", "replay", "--config", f.to_str().unwrap()]).unwrap();
+    assert_eq!(c.secrets.redact("id corp-123456").0, "id [REDACTED]");
+    let allowed = format!("ghp_{}", "0".repeat(36));
+    assert_eq!(c.secrets.redact(&allowed).1, 0, "allowlisted");
+    assert!(
+        c.warnings.iter().all(|w| !w.contains("secrets")),
+        "{:?}",
+        c.warnings
+    );
+
+    let bad = write(
+        d.path(),
+        "bad.json",
+        &json!({"secrets": {"patterns": ["(unclosed"]}}).to_string(),
+    );
+    let e = resolve(&["aimock", "replay", "--config", bad.to_str().unwrap()]).unwrap_err();
+    assert!(format!("{e:#}").contains("secrets"), "{e:#}");
+}

@@ -138,3 +138,44 @@ async fn credentials_a_request_carries_never_reach_the_log() {
         .collect();
     assert!(leaks.is_empty(), "in the log: {leaks:?}");
 }
+
+#[tokio::test]
+async fn configured_patterns_and_allowlist_apply_to_recordings_and_the_journal() {
+    let reply = json!({
+        "id": "chatcmpl-x", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": "badge corp-654321 issued"}}]
+    });
+    let up = FakeUpstream::start().await;
+    up.script(
+        "/v1/chat/completions",
+        Script::body(200, "application/json", reply.to_string()),
+    );
+    let dir = FixtureDir::new();
+    let mut c = config(dir.path(), "openai", &up.url());
+    let allowed = format!("ghp_{}", "0".repeat(36));
+    c.secrets = std::sync::Arc::new(
+        aimock::secrets::Detector::new(
+            &["corp-[0-9]{6}".to_string()],
+            std::slice::from_ref(&allowed),
+        )
+        .unwrap(),
+    );
+    let s = TestServer::start(c).await;
+    let body = json!({"model": "gpt-4o", "messages": [{"role": "user",
+        "content": format!("my badge corp-123456 and the fixture token {allowed}")}]});
+    let r = s.post("/v1/chat/completions", &body.to_string(), &[]).await;
+    assert_eq!(r.status, 200);
+    let on_disk = fixtures_in(&dir.path().join("recorded/openai.json"), 1)
+        .await
+        .to_string();
+    let journal = s.get("/__aimock/journal").await.text();
+    for text in [&on_disk, &journal] {
+        assert!(!text.contains("corp-123456"), "{text}");
+        assert!(
+            text.contains(&allowed),
+            "the allowlisted value stays: {text}"
+        );
+    }
+    assert!(!on_disk.contains("corp-654321"), "{on_disk}");
+}
