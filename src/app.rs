@@ -89,13 +89,15 @@ pub async fn run(
 /// [`run`], with WebSocket handlers and services mounted beside the provider routes.
 pub async fn run_with(
     config: Config,
-    mounts: Mounts,
+    mut mounts: Mounts,
     shutdown: impl Future<Output = ()>,
     on_ready: impl FnOnce(&Running),
 ) -> anyhow::Result<()> {
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
+    // What the config file's sections ask for, beside what the caller mounted.
+    crate::services::mount_configured(&config, &mut mounts.services)?;
     let store = load_store(&config)?;
     let addr = SocketAddr::new(config.host, config.port);
     let listener = TcpListener::bind(addr)

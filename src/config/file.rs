@@ -78,6 +78,13 @@ pub struct FileConfig {
     pub secret_patterns: Vec<String>,
     /// `secrets.allow`: values never to redact (regular expressions, matched whole).
     pub secret_allow: Vec<String>,
+    /// The sections mounted services read (`mcp`, `a2a`, `agui`, `vector`,
+    /// `services`, ...: [`crate::services::KNOWN_SECTIONS`]), kept as written; each
+    /// service validates its own section when it is mounted.
+    pub sections: BTreeMap<String, Value>,
+    /// The directory the config file is in: relative paths inside sections resolve
+    /// against it.
+    pub dir: Option<PathBuf>,
     /// Everything ignored, one sentence each, naming the key.
     pub warnings: Vec<String>,
 }
@@ -135,7 +142,9 @@ fn secrets(v: &Value, out: &mut FileConfig) -> anyhow::Result<()> {
 pub fn load(path: &Path) -> anyhow::Result<FileConfig> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read the config file {}", path.display()))?;
-    parse(&bytes).with_context(|| format!("config file {}", path.display()))
+    let mut file = parse(&bytes).with_context(|| format!("config file {}", path.display()))?;
+    file.dir = path.parent().map(Path::to_path_buf);
+    Ok(file)
 }
 
 /// Parse config file bytes.
@@ -159,10 +168,16 @@ pub fn parse(bytes: &[u8]) -> anyhow::Result<FileConfig> {
             "metrics" => out.metrics = Some(boolean(v, "metrics")?),
             "llm" => llm(v, &mut out)?,
             "secrets" => secrets(v, &mut out)?,
-            // The sections mounted services will claim (`services::KNOWN_SECTIONS`).
-            k if crate::services::KNOWN_SECTIONS.iter().any(|(s, _)| *s == k) => out.warnings.push(
-                format!("config section `{k}` is not served by aimock (ignored)"),
-            ),
+            // The sections mounted services read (`services::KNOWN_SECTIONS`): kept as
+            // written for the service that claims it; one nobody serves yet is a warning.
+            k if crate::services::KNOWN_SECTIONS.iter().any(|(s, _)| *s == k) => {
+                if !crate::services::serves_section(k) {
+                    out.warnings.push(format!(
+                        "config section `{k}` is not served by aimock (ignored)"
+                    ));
+                }
+                out.sections.insert(k.to_string(), v.clone());
+            }
             k => out
                 .warnings
                 .push(format!("unknown config section `{k}` (ignored)")),

@@ -64,6 +64,11 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// How long a client gets to send a request head (and an idle connection lives).
     pub header_read_timeout: Duration,
+    /// The config file's sections for mounted services, as written
+    /// ([`crate::services::KNOWN_SECTIONS`]); each service reads its own at start-up.
+    pub sections: std::collections::BTreeMap<String, serde_json::Value>,
+    /// The config file's directory, which relative paths in `sections` resolve against.
+    pub config_dir: Option<PathBuf>,
     /// What the config file said that aimock ignores; logged at start.
     pub warnings: Vec<String>,
 }
@@ -180,6 +185,8 @@ impl Config {
                 .header_read_timeout_ms
                 .map(Duration::from_millis)
                 .unwrap_or(DEFAULT_HEADER_READ_TIMEOUT),
+            sections: file.sections,
+            config_dir: file.dir,
             warnings: file.warnings,
         })
     }
@@ -272,6 +279,8 @@ impl Config {
             secrets: crate::secrets::Detector::shared_builtin(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            sections: Default::default(),
+            config_dir: None,
             warnings: Vec::new(),
         }
     }

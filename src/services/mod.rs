@@ -39,6 +39,40 @@ pub const KNOWN_SECTIONS: &[(&str, &str)] = &[
     ("auth", "access control for a shared gateway"),
 ];
 
+/// Builds the services one config section asks for: the section as written, and the
+/// whole configuration (for the config file's directory, the cassettes, the secrets
+/// detector). An invalid section is an error naming the key, which stops the start.
+pub type FromSection = fn(&Value, &crate::config::Config) -> anyhow::Result<Vec<Arc<dyn Service>>>;
+
+/// The services that claim a config section, with the builder each section feeds.
+/// A service arriving with its issue adds its line here.
+const CONFIGURED: &[(&str, FromSection)] = &[];
+
+/// Some mounted service reads config section `name`.
+pub fn serves_section(name: &str) -> bool {
+    CONFIGURED.iter().any(|(s, _)| *s == name)
+}
+
+/// Mount every service the configuration's sections ask for into `services`.
+pub fn mount_configured(
+    config: &crate::config::Config,
+    services: &mut Services,
+) -> anyhow::Result<()> {
+    for (section, build) in CONFIGURED {
+        let Some(v) = config.sections.get(*section) else {
+            continue;
+        };
+        let built =
+            build(v, config).map_err(|e| e.context(format!("config section `{section}`")))?;
+        for s in built {
+            services
+                .mount(s)
+                .map_err(|e| anyhow::anyhow!("config section `{section}`: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
 /// A request as a mounted service sees it: read in full (services answer small JSON
 /// bodies; a streaming service can take its body from a later version of this seam).
 #[derive(Debug)]
