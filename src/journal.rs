@@ -99,6 +99,9 @@ pub enum Kept {
     },
     /// The parsed request (its raw body was too large to keep, or was handed on).
     Request(Box<ChatRequest>),
+    /// A request that did not parse (answered or recorded raw): its body as it came,
+    /// shown as JSON when it is JSON, else as text.
+    Unparsed,
     /// Too large to keep; its estimated size in bytes.
     Elided(usize),
 }
@@ -209,6 +212,16 @@ impl Draft {
     /// The flag a reply sets when it is cut, made on first use.
     pub fn interruption(&mut self) -> Interruption {
         self.interrupted.get_or_insert_with(Arc::default).clone()
+    }
+
+    /// Keep a request that did not parse: its body (or a size marker when too large).
+    pub fn keep_unparsed(&mut self, body: &Bytes) {
+        self.request = if body.len() > BODY_CAP {
+            Kept::Elided(body.len())
+        } else {
+            self.body = body.clone();
+            Kept::Unparsed
+        };
     }
 
     /// Keep the request (or a size marker when it is too large). `raw` is the surface
@@ -347,6 +360,9 @@ impl Entry {
                 None => Value::Null,
             },
             Kept::Request(r) => capped(r),
+            Kept::Unparsed => serde_json::from_slice(self.body()).unwrap_or_else(|_| {
+                Value::String(String::from_utf8_lossy(self.body()).into_owned())
+            }),
             Kept::Elided(n) => elided(*n),
         };
         let d = &self.draft;

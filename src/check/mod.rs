@@ -37,6 +37,8 @@ pub struct Summary {
     pub errors: usize,
     /// Warning lines printed.
     pub warnings: usize,
+    /// Raw exchange fixtures (replayed byte for byte, not editable), each listed.
+    pub raw: usize,
 }
 
 /// One file, with its bytes kept for positions.
@@ -86,10 +88,16 @@ pub fn run(sources: &[PathBuf], out: &mut dyn Write) -> std::io::Result<Summary>
         summary.files += 1;
         summary.fixtures += f.lf.fixtures.len();
         print_file(&f.lf, out, &mut summary)?;
+        list_raw(&f.lf, out, &mut summary)?;
     }
+    let raw = if summary.raw > 0 {
+        format!(", {} raw (not editable)", summary.raw)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "checked {} file(s), {} fixture(s): {} error(s), {} warning(s)",
+        "checked {} file(s), {} fixture(s): {} error(s), {} warning(s){raw}",
         summary.files, summary.fixtures, summary.errors, summary.warnings
     )?;
     Ok(summary)
@@ -175,6 +183,25 @@ fn push(f: &mut Checked, index: usize, field: &str, message: String) {
         message,
         refused_by_validation: false,
     });
+}
+
+/// One line per raw exchange fixture: what a user cannot edit, and what it answers.
+fn list_raw(lf: &LoadedFile, out: &mut dyn Write, summary: &mut Summary) -> std::io::Result<()> {
+    for fx in &lf.fixtures {
+        if let Some(k) = fx.criteria.raw.as_deref() {
+            summary.raw += 1;
+            writeln!(
+                out,
+                "{}: raw: fixture #{}: {} {} ({}): a recorded exchange replayed byte for byte, not editable",
+                lf.path.display(),
+                fx.origin.index,
+                k.method,
+                k.path,
+                k.digest
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn print_file(lf: &LoadedFile, out: &mut dyn Write, summary: &mut Summary) -> std::io::Result<()> {

@@ -15,6 +15,7 @@
 pub(crate) mod capture;
 pub(crate) mod deferred;
 pub(crate) mod matchkey;
+pub(crate) mod raw;
 pub(crate) mod redact;
 pub(crate) mod tee;
 pub mod writer;
@@ -33,6 +34,7 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use crate::cassette::model::parse_entry;
+use crate::cassette::raw::RawKey;
 use crate::cassette::{FixtureStore, Promised};
 use crate::config::record::RecordConfig;
 use crate::providers::Surface;
@@ -231,6 +233,32 @@ impl Recorder {
         body: Bytes,
         req: ChatRequest,
     ) -> Response<Body> {
+        self.relay(surface, parts, body, Save::Fixture(Box::new(req)))
+            .await
+    }
+
+    /// Forward a request that did not parse into the neutral form (`reason` says why),
+    /// relay the reply, and save the exchange raw (`cassette::raw`).
+    pub async fn forward_raw(
+        &self,
+        surface: &Surface,
+        parts: &http::request::Parts,
+        body: Bytes,
+        reason: String,
+    ) -> Response<Body> {
+        self.relay(surface, parts, body, Save::Raw(reason)).await
+    }
+
+    async fn relay(
+        &self,
+        surface: &Surface,
+        parts: &http::request::Parts,
+        body: Bytes,
+        what: Save,
+    ) -> Response<Body> {
+        // Computed before the body is handed on; a recording made raw (now or because
+        // its reply turns out unreadable) matches on it.
+        let raw_key = (!self.config.proxy_only).then(|| raw::key_for(parts, &body));
         let provider = surface.provider();
         let Some(base) = self.config.upstreams.get(provider) else {
             return respond(
@@ -328,23 +356,30 @@ impl Recorder {
             let counter = self.recorded.clone();
             let writes = self.writes.clone();
             let ct = content_type.clone();
+            let headers = head.headers.clone();
+            let raw_key = raw_key.unwrap_or_else(|| raw::key_for(parts, b""));
             Some(Box::new(move |cap: Capture| {
                 // Counted before it is deferred, so `flush` waits for it from now on.
                 writes.start();
                 deferred.defer(Box::new(move || {
                     let saved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        save(
-                            &surface,
-                            &req,
-                            status.as_u16(),
-                            &ct,
+                        let reply = Reply {
+                            status: status.as_u16(),
+                            content_type: &ct,
+                            headers: &headers,
                             cap,
-                            &config,
-                            &secrets,
-                            &store,
-                            &counter,
-                            &writes,
-                        )
+                        };
+                        let ctx = SaveContext {
+                            config: &config,
+                            secrets: &secrets,
+                            store: &store,
+                            counter: &counter,
+                            writes: &writes,
+                        };
+                        match what {
+                            Save::Fixture(req) => save(&surface, &req, raw_key, reply, &ctx),
+                            Save::Raw(reason) => save_raw(&surface, raw_key, reply, reason, &ctx),
+                        }
                     }));
                     if saved.is_err() {
                         // Nothing will reach the writer: uncount it, or `flush` would
@@ -400,28 +435,57 @@ fn copy_response_headers(from: &HeaderMap, to: &mut HeaderMap) {
     }
 }
 
+/// What a forwarded request is saved as.
+enum Save {
+    /// An editable fixture, matched like the request (raw when the reply is unreadable).
+    Fixture(Box<ChatRequest>),
+    /// A raw exchange, for a request that did not parse; why it did not.
+    Raw(String),
+}
+
+/// One completed upstream reply.
+struct Reply<'a> {
+    status: u16,
+    content_type: &'a str,
+    headers: &'a HeaderMap,
+    cap: Capture,
+}
+
+/// Where a recording goes and what it passes through.
+struct SaveContext<'a> {
+    config: &'a RecordConfig,
+    secrets: &'a crate::secrets::Detector,
+    store: &'a FixtureStore,
+    counter: &'a AtomicUsize,
+    writes: &'a Arc<Writes>,
+}
+
 /// Collapse, register and persist one completed capture. Runs deferred (see
-/// [`deferred`]); the caller has already counted its write as started.
-#[allow(clippy::too_many_arguments)]
+/// [`deferred`]); the caller has already counted its write as started. A reply the
+/// provider's collapse finds nothing in is saved raw instead.
 fn save(
     surface: &Surface,
     req: &ChatRequest,
-    status: u16,
-    content_type: &str,
-    cap: Capture,
-    config: &RecordConfig,
-    secrets: &crate::secrets::Detector,
-    store: &FixtureStore,
-    counter: &AtomicUsize,
-    writes: &Arc<Writes>,
+    key: RawKey,
+    reply: Reply<'_>,
+    ctx: &SaveContext<'_>,
 ) {
-    let collapsed = surface.collapse(status, content_type, &cap.body);
+    let collapsed = surface.collapse(reply.status, reply.content_type, &reply.cap.body);
+    if reply.status < 400 && collapsed.is_empty() && !reply.cap.body.is_empty() {
+        let reason = format!(
+            "the {} reply (content type {}) is in no shape aimock reads into an editable fixture",
+            surface.provider(),
+            reply.content_type
+        );
+        return save_raw(surface, key, reply, reason, ctx);
+    }
     let (mut response, mut warnings) = collapsed.to_response();
-    let (mut matcher, empty) = matchkey::match_for(req, config.full_model_version);
+    let (mut matcher, empty) = matchkey::match_for(req, ctx.config.full_model_version);
     let mut entry = Map::new();
     let mut changed = Vec::new();
-    secrets.redact_json(&mut matcher, "match", &mut changed);
-    secrets.redact_json(&mut response, "response", &mut changed);
+    ctx.secrets.redact_json(&mut matcher, "match", &mut changed);
+    ctx.secrets
+        .redact_json(&mut response, "response", &mut changed);
     if !changed.is_empty() {
         tracing::warn!(fields = ?changed, "credential-shaped values redacted from a recording");
         warnings.push(format!(
@@ -431,22 +495,83 @@ fn save(
     }
     entry.insert("match".into(), matcher);
     entry.insert("response".into(), response);
-    if cap.stream && status < 400 {
-        if let Some(t) = capture::recorded_timings(&cap.frame_times) {
+    if reply.cap.stream && reply.status < 400 {
+        if let Some(t) = capture::recorded_timings(&reply.cap.frame_times) {
             entry.insert("recordedTimings".into(), t);
         }
     }
-    let entry = Value::Object(entry);
-    let path = writer::recording_path(&config.record_dir, surface.provider(), &req.test_id);
-    let n = counter.fetch_add(1, Ordering::Relaxed);
+    let path = writer::recording_path(&ctx.config.record_dir, surface.provider(), &req.test_id);
     if empty {
         warnings.push("Empty match criteria — this fixture will not match any request".into());
-    } else {
+    }
+    register_and_write(Value::Object(entry), path, !empty, warnings, ctx);
+}
+
+/// Save one exchange raw: its key, its reply as captured (credentials redacted), and
+/// why it is raw.
+fn save_raw(
+    surface: &Surface,
+    key: RawKey,
+    reply: Reply<'_>,
+    reason: String,
+    ctx: &SaveContext<'_>,
+) {
+    let mut changed = Vec::new();
+    let raw = raw::reply(
+        reply.status,
+        reply.headers,
+        &reply.cap.body,
+        &reply.cap.chunks,
+        reply.cap.stream,
+        ctx.secrets,
+        &mut changed,
+    );
+    let mut warnings = Vec::new();
+    if !changed.is_empty() {
+        tracing::warn!(fields = ?changed, "credential-shaped values redacted from a raw recording");
+        warnings.push(format!(
+            "credential-shaped values redacted at {}",
+            changed.join(", ")
+        ));
+    }
+    let mut matcher = Map::new();
+    matcher.insert("method".into(), key.method.clone().into());
+    let (p, n) = ctx.secrets.redact(&key.path);
+    if n > 0 {
+        warnings.push("credential-shaped values redacted at match.path".into());
+    }
+    matcher.insert("path".into(), p.into_owned().into());
+    matcher.insert("bodyDigest".into(), key.digest.clone().into());
+    let mut entry = Map::new();
+    entry.insert("match".into(), Value::Object(matcher));
+    entry.insert("response".into(), raw.to_json());
+    entry.insert("_raw".into(), reason.clone().into());
+    // Raw recordings of one provider share a file beside its editable ones.
+    let path = writer::recording_path(
+        &ctx.config.record_dir,
+        &format!("{}-raw", surface.provider()),
+        crate::request::DEFAULT_TEST_ID,
+    );
+    tracing::info!(provider = surface.provider(), method = %key.method, path = %key.path, %reason, "saving the exchange raw (not editable)");
+    register_and_write(Value::Object(entry), path, true, warnings, ctx);
+}
+
+/// Serve a recorded entry at once (unless `serve` is false) and append it to its
+/// cassette off the request path.
+fn register_and_write(
+    entry: Value,
+    path: std::path::PathBuf,
+    serve: bool,
+    warnings: Vec<String>,
+    ctx: &SaveContext<'_>,
+) {
+    let n = ctx.counter.fetch_add(1, Ordering::Relaxed);
+    if serve {
         // Serve it at once: the next identical request must not go upstream again.
         let mut findings = Vec::new();
         let label: Arc<str> = Arc::from(format!("{} (recorded)", path.display()));
         match parse_entry(&entry, &label, n, &mut findings) {
-            Some(fx) => store.add_runtime(vec![Arc::new(fx)]),
+            Some(fx) => ctx.store.add_runtime(vec![Arc::new(fx)]),
             None => tracing::warn!(
                 ?findings,
                 "recorded fixture does not validate; written but not served"
@@ -457,8 +582,8 @@ fn save(
         tracing::warn!(file = %path.display(), "{w}");
     }
     // Off the request path: reading and rewriting the cassette can take milliseconds.
-    let background = writes.clone();
-    let writes = writes.clone();
+    let background = ctx.writes.clone();
+    let writes = ctx.writes.clone();
     let write = move || {
         let ok = match writes.writer.append_fixture(&path, entry, &warnings) {
             Ok(i) => {

@@ -33,6 +33,9 @@ pub(crate) struct Capture {
     pub frame_times: Vec<Duration>,
     /// Whether the body was a framed stream.
     pub stream: bool,
+    /// Where each chunk the upstream sent ends in `body`, and when it arrived: a raw
+    /// recording keeps the stream's frames as they came.
+    pub chunks: Vec<(usize, Duration)>,
 }
 
 /// Called once with the complete capture.
@@ -43,6 +46,7 @@ struct Inner {
     copy: Option<BytesMut>,
     cap: usize,
     watch: StreamWatch,
+    chunks: Vec<(usize, Duration)>,
     sent_at: Instant,
     idle: Duration,
     on_complete: Option<OnComplete>,
@@ -74,6 +78,7 @@ impl TeeBody {
                 copy: copying.then(BytesMut::new),
                 cap,
                 watch,
+                chunks: Vec::new(),
                 sent_at,
                 idle,
                 on_complete,
@@ -97,7 +102,9 @@ impl Inner {
                 return;
             }
             copy.extend_from_slice(data);
-            self.watch.push(data, self.sent_at.elapsed());
+            let at = self.sent_at.elapsed();
+            self.chunks.push((copy.len(), at));
+            self.watch.push(data, at);
         }
     }
 
@@ -107,6 +114,7 @@ impl Inner {
                 body: copy.freeze(),
                 frame_times: std::mem::take(&mut self.watch.frame_times),
                 stream: self.watch.is_stream(),
+                chunks: std::mem::take(&mut self.chunks),
             });
         }
     }

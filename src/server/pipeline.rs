@@ -210,13 +210,7 @@ fn decide<'a>(
     };
     let mut req = match surface.parse_request(&rp, &bytes) {
         Ok(r) => r,
-        Err(e) => {
-            return Decided::Answer(respond(
-                &Failure::client(e.status, e.code, e.message),
-                Some(surface),
-                parts.uri.path(),
-            ));
-        }
+        Err(e) => return unparsed(state, surface, parts, known, bytes, e, draft),
     };
     scope(&mut req, &rp, known);
     tracing::Span::current().record("test_id", req.test_id.as_ref());
@@ -260,11 +254,24 @@ fn decide<'a>(
         draft.chaos = Some(d);
     }
 
+    // No editable fixture: a raw exchange recorded for exactly this request answers.
+    let raw = match hit {
+        None if found.set.has_raw() => {
+            let digest = crate::cassette::raw::body_digest(&bytes);
+            found
+                .set
+                .find_raw(parts.method.as_str(), parts.uri.path(), &digest)
+                .cloned()
+        }
+        _ => None,
+    };
     let resp = if let Some(fx) = hit {
         draft.source = Source::Fixture;
         draft.fixture = Some(fx.origin.clone());
         tracing::debug!(provider = surface.provider(), fixture = %fx.origin, "matched");
         replay(state, surface, &fx, &req, fault, draft)
+    } else if let Some(fx) = raw {
+        replay_raw(state, &fx, draft)
     } else if let Some(rec) = recorder {
         // Boxed, and handed all it needs: an upstream call's future is large, and the
         // future of every request must not make room for it, nor for anything held
@@ -295,6 +302,106 @@ fn decide<'a>(
     };
     draft.keep(req, Some((surface, &bytes)));
     Decided::Answer(resp)
+}
+
+/// A request whose body does not parse into the neutral form: a raw exchange fixture
+/// recorded for exactly it answers; else record mode forwards it and saves the exchange
+/// raw (unless strict); else the provider's 400.
+fn unparsed<'a>(
+    state: &'a AppState,
+    surface: &'a Surface,
+    parts: &'a http::request::Parts,
+    known: &KnownHeaders<'_>,
+    bytes: Bytes,
+    e: crate::providers::common::ParseError,
+    draft: &'a mut Draft,
+) -> Decided<'a> {
+    let set = state.store.snapshot();
+    if set.has_raw() {
+        let digest = crate::cassette::raw::body_digest(&bytes);
+        if let Some(fx) = set.find_raw(parts.method.as_str(), parts.uri.path(), &digest) {
+            draft.keep_unparsed(&bytes);
+            return Decided::Answer(replay_raw(state, fx, draft));
+        }
+    }
+    let strict = strict_override(known.strict).unwrap_or(state.config.strict);
+    if let Some(rec) = state.recorder.as_ref().filter(|r| r.handles(surface)) {
+        if !strict {
+            tracing::info!(
+                provider = surface.provider(),
+                path = parts.uri.path(),
+                reason = %e.message,
+                "the request does not parse; forwarding it and saving the exchange raw"
+            );
+            draft.source = Source::Proxy;
+            draft.keep_unparsed(&bytes);
+            let reason = format!("the request does not parse: {}", e.message);
+            return Decided::Proxy(Box::pin(rec.forward_raw(surface, parts, bytes, reason)));
+        }
+    }
+    draft.keep_unparsed(&bytes);
+    Decided::Answer(respond(
+        &Failure::client(e.status, e.code, e.message),
+        Some(surface),
+        parts.uri.path(),
+    ))
+}
+
+/// Answer with a raw exchange fixture: its status, headers and bytes; a stream's
+/// frames paced as they were recorded (divided by the replay speed).
+fn replay_raw(state: &AppState, fx: &Fixture, draft: &mut Draft) -> Response<Body> {
+    draft.source = Source::Fixture;
+    draft.fixture = Some(fx.origin.clone());
+    let crate::cassette::model::Reply::Raw(raw) = &fx.reply else {
+        // A raw key is only ever loaded with a raw reply (`cassette::parse`).
+        return respond(
+            &Failure::internal("a raw fixture without a raw reply".to_string()),
+            None,
+            "",
+        );
+    };
+    tracing::debug!(fixture = %fx.origin, "answered from a raw exchange fixture");
+    let body = if raw.stream {
+        let frames: Vec<crate::providers::common::Frame> = raw
+            .frames
+            .iter()
+            .map(|f| crate::providers::common::Frame {
+                bytes: f.bytes.clone(),
+                paced: true,
+            })
+            .collect();
+        let first = raw.frames.first().map_or(0.0, |f| f.at_ms);
+        let gaps = raw
+            .frames
+            .windows(2)
+            .map(|w| (w[1].at_ms - w[0].at_ms).max(0.0))
+            .collect();
+        let pacing = Pacing {
+            recorded: Some(crate::cassette::model::RecordedTimings {
+                ttft_ms: first,
+                inter_chunk_delays_ms: gaps,
+                total_duration_ms: raw.frames.last().map_or(0.0, |f| f.at_ms),
+            }),
+            replay_speed: fx.options.replay_speed.unwrap_or(state.config.replay_speed),
+            ..Pacing::default()
+        };
+        let mut p = crate::respond::pacing::PacedBody::new(frames, pacing);
+        p.stop_on(state.shutdown.wait());
+        Body::Paced(Box::new(p))
+    } else {
+        Body::full(raw.body())
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = StatusCode::from_u16(raw.status).unwrap_or(StatusCode::OK);
+    for (k, v) in &raw.headers {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            resp.headers_mut().append(k, v);
+        }
+    }
+    resp
 }
 
 /// Answer from the upstream through the recorder (record or proxy-only mode).

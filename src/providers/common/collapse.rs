@@ -77,6 +77,19 @@ pub struct Collapsed {
 }
 
 impl Collapsed {
+    /// Nothing was read from the reply: no text, reasoning, call, embedding, error,
+    /// finish reason or usage. The recorder saves such a reply raw.
+    pub fn is_empty(&self) -> bool {
+        self.content.is_empty()
+            && self.reasoning.is_empty()
+            && self.redacted.is_empty()
+            && self.calls.is_empty()
+            && self.embedding.is_none()
+            && self.error.is_none()
+            && self.finish_reason.is_none()
+            && self.usage.is_none()
+    }
+
     /// Append text.
     pub fn push_text(&mut self, s: &str) {
         if s.is_empty() {
