@@ -33,6 +33,16 @@ def server(start_aimock, cassette_dir):
             {"match": {"userMessage": "count", "sequenceIndex": 0}, "response": {"content": "one"}},
             {"match": {"userMessage": "count", "sequenceIndex": 1}, "response": {"content": "two"}},
             {"match": {"inputText": "fox"}, "response": {"embedding": [0.5, -0.25, 1.0]}},
+            {
+                "match": {"userMessage": "two ways"},
+                "response": {
+                    "content": "Hi!",
+                    "choices": [
+                        {"content": "Hi!"},
+                        {"content": "Hello there, friend.", "finishReason": "length"},
+                    ],
+                },
+            },
         ],
     )
     return start_aimock(cassette_dir)
@@ -247,3 +257,22 @@ def test_chat_completions_parse_fills_a_pydantic_model(start_aimock, cassette_di
         model="gpt-4o", messages=[{"role": "user", "content": "a city please"}], response_format=City
     )
     assert r.choices[0].message.parsed == City(name="Paris", population=2100000)
+
+
+def test_n_choices_come_back_each_with_its_own_index_and_finish(server):
+    c = client(server)
+    msgs = [{"role": "user", "content": "say it two ways"}]
+    r = c.chat.completions.create(model="gpt-4o", n=2, messages=msgs)
+    assert [ch.index for ch in r.choices] == [0, 1]
+    assert r.choices[0].message.content == "Hi!"
+    assert r.choices[1].message.content == "Hello there, friend."
+    assert [ch.finish_reason for ch in r.choices] == ["stop", "length"]
+    # Streamed: each chunk names its choice by index.
+    texts, finish = {}, {}
+    for chunk in c.chat.completions.create(model="gpt-4o", n=2, messages=msgs, stream=True):
+        for ch in chunk.choices:
+            texts[ch.index] = texts.get(ch.index, "") + (ch.delta.content or "")
+            if ch.finish_reason:
+                finish[ch.index] = ch.finish_reason
+    assert texts == {0: "Hi!", 1: "Hello there, friend."}
+    assert finish == {0: "stop", 1: "length"}

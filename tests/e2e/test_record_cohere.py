@@ -58,7 +58,9 @@ def test_chat_stream_and_json_round_trip(start_aimock, cassette_dir, fake_upstre
     assert FAKE_KEY not in path.read_text()
     by_user = {f["match"]["userMessage"]: f["response"] for f in doc["fixtures"]}
     assert by_user["I'm Pickle Rick"]["content"] == text_turn[0]
-    assert by_user["Create a person named Erick, 27"]["content"] == tool_turn[1]
+    # The plan is kept apart from the content: the model said nothing to the user.
+    assert by_user["Create a person named Erick, 27"]["toolPlan"] == tool_turn[1]
+    assert "content" not in by_user["Create a person named Erick, 27"]
     assert by_user["weather in the second largest city of Japan"]["reasoning"] == thought.message.content[0].thinking
     rec.stop()
 

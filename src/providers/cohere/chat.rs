@@ -141,6 +141,22 @@ fn call_id(c: &ToolCall, i: usize, ctx: &RenderContext) -> String {
     })
 }
 
+/// What the reply says as content, and its tool plan. A fixture's `toolPlan` is the
+/// plan, and its text is content even beside tool calls (as recorded); a fixture
+/// without one (hand-written, or the reference's) has its text sent as the plan when it
+/// calls tools, as the reference does.
+fn said_and_plan<'a>(
+    reply: &'a ChatReply,
+    text: Option<&'a str>,
+    calls: bool,
+) -> (Option<&'a str>, Option<&'a str>) {
+    match (&reply.tool_plan, calls) {
+        (Some(p), _) => (text, Some(p.as_str())),
+        (None, true) => (None, text),
+        (None, false) => (text, None),
+    }
+}
+
 fn render_json(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext, id: &str) -> Value {
     let calls = reply.calls();
     let text = reply.text();
@@ -158,18 +174,17 @@ fn render_json(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext, id: &s
     if let Some(r) = &reply.reasoning {
         content.push(json!({"type": "thinking", "thinking": r}));
     }
-    if calls.is_empty() {
-        if let Some(t) = &text {
-            content.push(json!({"type": "text", "text": t}));
-        }
+    let (said, plan) = said_and_plan(reply, text.as_deref(), !calls.is_empty());
+    if let Some(t) = said {
+        content.push(json!({"type": "text", "text": t}));
     }
     if !content.is_empty() {
         message.insert("content".into(), Value::Array(content));
     }
+    if let Some(p) = plan {
+        message.insert("tool_plan".into(), p.into());
+    }
     if !calls.is_empty() {
-        if let Some(t) = &text {
-            message.insert("tool_plan".into(), t.clone().into());
-        }
         let list: Vec<Value> = calls
             .iter()
             .enumerate()
@@ -228,21 +243,23 @@ fn render_stream(
         frames.push(event(json!({"type": "content-end", "index": index})));
         index += 1;
     }
-    if calls.is_empty() {
-        if let Some(t) = &text {
-            frames.push(event(json!({"type": "content-start", "index": index,
-                "delta": {"message": {"content": {"type": "text", "text": ""}}}})));
-            for s in chunk_text(t, size) {
-                frames.push(event(json!({"type": "content-delta", "index": index,
-                    "delta": {"message": {"content": {"text": s}}}})));
-            }
-            frames.push(event(json!({"type": "content-end", "index": index})));
+    let (said, plan) = said_and_plan(reply, text.as_deref(), !calls.is_empty());
+    if let Some(t) = said {
+        frames.push(event(json!({"type": "content-start", "index": index,
+            "delta": {"message": {"content": {"type": "text", "text": ""}}}})));
+        for s in chunk_text(t, size) {
+            frames.push(event(json!({"type": "content-delta", "index": index,
+                "delta": {"message": {"content": {"text": s}}}})));
         }
-    } else {
-        for s in chunk_text(text.as_deref().unwrap_or_default(), size) {
+        frames.push(event(json!({"type": "content-end", "index": index})));
+    }
+    if let Some(p) = plan {
+        for s in chunk_text(p, size) {
             frames.push(event(json!({"type": "tool-plan-delta",
                 "delta": {"message": {"tool_plan": s}}})));
         }
+    }
+    if !calls.is_empty() {
         for (i, c) in calls.iter().enumerate() {
             frames.push(event(
                 json!({"type": "tool-call-start", "index": i, "delta": {"message": {

@@ -2,9 +2,10 @@
 //! the `event:` name, ending in `data: [DONE]`) or JSON, and `/v2/embed` vectors.
 //!
 //! Cohere puts the text of a tool-calling turn in `tool_plan` (`tool-plan-delta` events
-//! when streamed); replay sends a fixture's text back as the tool plan whenever it has
-//! tool calls, so the plan is recorded as `content` and a round trip gives the SDK the
-//! same `tool_plan`. `thinking` content items are reasoning. Tool calls are keyed by the
+//! when streamed). It is recorded as the fixture's `toolPlan`, apart from `content`: it
+//! is what the model says it will do, not what it says to the user, so a replay through
+//! another provider does not show it as the answer, and a Cohere replay sends it back
+//! as the same `tool_plan`. `thinking` content items are reasoning. Tool calls are keyed by the
 //! event `index` (a delta without one belongs to the last call started); arguments are
 //! joined from their fragments.
 //!
@@ -112,7 +113,7 @@ fn collapse_sse(body: &[u8]) -> Collapsed {
             "content-delta" => content_delta(msg, index, &kinds, &mut c),
             "tool-plan-delta" => {
                 if let Some(t) = msg.and_then(|m| m.get("tool_plan")).and_then(Value::as_str) {
-                    c.push_text(t);
+                    c.tool_plan.push_str(t);
                 }
             }
             "tool-call-start" => {
@@ -231,7 +232,7 @@ fn collapse_json(body: &[u8]) -> Collapsed {
         }
     }
     if let Some(plan) = m.get("tool_plan").and_then(Value::as_str) {
-        c.push_text(plan);
+        c.tool_plan.push_str(plan);
     }
     for tc in m
         .get("tool_calls")
@@ -346,14 +347,18 @@ mod tests {
     }
 
     #[test]
-    fn a_streamed_tool_call_keeps_the_plan_as_content_and_joins_its_arguments() {
+    fn a_streamed_tool_call_keeps_the_plan_apart_from_content_and_joins_its_arguments() {
         let (c, r) = fixture_of(
             &Surface::Cohere(Op::Chat),
             "text/event-stream",
             "cohere/chat-v2-stream-tool-call.sse",
         );
+        assert!(
+            r.get("content").is_none(),
+            "the model said nothing to the user: {r}"
+        );
         assert_eq!(
-            r["content"],
+            r["toolPlan"],
             "I will use the Person tool to create a person with the name Erick and age 27, and then relay this information to the user."
         );
         assert_eq!(r["toolCalls"][0]["name"], "Person");
@@ -385,7 +390,8 @@ mod tests {
             "application/json",
             "cohere/chat-v2-json-tool-calls.json",
         );
-        assert!(r["content"]
+        assert!(r.get("content").is_none(), "{r}");
+        assert!(r["toolPlan"]
             .as_str()
             .unwrap()
             .starts_with("I will use the Person tool"));

@@ -56,6 +56,8 @@ pub struct Collapsed {
     pub signature: Option<String>,
     /// Redacted-thinking blobs.
     pub redacted: Vec<String>,
+    /// Cohere's tool plan, kept apart from the content.
+    pub tool_plan: String,
     /// Tool calls in the order they started.
     pub calls: Vec<CollapsedCall>,
     atoms: Vec<Atom>,
@@ -74,6 +76,28 @@ pub struct Collapsed {
     pub truncated: bool,
     /// Notes for the cassette's `_warnings`.
     pub warnings: Vec<String>,
+    /// The other choices of a reply asked with `n > 1` (index 1, 2, ...), each read
+    /// on its own; this value is choice 0.
+    pub choices: Vec<Collapsed>,
+}
+
+/// The per-choice part of a response object: what one choice says, not the envelope
+/// (usage is the whole reply's).
+fn choice_of(r: &Map<String, Value>) -> Value {
+    let mut m = Map::new();
+    for k in [
+        "content",
+        "toolCalls",
+        "blocks",
+        "reasoning",
+        "toolPlan",
+        "finishReason",
+    ] {
+        if let Some(v) = r.get(k) {
+            m.insert(k.into(), v.clone());
+        }
+    }
+    Value::Object(m)
 }
 
 impl Collapsed {
@@ -81,6 +105,7 @@ impl Collapsed {
     /// finish reason or usage. The recorder saves such a reply raw.
     pub fn is_empty(&self) -> bool {
         self.content.is_empty()
+            && self.tool_plan.is_empty()
             && self.reasoning.is_empty()
             && self.redacted.is_empty()
             && self.calls.is_empty()
@@ -207,8 +232,11 @@ impl Collapsed {
                 Value::Object(m)
             })
             .collect();
+        if !self.tool_plan.is_empty() {
+            r.insert("toolPlan".into(), self.tool_plan.clone().into());
+        }
         if !self.content.is_empty() || calls.is_empty() {
-            if self.content.is_empty() {
+            if self.content.is_empty() && self.tool_plan.is_empty() {
                 warnings.push("Upstream reply had no text and no tool calls".into());
             }
             r.insert("content".into(), self.content.clone().into());
@@ -250,7 +278,29 @@ impl Collapsed {
         {
             r.insert("finishReason".into(), f.into());
         }
+        if !self.choices.is_empty() {
+            // Every choice, in index order; choice 0 also stays at the top, which is
+            // what a provider without choices (or the reference) replays.
+            let mut all = vec![choice_of(&r)];
+            for (i, other) in self.choices.iter().enumerate() {
+                let (v, w) = other.to_response();
+                warnings.extend(w.into_iter().map(|w| format!("choice {}: {w}", i + 1)));
+                all.push(choice_of(v.as_object().unwrap_or(&Map::new())));
+            }
+            r.insert("choices".into(), Value::Array(all));
+        }
         (Value::Object(r), warnings)
+    }
+
+    /// Choice `index` (0 is this value itself), made on first use.
+    pub fn choice(&mut self, index: usize) -> &mut Collapsed {
+        if index == 0 {
+            return self;
+        }
+        while self.choices.len() < index {
+            self.choices.push(Collapsed::default());
+        }
+        &mut self.choices[index - 1]
     }
 
     fn blocks(&self, calls: &[Value]) -> Vec<Value> {

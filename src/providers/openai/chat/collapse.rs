@@ -70,9 +70,23 @@ fn read_chunk(v: &Value, c: &mut Collapsed) {
         return;
     }
     read_usage(v, c);
-    let Some(choice) = v.get("choices").and_then(|ch| ch.get(0)) else {
-        return;
-    };
+    // With `n > 1` each chunk carries the choice it belongs to by `index`.
+    for choice in v
+        .get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
+        // An index past any real `n` (128) is a broken chunk, not a choice.
+        let Ok(index) = usize::try_from(index.min(128)) else {
+            continue;
+        };
+        read_choice_delta(choice, c.choice(index));
+    }
+}
+
+fn read_choice_delta(choice: &Value, c: &mut Collapsed) {
     if let Some(f) = choice.get("finish_reason").and_then(|f| f.as_str()) {
         c.finish_reason = Some(f.to_string());
     }
@@ -117,11 +131,22 @@ fn read_chunk(v: &Value, c: &mut Collapsed) {
 
 fn read_completion(v: &Value, c: &mut Collapsed) {
     read_usage(v, c);
-    let Some(choice) = v.get("choices").and_then(|ch| ch.get(0)) else {
+    let choices = v.get("choices").and_then(Value::as_array);
+    if choices.is_none_or(|a| a.is_empty()) {
         c.warnings
             .push("upstream chat completion has no choices".into());
         return;
-    };
+    }
+    for choice in choices.into_iter().flatten() {
+        let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
+        let Ok(index) = usize::try_from(index.min(128)) else {
+            continue;
+        };
+        read_choice_message(choice, c.choice(index));
+    }
+}
+
+fn read_choice_message(choice: &Value, c: &mut Collapsed) {
     if let Some(f) = choice.get("finish_reason").and_then(|f| f.as_str()) {
         c.finish_reason = Some(f.to_string());
     }
@@ -204,5 +229,21 @@ mod tests {
         assert_eq!(c.calls.len(), 2);
         let c = collapse("application/json", &golden("openai/chat-json-text.json"));
         assert_eq!(c.usage, Some((13, 21)));
+    }
+
+    #[test]
+    fn each_choice_of_an_n2_stream_is_its_own() {
+        let c = collapse(
+            "text/event-stream",
+            &golden("openai/chat-stream-n2-interleaved-choices.sse"),
+        );
+        assert_eq!(c.choices.len(), 1, "two choices: 0 and 1");
+        assert!(!c.content.is_empty() && !c.choices[0].content.is_empty());
+        assert_ne!(c.content, c.choices[0].content);
+        let (r, _) = c.to_response();
+        let all = r["choices"].as_array().unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0]["content"], r["content"]);
+        assert_eq!(all[1]["content"], c.choices[0].content.as_str());
     }
 }

@@ -113,6 +113,7 @@ pub fn tool_names(body: &Map<String, Value>) -> Vec<String> {
     names
 }
 
+mod choices;
 mod collapse;
 mod completion;
 mod skim;
@@ -217,6 +218,9 @@ pub fn call_id(call: &ToolCall, i: usize, ctx: &RenderContext) -> String {
 
 /// Render a chat reply as a chat completion (JSON or SSE).
 pub fn render(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
+    if !reply.choices.is_empty() {
+        return choices::render(reply, req, ctx);
+    }
     if req.stream {
         stream::render_stream(reply, req, ctx)
     } else {
