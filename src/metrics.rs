@@ -231,8 +231,14 @@ pub(crate) fn route_template(surface: &Surface) -> &'static str {
         Surface::Gemini(gemini::Op::Predict { vertex: true, .. }) => {
             "/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:predict"
         }
-        Surface::Gemini(gemini::Op::PredictLongRunning { .. }) => {
+        Surface::Gemini(gemini::Op::PredictLongRunning { resource: None, .. }) => {
             "/v1beta/models/{model}:predictLongRunning"
+        }
+        Surface::Gemini(gemini::Op::PredictLongRunning { resource: Some(_), .. }) => {
+            "/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:predictLongRunning"
+        }
+        Surface::Gemini(gemini::Op::FetchOperation { .. }) => {
+            "/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:fetchPredictOperation"
         }
         Surface::Gemini(gemini::Op::Operation { .. }) => "/v1beta/operations/{id}",
         Surface::Anthropic(anthropic::Op::Messages) => "/v1/messages",

@@ -190,6 +190,9 @@ pub struct MediaHints {
     pub background: Option<String>,
     /// The prompt, for replies that echo it (video objects).
     pub prompt: Option<String>,
+    /// A job poll that names its job in the body (Vertex `fetchPredictOperation`): the
+    /// job id; a Vertex Veo start: its model's resource name.
+    pub job_id: Option<String>,
 }
 
 /// The normalised request every surface is turned into before matching.

@@ -114,9 +114,16 @@ impl Surface {
 
     /// The job step this surface is, for the job routes (video creates, polls and
     /// downloads); `None` for every other surface.
-    pub fn job_step(&self) -> Option<JobStep<'_>> {
+    pub fn job_step<'a>(&'a self, req: &'a ChatRequest) -> Option<JobStep<'a>> {
         use openai::video::VideoOp;
         match self {
+            Surface::Gemini(gemini::Op::FetchOperation { .. }) => Some(JobStep::Poll(
+                req.hints
+                    .media
+                    .as_deref()
+                    .and_then(|h| h.job_id.as_deref())
+                    .unwrap_or(""),
+            )),
             Surface::OpenAi(openai::Op::Video(VideoOp::Create))
             | Surface::Gemini(gemini::Op::PredictLongRunning { .. }) => Some(JobStep::Start),
             Surface::OpenAi(openai::Op::Video(VideoOp::Retrieve { id }))

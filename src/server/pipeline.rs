@@ -242,8 +242,13 @@ fn decide<'a>(
     }
 
     // A job's polls and downloads answer from the job table, not from matching.
-    if let Some(step @ (JobStep::Poll(_) | JobStep::Content(_))) = surface.job_step() {
-        return job_poll(state, surface, parts, bytes, req, step, strict, draft);
+    let poll = match surface.job_step(&req) {
+        Some(JobStep::Poll(id)) => Some((id.to_string(), true)),
+        Some(JobStep::Content(id)) => Some((id.to_string(), false)),
+        _ => None,
+    };
+    if let Some((id, advance)) = poll {
+        return job_poll(state, surface, parts, bytes, req, (&id, advance), strict, draft);
     }
 
     // While recording, turnIndex is a hard gate: an earlier turn's capture must not
@@ -314,15 +319,10 @@ fn job_poll<'a>(
     parts: &'a http::request::Parts,
     bytes: Bytes,
     req: ChatRequest,
-    step: JobStep<'_>,
+    (id, advance): (&str, bool),
     strict: bool,
     draft: &'a mut Draft,
 ) -> Decided<'a> {
-    let (id, advance) = match step {
-        JobStep::Poll(id) => (id, true),
-        JobStep::Content(id) => (id, false),
-        JobStep::Start => ("", false),
-    };
     if let Some(job) = state.jobs.poll(&req.test_id, id, advance) {
         draft.source = Source::Fixture;
         draft.fixture = Some(job.fixture.origin.clone());
@@ -454,7 +454,7 @@ fn replay(
     // Nothing between the frames: they may come as one (no copy into one body later).
     ctx.whole = fault.is_none() && pacing.is_instant();
     let mut plan = surface.render(fx, req, &ctx);
-    if plan.status == 200 && surface.job_step() == Some(JobStep::Start) {
+    if plan.status == 200 && surface.job_step(req) == Some(JobStep::Start) {
         if let Some(id) = surface.job_id(fx, req, &ctx) {
             tracing::debug!(provider = surface.provider(), job = %id, "job started");
             state.jobs.start(&req.test_id, id, fx.clone(), req.clone());

@@ -288,6 +288,7 @@ fn decode(s: &str) -> String {
 /// Gemini (`/v1beta|/v1/models/{m}:op`) and Vertex AI
 /// (`/v1|/v1beta1/projects/{p}/locations/{l}/publishers/google/models/{m}:op`).
 fn google_surface(path: &str) -> Option<Surface> {
+    let mut vertex_at: Option<(&str, &str)> = None;
     let (vertex, rest) = if let Some(r) = path
         .strip_prefix("/v1beta/models/")
         .or_else(|| path.strip_prefix("/v1/models/"))
@@ -310,6 +311,7 @@ fn google_surface(path: &str) -> Option<Surface> {
         if loc != "locations" || publ != "publishers" {
             return None;
         }
+        vertex_at = Some((_p, _l));
         (true, rest.strip_prefix("models/")?)
     };
     let (model, op) = rest.rsplit_once(':')?;
@@ -339,8 +341,14 @@ fn google_surface(path: &str) -> Option<Surface> {
             vertex,
         })),
         "predict" => Some(Surface::Gemini(gemini::Op::Predict { model, vertex })),
-        "predictLongRunning" if !vertex => {
-            Some(Surface::Gemini(gemini::Op::PredictLongRunning { model }))
+        "predictLongRunning" => Some(Surface::Gemini(gemini::Op::PredictLongRunning {
+            resource: vertex_at.map(|(p, l)| {
+                format!("projects/{p}/locations/{l}/publishers/google/models/{model}")
+            }),
+            model,
+        })),
+        "fetchPredictOperation" if vertex => {
+            Some(Surface::Gemini(gemini::Op::FetchOperation { model }))
         }
         _ => None,
     }

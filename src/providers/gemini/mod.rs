@@ -73,8 +73,18 @@ pub enum Op {
         /// Came in on a Vertex AI path.
         vertex: bool,
     },
-    /// Veo `:predictLongRunning`.
+    /// Veo `:predictLongRunning`, on the Gemini API or Vertex.
     PredictLongRunning {
+        /// The model from the path.
+        model: String,
+        /// On Vertex, the model's resource name
+        /// (`projects/{p}/locations/{l}/publishers/google/models/{m}`), which the
+        /// operation's name extends.
+        resource: Option<String>,
+    },
+    /// Vertex's `models/{m}:fetchPredictOperation`: a Veo poll naming its operation in
+    /// the body.
+    FetchOperation {
         /// The model from the path.
         model: String,
     },
@@ -91,7 +101,11 @@ impl Op {
         match self {
             Op::Generate { vertex: true, .. }
             | Op::Embed { vertex: true, .. }
-            | Op::Predict { vertex: true, .. } => "vertexai",
+            | Op::Predict { vertex: true, .. }
+            | Op::PredictLongRunning {
+                resource: Some(_), ..
+            }
+            | Op::FetchOperation { .. } => "vertexai",
             _ => "gemini",
         }
     }
@@ -107,8 +121,11 @@ pub fn parse_request(
         Op::Generate { model, stream, .. } => request::parse_generate(parts, body, model, *stream),
         Op::Embed { model, batch, .. } => request::parse_embed(body, model, *batch),
         Op::Predict { model, .. } => imagen::parse_request(body, model),
-        Op::PredictLongRunning { model } => veo::parse_request(body, model),
+        Op::PredictLongRunning { model, resource } => {
+            veo::parse_request(body, model, resource.as_deref())
+        }
         Op::Operation { .. } => Ok(ChatRequest::new(crate::request::Endpoint::Video, body)),
+        Op::FetchOperation { .. } => veo::parse_fetch(body),
     }
 }
 
@@ -128,7 +145,7 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
             Ok(v) => imagen::render(v, req).unwrap_or_else(|m| refused(m)),
             Err(message) => refused(message),
         },
-        Op::PredictLongRunning { .. } | Op::Operation { .. } => {
+        Op::PredictLongRunning { .. } | Op::Operation { .. } | Op::FetchOperation { .. } => {
             match answer::media(fx, MediaKind::Video, "a :predictLongRunning request") {
                 Ok(v) => veo::render_job(v, req, ctx, 0),
                 Err(message) => refused(message),
@@ -184,7 +201,9 @@ pub fn rate_limit_headers(_op: &Op) -> &'static [(&'static str, &'static str)] {
 pub fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
     match op {
         Op::Predict { .. } => imagen::collapse(body),
-        Op::PredictLongRunning { .. } | Op::Operation { .. } => veo::collapse(body),
+        Op::PredictLongRunning { .. } | Op::Operation { .. } | Op::FetchOperation { .. } => {
+            veo::collapse(body)
+        }
         Op::Generate { .. } | Op::Embed { .. } => collapse::collapse(op, content_type, body),
     }
 }

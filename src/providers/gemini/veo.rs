@@ -9,7 +9,11 @@
 //! replays what the upstream said: `video.polls` holds the start reply and each poll
 //! reply in order, and the k-th poll answers `polls[k]` (the last one from then on).
 //!
-//! Not here: Vertex's `:fetchPredictOperation` polls.
+//! On Vertex (the only place google-genai 3.x sends `generate_videos`), the start is
+//! `.../publishers/google/models/{m}:predictLongRunning`, the operation is named
+//! `projects/{p}/locations/{l}/publishers/google/models/{m}/operations/{id}`, a poll is
+//! `POST .../models/{m}:fetchPredictOperation` with `{"operationName"}`, and the done
+//! reply is `{"response":{"@type",...,"videos":[{"gcsUri","mimeType"}]}}`.
 
 use serde_json::{json, Map, Value};
 
@@ -17,11 +21,17 @@ use crate::providers::common::collapse::Collapsed;
 use crate::providers::common::{json_body, ParseError, RenderContext, RenderPlan};
 use crate::request::{ChatRequest, Endpoint, MediaHints, Message, Role};
 
+const VERTEX_RESPONSE_TYPE: &str = "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse";
+
 const RESPONSE_TYPE: &str =
     "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse";
 
-/// Parse a `:predictLongRunning` request.
-pub(super) fn parse_request(body: &[u8], model: &str) -> Result<ChatRequest, ParseError> {
+/// Parse a `:predictLongRunning` request (`resource`: the Vertex model's resource name).
+pub(super) fn parse_request(
+    body: &[u8],
+    model: &str,
+    resource: Option<&str>,
+) -> Result<ChatRequest, ParseError> {
     let o = json_body(body)?;
     let prompt = super::imagen::prompt_of(&o)?;
     let mut req = ChatRequest::new(Endpoint::Video, body);
@@ -29,6 +39,24 @@ pub(super) fn parse_request(body: &[u8], model: &str) -> Result<ChatRequest, Par
     req.messages.push(Message::text(Role::User, prompt.clone()));
     req.hints.media = Some(Box::new(MediaHints {
         prompt: Some(prompt),
+        job_id: resource.map(String::from),
+        ..MediaHints::default()
+    }));
+    Ok(req)
+}
+
+/// Parse Vertex's `:fetchPredictOperation`: `{"operationName": ".../operations/{id}"}`.
+pub(super) fn parse_fetch(body: &[u8]) -> Result<ChatRequest, ParseError> {
+    let o = json_body(body)?;
+    let Some(name) = o.get("operationName").and_then(Value::as_str) else {
+        return Err(ParseError::bad(
+            "invalid_argument",
+            "* FetchPredictOperationRequest.operation_name: required field is missing",
+        ));
+    };
+    let mut req = ChatRequest::new(Endpoint::Video, body);
+    req.hints.media = Some(Box::new(MediaHints {
+        job_id: Some(name.rsplit('/').next().unwrap_or(name).to_string()),
         ..MediaHints::default()
     }));
     Ok(req)
@@ -62,7 +90,12 @@ pub(super) fn render_job(v: &Value, req: &ChatRequest, ctx: &RenderContext, poll
         return super::pretty_plan(200, &p[(polls as usize).min(p.len() - 1)]);
     }
     let model = req.model.as_deref().unwrap_or("veo");
-    let name = format!("models/{model}/operations/{}", job_id(v, ctx));
+    // On Vertex the start's request carries its model's resource name.
+    let resource = req.hints.media.as_deref().and_then(|h| h.job_id.as_deref());
+    let name = match resource {
+        Some(r) => format!("{r}/operations/{}", job_id(v, ctx)),
+        None => format!("models/{model}/operations/{}", job_id(v, ctx)),
+    };
     let body = if polls == 0 {
         json!({ "name": name })
     } else if video.get("status").and_then(Value::as_str) == Some("failed") {
@@ -76,6 +109,19 @@ pub(super) fn render_job(v: &Value, req: &ChatRequest, ctx: &RenderContext, poll
             None => "Video generation failed".into(),
         };
         json!({"name": name, "done": true, "error": {"code": 3, "message": message}})
+    } else if resource.is_some() {
+        let mut sample = Map::new();
+        if let Some(uri) = video.get("url").and_then(Value::as_str) {
+            sample.insert("gcsUri".into(), uri.into());
+        }
+        if let Some(b) = video.get("b64").and_then(Value::as_str) {
+            sample.insert("bytesBase64Encoded".into(), b.into());
+        }
+        sample.insert("mimeType".into(), "video/mp4".into());
+        json!({"name": name, "done": true, "response": {
+            "@type": VERTEX_RESPONSE_TYPE,
+            "videos": [sample],
+        }})
     } else {
         let uri = video.get("url").and_then(Value::as_str).unwrap_or("");
         json!({"name": name, "done": true, "response": {
@@ -105,6 +151,7 @@ pub(super) fn collapse(body: &[u8]) -> Collapsed {
             video.insert("status".into(), status.into());
             if let Some(uri) = v
                 .pointer("/response/generateVideoResponse/generatedSamples/0/video/uri")
+                .or_else(|| v.pointer("/response/videos/0/gcsUri"))
                 .and_then(Value::as_str)
             {
                 video.insert("url".into(), uri.into());
