@@ -6,6 +6,7 @@
 //! - `tee`: the relayed body and its bounded copy.
 //! - `capture`: frame timing and terminal-event detection on the copy.
 //! - `matchkey`: the new fixture's `match`, built like replay matches.
+//! - `jobs`: video jobs being recorded (create, polls, content), written when over.
 //! - `writer`: file layout, slugs, atomic appends.
 //! - `redact`: credentials never reach the disk.
 //!
@@ -14,6 +15,7 @@
 
 pub(crate) mod capture;
 pub(crate) mod deferred;
+pub(crate) mod jobs;
 pub(crate) mod matchkey;
 pub(crate) mod redact;
 pub(crate) mod tee;
@@ -91,6 +93,8 @@ pub struct Recorder {
     secrets: Arc<crate::secrets::Detector>,
     recorded: Arc<AtomicUsize>,
     writes: Arc<Writes>,
+    /// Video jobs whose polls and content are still being recorded.
+    jobs: Arc<jobs::RecordingJobs>,
 }
 
 /// Recordings being written off the request path, so shutdown can wait for them; the
@@ -160,6 +164,7 @@ impl Recorder {
             secrets: crate::secrets::Detector::shared_builtin(),
             recorded: Arc::new(AtomicUsize::new(0)),
             writes: Arc::default(),
+            jobs: Arc::default(),
         })
     }
 
@@ -184,6 +189,24 @@ impl Recorder {
     pub async fn flush(&self) {
         // Captures still waiting for their turn count as pending writes already.
         self.deferred.settle();
+        // Video jobs still being recorded are written as they stand.
+        for job in self.jobs.drain() {
+            tracing::warn!("a video job was still being recorded at shutdown; writing what it has");
+            self.writes.start();
+            let response = job.response();
+            persist(
+                &job.surface,
+                &job.req,
+                response,
+                Vec::new(),
+                None,
+                &self.config,
+                &self.secrets,
+                &self.store,
+                &self.recorded,
+                &self.writes,
+            );
+        }
         loop {
             let idle = self.writes.idle.notified();
             tokio::pin!(idle);
@@ -327,6 +350,7 @@ impl Recorder {
             let config = self.config.clone();
             let counter = self.recorded.clone();
             let writes = self.writes.clone();
+            let jobs = self.jobs.clone();
             let ct = content_type.clone();
             Some(Box::new(move |cap: Capture| {
                 // Counted before it is deferred, so `flush` waits for it from now on.
@@ -344,6 +368,7 @@ impl Recorder {
                             &store,
                             &counter,
                             &writes,
+                            &jobs,
                         )
                     }));
                     if saved.is_err() {
@@ -414,9 +439,70 @@ fn save(
     store: &FixtureStore,
     counter: &AtomicUsize,
     writes: &Arc<Writes>,
+    jobs: &jobs::RecordingJobs,
 ) {
     let collapsed = surface.collapse(status, content_type, &cap.body);
-    let (mut response, mut warnings) = collapsed.to_response();
+    if let Some(step) = surface.job_step(req) {
+        // A job's replies join its recording, written when the job is over; a failed
+        // poll or download is relayed but not kept.
+        if status < 400 || step != crate::providers::JobStep::Start {
+            let over = if status < 400 {
+                jobs.take(surface, req, step, collapsed.media.as_ref())
+            } else {
+                tracing::warn!(status, "a job poll failed upstream; not recorded");
+                None
+            };
+            match over {
+                Some(job) => {
+                    let response = job.response();
+                    persist(
+                        &job.surface, &job.req, response, Vec::new(), None, config, secrets, store,
+                        counter, writes,
+                    );
+                }
+                None => writes.done(false),
+            }
+            return;
+        }
+    }
+    let (mut response, warnings) = collapsed.to_response();
+    // A speech stream says nothing of its audio's format: the request asked for it.
+    if response.get("audio").is_some() && response.get("format").is_none() {
+        if let Some(f) = req
+            .hints
+            .media
+            .as_deref()
+            .and_then(|h| h.format.as_deref())
+            .filter(|f| *f != "mp3")
+        {
+            response["format"] = f.into();
+        }
+    }
+    let timings = if cap.stream && status < 400 {
+        capture::recorded_timings(&cap.frame_times)
+    } else {
+        None
+    };
+    persist(
+        surface, req, response, warnings, timings, config, secrets, store, counter, writes,
+    );
+}
+
+/// Register and persist one fixture `response` recorded for `req`; the caller has
+/// already counted its write as started.
+#[allow(clippy::too_many_arguments)]
+fn persist(
+    surface: &Surface,
+    req: &ChatRequest,
+    mut response: Value,
+    mut warnings: Vec<String>,
+    timings: Option<Value>,
+    config: &RecordConfig,
+    secrets: &crate::secrets::Detector,
+    store: &FixtureStore,
+    counter: &AtomicUsize,
+    writes: &Arc<Writes>,
+) {
     let (mut matcher, empty) = matchkey::match_for(req, config.full_model_version);
     let mut entry = Map::new();
     let mut changed = Vec::new();
@@ -431,10 +517,8 @@ fn save(
     }
     entry.insert("match".into(), matcher);
     entry.insert("response".into(), response);
-    if cap.stream && status < 400 {
-        if let Some(t) = capture::recorded_timings(&cap.frame_times) {
-            entry.insert("recordedTimings".into(), t);
-        }
+    if let Some(t) = timings {
+        entry.insert("recordedTimings".into(), t);
     }
     let entry = Value::Object(entry);
     let path = writer::recording_path(&config.record_dir, surface.provider(), &req.test_id);
