@@ -202,6 +202,45 @@ pub(crate) fn route_template(surface: &Surface) -> &'static str {
             azure_deployment: Some(_),
         }) => "/openai/deployments/{deployment}/embeddings",
         Surface::OpenAi(openai::Op::Responses) => "/v1/responses",
+        Surface::OpenAi(openai::Op::Images { edit, azure_deployment }) => {
+            match (edit, azure_deployment.is_some()) {
+                (false, false) => "/v1/images/generations",
+                (true, false) => "/v1/images/edits",
+                (false, true) => "/openai/deployments/{deployment}/images/generations",
+                (true, true) => "/openai/deployments/{deployment}/images/edits",
+            }
+        }
+        Surface::OpenAi(openai::Op::Speech { azure_deployment: None }) => "/v1/audio/speech",
+        Surface::OpenAi(openai::Op::Speech { azure_deployment: Some(_) }) => {
+            "/openai/deployments/{deployment}/audio/speech"
+        }
+        Surface::OpenAi(openai::Op::Transcribe { translate, azure_deployment }) => {
+            match (translate, azure_deployment.is_some()) {
+                (false, false) => "/v1/audio/transcriptions",
+                (true, false) => "/v1/audio/translations",
+                (false, true) => "/openai/deployments/{deployment}/audio/transcriptions",
+                (true, true) => "/openai/deployments/{deployment}/audio/translations",
+            }
+        }
+        Surface::OpenAi(openai::Op::Video(v)) => match v {
+            openai::video::VideoOp::Create => "/v1/videos",
+            openai::video::VideoOp::Retrieve { .. } => "/v1/videos/{id}",
+            openai::video::VideoOp::Content { .. } => "/v1/videos/{id}/content",
+        },
+        Surface::Gemini(gemini::Op::Predict { vertex: false, .. }) => "/v1beta/models/{model}:predict",
+        Surface::Gemini(gemini::Op::Predict { vertex: true, .. }) => {
+            "/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:predict"
+        }
+        Surface::Gemini(gemini::Op::PredictLongRunning { resource: None, .. }) => {
+            "/v1beta/models/{model}:predictLongRunning"
+        }
+        Surface::Gemini(gemini::Op::PredictLongRunning { resource: Some(_), .. }) => {
+            "/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:predictLongRunning"
+        }
+        Surface::Gemini(gemini::Op::FetchOperation { .. }) => {
+            "/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:fetchPredictOperation"
+        }
+        Surface::Gemini(gemini::Op::Operation { .. }) => "/v1beta/operations/{id}",
         Surface::Anthropic(anthropic::Op::Messages) => "/v1/messages",
         Surface::Gemini(gemini::Op::Generate { stream, vertex, .. }) => match (vertex, stream) {
             (false, false) => "/v1beta/models/{model}:generateContent",

@@ -163,6 +163,36 @@ pub struct RenderHints {
     /// Request fields a provider echoes back verbatim in its reply (Responses:
     /// `instructions`, `tools`, `text`, `temperature`, ...). Never used for matching.
     pub echo: serde_json::Map<String, serde_json::Value>,
+    /// What a media request asks of its reply (boxed: only media requests have one).
+    pub media: Option<Box<MediaHints>>,
+}
+
+/// What a media request (images, speech, transcription, video) asks of its reply.
+/// Never used for matching.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaHints {
+    /// `response_format`: speech `mp3|opus|aac|flac|wav|pcm`; transcription
+    /// `json|verbose_json|text|srt|vtt|diarized_json`; images `url|b64_json`.
+    pub format: Option<String>,
+    /// Speech `stream_format: "sse"`.
+    pub sse: bool,
+    /// Images `n`.
+    pub n: Option<u32>,
+    /// Images and video `size`.
+    pub size: Option<String>,
+    /// Video `seconds`.
+    pub seconds: Option<String>,
+    /// Images `quality`, echoed by gpt-image replies.
+    pub quality: Option<String>,
+    /// Images `output_format`, echoed by gpt-image replies.
+    pub output_format: Option<String>,
+    /// Images `background`, echoed by gpt-image replies.
+    pub background: Option<String>,
+    /// The prompt, for replies that echo it (video objects).
+    pub prompt: Option<String>,
+    /// A job poll that names its job in the body (Vertex `fetchPredictOperation`): the
+    /// job id; a Vertex Veo start: its model's resource name.
+    pub job_id: Option<String>,
 }
 
 /// The normalised request every surface is turned into before matching.
@@ -192,6 +222,11 @@ pub struct ChatRequest {
     /// SHA-256 of the raw request body: with the fixture's own digest it seeds every
     /// generated id, so replies are deterministic per (fixture, request).
     pub body_digest: [u8; 32],
+    /// SHA-256 (lower-case hex) of the main uploaded file of a multipart request (the
+    /// audio `file`, the first `image` of an edit, a video's `input_reference`):
+    /// `match.fileDigest` compares it, so two uploads with the same fields are told
+    /// apart.
+    pub file_digest: Option<String>,
 }
 
 /// The scope used when a request names no test id.
@@ -220,6 +255,7 @@ impl ChatRequest {
             test_id: Cow::Borrowed(DEFAULT_TEST_ID),
             hints: RenderHints::default(),
             body_digest: Sha256::digest(body).into(),
+            file_digest: None,
         }
     }
 

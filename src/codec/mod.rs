@@ -3,6 +3,7 @@
 //! - [`sse`]: `text/event-stream` (OpenAI, Anthropic, Gemini `alt=sse`, Cohere v2).
 //! - [`ndjson`]: newline-delimited JSON (Ollama, Cohere v1).
 //! - [`eventstream`]: AWS `application/vnd.amazon.eventstream` (Bedrock).
+//! - [`multipart`]: `multipart/form-data` request bodies (OpenAI uploads), read whole.
 //!
 //! Encoders append to a [`BytesMut`]; decoders are small state machines that consume
 //! complete frames from the front of a [`BytesMut`] the caller keeps appending to, and
@@ -14,6 +15,7 @@
 //! that came from outside is checked, and a bad frame is an [`Error`].
 
 pub mod eventstream;
+pub mod multipart;
 pub mod ndjson;
 pub mod sse;
 

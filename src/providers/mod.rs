@@ -47,7 +47,8 @@ use common::{ErrorKind, ParseError, RenderContext, RenderPlan, RequestParts};
 /// with the parameters its path carries. The router builds these.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Surface {
-    /// OpenAI and Azure OpenAI: chat completions, embeddings, responses.
+    /// OpenAI and Azure OpenAI: chat completions, embeddings, responses, images, audio,
+    /// video.
     OpenAi(openai::Op),
     /// Anthropic Messages.
     Anthropic(anthropic::Op),
@@ -59,6 +60,18 @@ pub enum Surface {
     Cohere(cohere::Op),
     /// Ollama's native API.
     Ollama(ollama::Op),
+}
+
+/// Where a request stands in the life of a job (a video generation): the create that
+/// starts one, a status poll, a content download. The server's job table reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStep<'a> {
+    /// Starts a job when it matches a fixture.
+    Start,
+    /// Polls the job with this id.
+    Poll(&'a str),
+    /// Downloads the content of the job with this id.
+    Content(&'a str),
 }
 
 /// Call `$verb` of the provider owning the surface, with its own `Op` first.
@@ -96,6 +109,71 @@ impl Surface {
                 | Surface::Gemini(gemini::Op::Embed { .. })
                 | Surface::Cohere(cohere::Op::Embed)
                 | Surface::Ollama(ollama::Op::Embed { .. })
+        )
+    }
+
+    /// The job step this surface is, for the job routes (video creates, polls and
+    /// downloads); `None` for every other surface.
+    pub fn job_step<'a>(&'a self, req: &'a ChatRequest) -> Option<JobStep<'a>> {
+        use openai::video::VideoOp;
+        match self {
+            Surface::Gemini(gemini::Op::FetchOperation { .. }) => Some(JobStep::Poll(
+                req.hints
+                    .media
+                    .as_deref()
+                    .and_then(|h| h.job_id.as_deref())
+                    .unwrap_or(""),
+            )),
+            Surface::OpenAi(openai::Op::Video(VideoOp::Create))
+            | Surface::Gemini(gemini::Op::PredictLongRunning { .. }) => Some(JobStep::Start),
+            Surface::OpenAi(openai::Op::Video(VideoOp::Retrieve { id }))
+            | Surface::Gemini(gemini::Op::Operation { id }) => Some(JobStep::Poll(id)),
+            Surface::OpenAi(openai::Op::Video(VideoOp::Content { id })) => {
+                Some(JobStep::Content(id))
+            }
+            _ => None,
+        }
+    }
+
+    /// The id of the job a matched start hands out (see [`JobStep::Start`]).
+    pub fn job_id(&self, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> Option<String> {
+        match self {
+            Surface::OpenAi(op) => openai::job_id(op, fx, req, ctx),
+            Surface::Gemini(op) => gemini::job_id(op, fx, req, ctx),
+            _ => None,
+        }
+    }
+
+    /// A started job's reply to `poll` after `polls` status polls (`start` is the
+    /// request that started it, `fx` the fixture it matched).
+    pub fn render_job(
+        &self,
+        fx: &Fixture,
+        start: &ChatRequest,
+        poll: &ChatRequest,
+        ctx: &RenderContext,
+        polls: u32,
+    ) -> RenderPlan {
+        if let Reply::Error(e) = &fx.reply {
+            return self.error(e.status, &e.message, ErrorKind::Fixture(e));
+        }
+        match self {
+            Surface::OpenAi(op) => openai::render_job(op, fx, start, poll, ctx, polls),
+            Surface::Gemini(op) => gemini::render_job(op, fx, start, poll, ctx, polls),
+            _ => self.error(500, "this surface has no jobs", ErrorKind::Internal),
+        }
+    }
+
+    /// Whether the body alone parses again as it did (the journal re-parses kept bodies
+    /// without their headers): not for multipart uploads, whose boundary is a header.
+    pub fn body_alone_parses(&self) -> bool {
+        !matches!(
+            self,
+            Surface::OpenAi(
+                openai::Op::Images { .. }
+                    | openai::Op::Transcribe { .. }
+                    | openai::Op::Video(openai::video::VideoOp::Create)
+            )
         )
     }
 

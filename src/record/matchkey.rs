@@ -1,5 +1,7 @@
 //! The `match` block of a new recording, built from the request the same way replay
-//! matches it, so a recording always answers the request that made it.
+//! matches it, so a recording always answers the request that made it. A media
+//! request's match is its endpoint, prompt, model, context, and for an upload the
+//! file's digest (a transcription's also its response format); no turn state.
 
 use std::sync::OnceLock;
 
@@ -30,6 +32,14 @@ pub(crate) fn match_for(req: &ChatRequest, full_model_version: bool) -> (Value, 
         let empty = !m.contains_key("inputText");
         return (Value::Object(m), empty);
     }
+    let media = matches!(
+        req.endpoint,
+        Endpoint::Image
+            | Endpoint::Speech
+            | Endpoint::Transcription
+            | Endpoint::Translation
+            | Endpoint::Video
+    );
     if let Some(u) = req.last_user_text().filter(|u| !u.is_empty()) {
         m.insert("userMessage".into(), u.into());
     }
@@ -43,6 +53,25 @@ pub(crate) fn match_for(req: &ChatRequest, full_model_version: bool) -> (Value, 
     }
     if req.endpoint != Endpoint::Chat {
         m.insert("endpoint".into(), req.endpoint.as_str().into());
+    }
+    if media {
+        // A media request has no turns: what tells two apart is the upload and, for a
+        // transcription, the format its reply was recorded in.
+        if let Some(d) = &req.file_digest {
+            m.insert("fileDigest".into(), d.clone().into());
+        }
+        if matches!(
+            req.endpoint,
+            Endpoint::Transcription | Endpoint::Translation
+        ) {
+            if let Some(f) = &req.response_format {
+                m.insert("responseFormat".into(), f.clone().into());
+            }
+        }
+        if let Some(c) = &req.context {
+            m.insert("context".into(), c.clone().into());
+        }
+        return (Value::Object(m), false);
     }
     m.insert("turnIndex".into(), req.assistant_count().into());
     m.insert("hasToolResult".into(), req.has_tool_result().into());
@@ -58,6 +87,20 @@ pub(crate) fn match_for(req: &ChatRequest, full_model_version: bool) -> (Value, 
 mod tests {
     use super::*;
     use crate::request::{Message, Role};
+
+    #[test]
+    fn a_media_match_names_the_endpoint_upload_and_format_but_no_turns() {
+        let mut r = ChatRequest::new(Endpoint::Transcription, b"");
+        r.model = Some("whisper-1".into());
+        r.file_digest = Some("ab".repeat(32));
+        r.response_format = Some("srt".into());
+        let (m, empty) = match_for(&r, false);
+        assert!(!empty);
+        assert_eq!(
+            m,
+            serde_json::json!({"model":"whisper-1","endpoint":"transcription","fileDigest":"ab".repeat(32),"responseFormat":"srt"})
+        );
+    }
 
     #[test]
     fn dates_are_stripped_from_models() {

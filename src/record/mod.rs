@@ -6,6 +6,7 @@
 //! - `tee`: the relayed body and its bounded copy.
 //! - `capture`: frame timing and terminal-event detection on the copy.
 //! - `matchkey`: the new fixture's `match`, built like replay matches.
+//! - `jobs`: video jobs being recorded (create, polls, content), written when over.
 //! - `writer`: file layout, slugs, atomic appends.
 //! - `redact`: credentials never reach the disk.
 //!
@@ -14,6 +15,7 @@
 
 pub(crate) mod capture;
 pub(crate) mod deferred;
+pub(crate) mod jobs;
 pub(crate) mod matchkey;
 pub(crate) mod raw;
 pub(crate) mod redact;
@@ -93,6 +95,8 @@ pub struct Recorder {
     secrets: Arc<crate::secrets::Detector>,
     recorded: Arc<AtomicUsize>,
     writes: Arc<Writes>,
+    /// Video jobs whose polls and content are still being recorded.
+    jobs: Arc<jobs::RecordingJobs>,
 }
 
 /// Recordings being written off the request path, so shutdown can wait for them; the
@@ -162,6 +166,7 @@ impl Recorder {
             secrets: crate::secrets::Detector::shared_builtin(),
             recorded: Arc::new(AtomicUsize::new(0)),
             writes: Arc::default(),
+            jobs: Arc::default(),
         })
     }
 
@@ -186,6 +191,21 @@ impl Recorder {
     pub async fn flush(&self) {
         // Captures still waiting for their turn count as pending writes already.
         self.deferred.settle();
+        // Video jobs still being recorded are written as they stand.
+        for job in self.jobs.drain() {
+            tracing::warn!("a video job was still being recorded at shutdown; writing what it has");
+            self.writes.start();
+            let response = job.response();
+            let ctx = SaveContext {
+                config: &self.config,
+                secrets: &self.secrets,
+                store: &self.store,
+                counter: &self.recorded,
+                writes: &self.writes,
+                jobs: &self.jobs,
+            };
+            persist(&job.surface, &job.req, response, Vec::new(), None, &ctx);
+        }
         loop {
             let idle = self.writes.idle.notified();
             tokio::pin!(idle);
@@ -355,6 +375,7 @@ impl Recorder {
             let config = self.config.clone();
             let counter = self.recorded.clone();
             let writes = self.writes.clone();
+            let jobs = self.jobs.clone();
             let ct = content_type.clone();
             let headers = head.headers.clone();
             let raw_key = raw_key.unwrap_or_else(|| raw::key_for(parts, b""));
@@ -375,6 +396,7 @@ impl Recorder {
                             store: &store,
                             counter: &counter,
                             writes: &writes,
+                            jobs: &jobs,
                         };
                         match what {
                             Save::Fixture(req) => save(&surface, &req, raw_key, reply, &ctx),
@@ -458,6 +480,7 @@ struct SaveContext<'a> {
     store: &'a FixtureStore,
     counter: &'a AtomicUsize,
     writes: &'a Arc<Writes>,
+    jobs: &'a jobs::RecordingJobs,
 }
 
 /// Collapse, register and persist one completed capture. Runs deferred (see
@@ -470,8 +493,29 @@ fn save(
     reply: Reply<'_>,
     ctx: &SaveContext<'_>,
 ) {
-    let collapsed = surface.collapse(reply.status, reply.content_type, &reply.cap.body);
-    if reply.status < 400 && collapsed.is_empty() && !reply.cap.body.is_empty() {
+    let status = reply.status;
+    let collapsed = surface.collapse(status, reply.content_type, &reply.cap.body);
+    if let Some(step) = surface.job_step(req) {
+        // A job's replies join its recording, written when the job is over; a failed
+        // poll or download is relayed but not kept.
+        if status < 400 || step != crate::providers::JobStep::Start {
+            let over = if status < 400 {
+                ctx.jobs.take(surface, req, step, collapsed.media.as_ref())
+            } else {
+                tracing::warn!(status, "a job poll failed upstream; not recorded");
+                None
+            };
+            match over {
+                Some(job) => {
+                    let response = job.response();
+                    persist(&job.surface, &job.req, response, Vec::new(), None, ctx);
+                }
+                None => ctx.writes.done(false),
+            }
+            return;
+        }
+    }
+    if status < 400 && collapsed.is_empty() && !reply.cap.body.is_empty() {
         let reason = format!(
             "the {} reply (content type {}) is in no shape aimock reads into an editable fixture",
             surface.provider(),
@@ -479,7 +523,37 @@ fn save(
         );
         return save_raw(surface, key, reply, reason, ctx);
     }
-    let (mut response, mut warnings) = collapsed.to_response();
+    let (mut response, warnings) = collapsed.to_response();
+    // A speech stream says nothing of its audio's format: the request asked for it.
+    if response.get("audio").is_some() && response.get("format").is_none() {
+        if let Some(f) = req
+            .hints
+            .media
+            .as_deref()
+            .and_then(|h| h.format.as_deref())
+            .filter(|f| *f != "mp3")
+        {
+            response["format"] = f.into();
+        }
+    }
+    let timings = if reply.cap.stream && status < 400 {
+        capture::recorded_timings(&reply.cap.frame_times)
+    } else {
+        None
+    };
+    persist(surface, req, response, warnings, timings, ctx);
+}
+
+/// Register and persist one fixture `response` recorded for `req`; the caller has
+/// already counted its write as started.
+fn persist(
+    surface: &Surface,
+    req: &ChatRequest,
+    mut response: Value,
+    mut warnings: Vec<String>,
+    timings: Option<Value>,
+    ctx: &SaveContext<'_>,
+) {
     let (mut matcher, empty) = matchkey::match_for(req, ctx.config.full_model_version);
     let mut entry = Map::new();
     let mut changed = Vec::new();
@@ -495,10 +569,8 @@ fn save(
     }
     entry.insert("match".into(), matcher);
     entry.insert("response".into(), response);
-    if reply.cap.stream && reply.status < 400 {
-        if let Some(t) = capture::recorded_timings(&reply.cap.frame_times) {
-            entry.insert("recordedTimings".into(), t);
-        }
+    if let Some(t) = timings {
+        entry.insert("recordedTimings".into(), t);
     }
     let path = writer::recording_path(&ctx.config.record_dir, surface.provider(), &req.test_id);
     if empty {

@@ -7,7 +7,7 @@
 //! | `GET /__aimock/fixtures` | count (and with `?include=fixtures`, list) fixtures | `{"count":N}` |
 //! | `POST /__aimock/fixtures` | add `{"fixtures":[..]}`, validated like cassette files | `{"added":N}` or 400 |
 //! | `DELETE /__aimock/fixtures` | remove every fixture (journal and counts stay) | `{"cleared":true}` |
-//! | `POST /__aimock/reset` | fixtures, journal, sequence counts, queued error | `{"reset":true}` |
+//! | `POST /__aimock/reset` | fixtures, journal, sequence counts, queued error, video jobs | `{"reset":true}` |
 //! | `POST /__aimock/reset/journal` | journal only | `{"reset":true}` |
 //! | `POST /__aimock/reset/fixtures` | deprecated alias of the full reset | `{"reset":true,"deprecated":true,..}` |
 //! | `POST /__aimock/error` | answer the next provider request with this error, once | `{"queued":true}` |
@@ -203,7 +203,8 @@ fn reset(state: &AppState) {
     state.control.one_shot.clear();
     state.control.added.store(0, Ordering::Relaxed);
     state.mounts.services.reset();
-    tracing::info!("control API: full reset (fixtures, journal, sequence counts, services)");
+    state.jobs.clear();
+    tracing::info!("control API: full reset (fixtures, journal, sequence counts, services, jobs)");
 }
 
 fn json(status: u16, v: &Value) -> Response<Body> {

@@ -7,6 +7,7 @@
 //! - `control`: the `/__aimock/*` control API (fixtures, journal, reset, one-shot errors).
 //! - `catalogue`: models lists and Ollama's tags.
 //! - `websocket`: the upgrade point realtime surfaces mount their handlers on.
+//! - `jobs`: the video jobs replayed creates started, advanced by their polls.
 //!
 //! Responses are built below the server, in [`crate::respond`] (the body type, pacing,
 //! plans into responses, the one error path), which the recorder and chaos use too.
@@ -21,6 +22,7 @@
 pub mod catalogue;
 pub mod control;
 pub mod head_deadline;
+pub mod jobs;
 pub mod known;
 pub mod pipeline;
 pub mod router;
@@ -72,6 +74,8 @@ pub struct AppState {
     pub shutdown: crate::shutdown::Shutdown,
     /// WebSocket handlers and mounted services.
     pub mounts: Mounts,
+    /// Video jobs started by replayed creates.
+    pub jobs: jobs::Jobs,
 }
 
 impl AppState {
@@ -93,6 +97,7 @@ impl AppState {
             control: control::Control::default(),
             shutdown: crate::shutdown::Shutdown::new(),
             mounts: Mounts::default(),
+            jobs: jobs::Jobs::default(),
             config,
             store,
             recorder,

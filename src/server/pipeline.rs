@@ -13,6 +13,8 @@
 //!    counts advance here);
 //! 7. **chaos**: drop, malformed or disconnect, rolled after matching and before the
 //!    strict and 404 decisions (`chaos`);
+//!    (A job's status poll or content download skips matching: the job table that a
+//!    replayed create filled answers it, or, while recording, the upstream does.)
 //! 8. **answer**: render the fixture and pace it; or, on a miss, forward it (record
 //!    mode), a 503 (strict), a deterministic embedding, or a 404, each naming the
 //!    closest fixtures;
@@ -43,7 +45,7 @@ use crate::cassette::{Fixture, MatchMode, Outcome};
 use crate::chaos::{self, Action, Decision};
 use crate::journal::{Draft, Entry, Source};
 use crate::providers::common::{ErrorKind, PlanBody, RenderContext, RequestParts};
-use crate::providers::Surface;
+use crate::providers::{JobStep, Surface};
 use crate::request::{scope_value, ChatRequest, DEFAULT_TEST_ID};
 use crate::respond::body::Body;
 use crate::respond::pacing::Pacing;
@@ -226,11 +228,30 @@ fn decide<'a>(
             "answering with the queued one-shot error"
         );
         draft.source = Source::Injected;
-        draft.keep(req, Some((surface, &bytes)));
+        draft.keep(req, raw(surface, &bytes));
         return Decided::Answer(plan_response(
             surface.error(e.status, &e.message, ErrorKind::Fixture(&e)),
             None,
         ));
+    }
+
+    // A job's polls and downloads answer from the job table, not from matching.
+    let poll = match surface.job_step(&req) {
+        Some(JobStep::Poll(id)) => Some((id.to_string(), true)),
+        Some(JobStep::Content(id)) => Some((id.to_string(), false)),
+        _ => None,
+    };
+    if let Some((id, advance)) = poll {
+        return job_poll(
+            state,
+            surface,
+            parts,
+            bytes,
+            req,
+            (&id, advance),
+            strict,
+            draft,
+        );
     }
 
     // While recording, turnIndex is a hard gate: an earlier turn's capture must not
@@ -255,7 +276,7 @@ fn decide<'a>(
     }
 
     // No editable fixture: a raw exchange recorded for exactly this request answers.
-    let raw = match hit {
+    let raw_hit = match hit {
         None if found.set.has_raw() => {
             let digest = crate::cassette::raw::body_digest(&bytes);
             found
@@ -270,7 +291,7 @@ fn decide<'a>(
         draft.fixture = Some(fx.origin.clone());
         tracing::debug!(provider = surface.provider(), fixture = %fx.origin, "matched");
         replay(state, surface, &fx, &req, fault, draft)
-    } else if let Some(fx) = raw {
+    } else if let Some(fx) = raw_hit {
         replay_raw(state, &fx, draft)
     } else if let Some(rec) = recorder {
         // Boxed, and handed all it needs: an upstream call's future is large, and the
@@ -300,7 +321,7 @@ fn decide<'a>(
             ),
         }
     };
-    draft.keep(req, Some((surface, &bytes)));
+    draft.keep(req, raw(surface, &bytes));
     Decided::Answer(resp)
 }
 
@@ -342,6 +363,55 @@ fn unparsed<'a>(
     draft.keep_unparsed(&bytes);
     Decided::Answer(respond(
         &Failure::client(e.status, e.code, e.message),
+        Some(surface),
+        parts.uri.path(),
+    ))
+}
+
+/// A status poll or content download of a job: from the job table when a replayed
+/// create started it; else forwarded upstream while recording (the recorder adds it to
+/// the job it is recording); else the provider's 404.
+#[allow(clippy::too_many_arguments)]
+fn job_poll<'a>(
+    state: &'a AppState,
+    surface: &'a Surface,
+    parts: &'a http::request::Parts,
+    bytes: Bytes,
+    req: ChatRequest,
+    (id, advance): (&str, bool),
+    strict: bool,
+    draft: &'a mut Draft,
+) -> Decided<'a> {
+    if let Some(job) = state.jobs.poll(&req.test_id, id, advance) {
+        draft.source = Source::Fixture;
+        draft.fixture = Some(job.fixture.origin.clone());
+        let ctx = RenderContext::new(&job.fixture, &job.start, state.config.chunk_size);
+        let plan = surface.render_job(&job.fixture, &job.start, &req, &ctx, job.polls);
+        tracing::debug!(
+            provider = surface.provider(),
+            job = id,
+            polls = job.polls,
+            "job poll"
+        );
+        draft.keep(req, raw(surface, &bytes));
+        return Decided::Answer(plan_response(plan, None));
+    }
+    if !strict {
+        if let Some(rec) = state.recorder.as_ref().filter(|r| r.handles(surface)) {
+            return Decided::Proxy(Box::pin(proxy(
+                rec, surface, parts, bytes, req, None, draft,
+            )));
+        }
+    }
+    draft.source = Source::Fixture;
+    let message = format!(
+        "No job {id} for test id {}: a replayed create starts one",
+        req.test_id
+    );
+    draft.miss = Some(message.clone());
+    draft.keep(req, raw(surface, &bytes));
+    Decided::Answer(respond(
+        &Failure::client(404, "not_found", message),
         Some(surface),
         parts.uri.path(),
     ))
@@ -404,6 +474,12 @@ fn replay_raw(state: &AppState, fx: &Fixture, draft: &mut Draft) -> Response<Bod
     resp
 }
 
+/// The raw body for the journal when the body alone parses again (not a multipart
+/// upload, whose boundary is in a header the journal does not re-read).
+fn raw<'b>(surface: &'b Surface, bytes: &'b Bytes) -> Option<(&'b Surface, &'b Bytes)> {
+    surface.body_alone_parses().then_some((surface, bytes))
+}
+
 /// Answer from the upstream through the recorder (record or proxy-only mode).
 async fn proxy(
     rec: &crate::record::Recorder,
@@ -419,7 +495,7 @@ async fn proxy(
     // happen, then breaks the reply.
     let resp = match fault.map(|d| d.action) {
         Some(a @ (Action::Drop | Action::Disconnect)) => {
-            draft.keep(req, Some((surface, &bytes)));
+            draft.keep(req, raw(surface, &bytes));
             return chaos_whole(surface, parts.uri.path(), a);
         }
         Some(Action::Malformed) => {
@@ -481,7 +557,7 @@ where
 fn replay(
     state: &AppState,
     surface: &Surface,
-    fx: &Fixture,
+    fx: &Arc<Fixture>,
     req: &ChatRequest,
     fault: Option<Decision>,
     draft: &mut Draft,
@@ -502,6 +578,12 @@ fn replay(
     // Nothing between the frames: they may come as one (no copy into one body later).
     ctx.whole = fault.is_none() && pacing.is_instant();
     let mut plan = surface.render(fx, req, &ctx);
+    if plan.status == 200 && surface.job_step(req) == Some(JobStep::Start) {
+        if let Some(id) = surface.job_id(fx, req, &ctx) {
+            tracing::debug!(provider = surface.provider(), job = %id, "job started");
+            state.jobs.start(&req.test_id, id, fx.clone(), req.clone());
+        }
+    }
     let action = fault.map(|d| d.action);
     match (action, &mut plan.body) {
         (None, _) => {}

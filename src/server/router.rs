@@ -2,6 +2,7 @@
 
 use http::Method;
 
+use crate::providers::openai::video::VideoOp;
 use crate::providers::{anthropic, bedrock, cohere, gemini, ollama, openai, Surface};
 
 /// Where a request goes.
@@ -97,7 +98,35 @@ pub fn route(method: &Method, path: &str) -> Route {
         }
         "/api/tags" => return want(get, Route::OllamaTags),
         "/metrics" => return want(get, Route::Metrics),
+        // OpenAI removed variations: the reference answers 404 without consulting a
+        // fixture, and so do we.
+        "/v1/images/variations" => return Route::NotFound(None),
+        "/v1/videos" => {
+            return want(
+                post,
+                Route::Provider(Surface::OpenAi(openai::Op::Video(VideoOp::Create))),
+            )
+        }
         _ => {}
+    }
+    if let Some(op) = openai_media(path, None) {
+        return want(post, Route::Provider(Surface::OpenAi(op)));
+    }
+    if let Some(rest) = path.strip_prefix("/v1/videos/") {
+        let op = match rest.split_once('/') {
+            None if !rest.is_empty() => Some(VideoOp::Retrieve { id: decode(rest) }),
+            Some((id, "content")) if !id.is_empty() => Some(VideoOp::Content { id: decode(id) }),
+            _ => None,
+        };
+        if let Some(op) = op {
+            return want(get, Route::Provider(Surface::OpenAi(openai::Op::Video(op))));
+        }
+    }
+    if let Some(id) = gemini_operation(path) {
+        return want(
+            get,
+            Route::Provider(Surface::Gemini(gemini::Op::Operation { id })),
+        );
     }
     if let Some(c) = super::control::route(method, path) {
         return c.map_or(Route::MethodNotAllowed(None), Route::Control);
@@ -128,7 +157,7 @@ pub fn route(method: &Method, path: &str) -> Route {
                 "embeddings" => Some(Surface::OpenAi(openai::Op::Embeddings {
                     azure_deployment: Some(deployment),
                 })),
-                _ => None,
+                _ => openai_media(&format!("/v1/{op}"), Some(deployment)).map(Surface::OpenAi),
             };
             if let Some(s) = surface {
                 return want(post, Route::Provider(s));
@@ -147,8 +176,64 @@ pub fn route(method: &Method, path: &str) -> Route {
                 azure_deployment: None,
             }));
         }
+        // The media suffixes, as the reference's compat rewrite to `/v1<suffix>`.
+        for suffix in [
+            "/images/generations",
+            "/images/edits",
+            "/audio/speech",
+            "/audio/transcriptions",
+            "/audio/translations",
+        ] {
+            if path.ends_with(suffix) {
+                if let Some(op) = openai_media(&format!("/v1{suffix}"), None) {
+                    return Route::Provider(Surface::OpenAi(op));
+                }
+            }
+        }
     }
     Route::NotFound(named_provider(path))
+}
+
+/// OpenAI's media routes under `/v1/` (an Azure deployment path passes its operation
+/// as `/v1/{op}` with the deployment).
+fn openai_media(path: &str, azure_deployment: Option<String>) -> Option<openai::Op> {
+    Some(match path {
+        "/v1/images/generations" => openai::Op::Images {
+            edit: false,
+            azure_deployment,
+        },
+        "/v1/images/edits" => openai::Op::Images {
+            edit: true,
+            azure_deployment,
+        },
+        "/v1/audio/speech" => openai::Op::Speech { azure_deployment },
+        "/v1/audio/transcriptions" => openai::Op::Transcribe {
+            translate: false,
+            azure_deployment,
+        },
+        "/v1/audio/translations" => openai::Op::Transcribe {
+            translate: true,
+            azure_deployment,
+        },
+        _ => return None,
+    })
+}
+
+/// A Veo operation poll: `/v1beta/models/{m}/operations/{id}` (the names the Gemini
+/// API hands out) or `/v1beta/operations/{id}` (the reference's); the id it names.
+fn gemini_operation(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/v1beta/")?;
+    let id = match rest.strip_prefix("operations/") {
+        Some(id) => id,
+        None => {
+            let (model, id) = rest.strip_prefix("models/")?.split_once("/operations/")?;
+            if model.is_empty() || model.contains('/') {
+                return None;
+            }
+            id
+        }
+    };
+    (!id.is_empty() && !id.contains('/')).then(|| decode(id))
 }
 
 /// The provider a path names without naming one of its operations, for the shape of
@@ -203,6 +288,7 @@ fn decode(s: &str) -> String {
 /// Gemini (`/v1beta|/v1/models/{m}:op`) and Vertex AI
 /// (`/v1|/v1beta1/projects/{p}/locations/{l}/publishers/google/models/{m}:op`).
 fn google_surface(path: &str) -> Option<Surface> {
+    let mut vertex_at: Option<(&str, &str)> = None;
     let (vertex, rest) = if let Some(r) = path
         .strip_prefix("/v1beta/models/")
         .or_else(|| path.strip_prefix("/v1/models/"))
@@ -225,6 +311,7 @@ fn google_surface(path: &str) -> Option<Surface> {
         if loc != "locations" || publ != "publishers" {
             return None;
         }
+        vertex_at = Some((_p, _l));
         (true, rest.strip_prefix("models/")?)
     };
     let (model, op) = rest.rsplit_once(':')?;
@@ -253,6 +340,16 @@ fn google_surface(path: &str) -> Option<Surface> {
             batch: true,
             vertex,
         })),
+        "predict" => Some(Surface::Gemini(gemini::Op::Predict { model, vertex })),
+        "predictLongRunning" => Some(Surface::Gemini(gemini::Op::PredictLongRunning {
+            resource: vertex_at.map(|(p, l)| {
+                format!("projects/{p}/locations/{l}/publishers/google/models/{model}")
+            }),
+            model,
+        })),
+        "fetchPredictOperation" if vertex => {
+            Some(Surface::Gemini(gemini::Op::FetchOperation { model }))
+        }
         _ => None,
     }
 }
@@ -346,6 +443,66 @@ mod tests {
                 model: "text-embedding-004".into(),
                 batch: true,
                 vertex: false
+            }))
+        );
+    }
+
+    #[test]
+    fn media_paths_route_to_their_operations_also_under_azure() {
+        let openai = |op| Route::Provider(Surface::OpenAi(op));
+        assert_eq!(
+            route(&Method::POST, "/v1/images/edits"),
+            openai(openai::Op::Images {
+                edit: true,
+                azure_deployment: None
+            })
+        );
+        assert_eq!(
+            route(&Method::POST, "/openai/deployments/tts/audio/speech"),
+            openai(openai::Op::Speech {
+                azure_deployment: Some("tts".into())
+            })
+        );
+        assert_eq!(
+            route(&Method::POST, "/openai/deployments/w/audio/translations"),
+            openai(openai::Op::Transcribe {
+                translate: true,
+                azure_deployment: Some("w".into())
+            })
+        );
+        assert_eq!(
+            route(&Method::GET, "/v1/videos/video_1/content"),
+            openai(openai::Op::Video(VideoOp::Content {
+                id: "video_1".into()
+            }))
+        );
+        assert_eq!(
+            route(&Method::GET, "/v1/videos/video_1"),
+            openai(openai::Op::Video(VideoOp::Retrieve {
+                id: "video_1".into()
+            }))
+        );
+        assert_eq!(
+            route(&Method::POST, "/v1/images/variations"),
+            Route::NotFound(None)
+        );
+        for p in [
+            "/v1beta/operations/abc",
+            "/v1beta/models/veo-2.0-generate-001/operations/abc",
+        ] {
+            assert_eq!(
+                route(&Method::GET, p),
+                Route::Provider(Surface::Gemini(gemini::Op::Operation { id: "abc".into() }))
+            );
+        }
+        assert_eq!(
+            route(
+                &Method::POST,
+                "/v1/projects/p/locations/l/publishers/google/models/imagen-3:predict"
+            ),
+            Route::Provider(Surface::Gemini(gemini::Op::Predict {
+                model: "imagen-3".into(),
+                vertex: true
             }))
         );
     }

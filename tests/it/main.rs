@@ -6,6 +6,7 @@ mod config;
 mod control;
 mod differential;
 mod hostile;
+mod media;
 mod metrics;
 mod physics;
 mod raw_exchange;

@@ -1,11 +1,13 @@
 //! The reply-kind check: whether a matched fixture holds the kind of reply a surface
-//! answers with (a chat reply, or an embedding vector), and the one wording of the
+//! answers with (a chat reply, an embedding vector, a media reply of one kind), and the one wording of the
 //! refusal when it does not. Every provider's `render` asks here first.
 //!
 //! Not here: error fixtures (the dispatch in `providers/mod.rs` renders those before a
 //! provider sees the fixture), and the refusal's envelope (the provider's `error`).
 
-use crate::cassette::model::ChatReply;
+use serde_json::Value;
+
+use crate::cassette::model::{ChatReply, MediaKind};
 use crate::cassette::{Fixture, Reply};
 
 /// The fixture's chat reply, or the refusal's message: `what` names the request in the
@@ -21,6 +23,15 @@ pub(crate) fn chat<'a>(fx: &'a Fixture, what: &str) -> Result<&'a ChatReply, Str
 pub(crate) fn embedding<'a>(fx: &'a Fixture, what: &str) -> Result<&'a Vec<f64>, String> {
     match &fx.reply {
         Reply::Embedding(v) => Ok(v),
+        _ => Err(refusal(fx, what)),
+    }
+}
+
+/// The fixture's media reply of `kind` (the whole `response` object, as written), or
+/// the refusal's message (see [`chat`]).
+pub(crate) fn media<'a>(fx: &'a Fixture, kind: MediaKind, what: &str) -> Result<&'a Value, String> {
+    match &fx.reply {
+        Reply::Media(k, v) if *k == kind => Ok(v),
         _ => Err(refusal(fx, what)),
     }
 }

@@ -70,6 +70,9 @@ pub struct Collapsed {
     pub error: Option<CollapsedError>,
     /// An embedding vector (the first one of the reply).
     pub embedding: Option<Vec<f64>>,
+    /// A media reply, already in the fixture's words (`{"audio":..}`, `{"image":..}`,
+    /// `{"transcription":..}`, `{"video":..}`): written as the `response` as it is.
+    pub media: Option<Value>,
     /// Frames that did not parse.
     pub dropped: usize,
     /// The stream ended without its terminal event or a frame was cut.
@@ -110,6 +113,7 @@ impl Collapsed {
             && self.redacted.is_empty()
             && self.calls.is_empty()
             && self.embedding.is_none()
+            && self.media.is_none()
             && self.error.is_none()
             && self.finish_reason.is_none()
             && self.usage.is_none()
@@ -212,6 +216,9 @@ impl Collapsed {
         }
         if let Some(v) = &self.embedding {
             return (json!({ "embedding": v }), warnings);
+        }
+        if let Some(m) = &self.media {
+            return (m.clone(), warnings);
         }
         let mut r = Map::new();
         let calls: Vec<Value> = self

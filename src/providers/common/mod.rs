@@ -14,6 +14,8 @@
 //! - [`collapse`]: [`Collapsed`](collapse::Collapsed), a recorded reply read back.
 //! - [`timestamp`]: RFC 3339 timestamps as providers print them.
 //! - [`skim`]: building blocks for request fast paths.
+//! - [`upload`]: multipart forms as parsers read them, and media requests' 400s.
+//! - [`media`]: base64 and content types of media replies.
 //!
 //! Not here: anything that names one provider, and the dispatch (`providers/mod.rs`).
 //! Dependencies point down only: providers use this module; it uses none of them.
@@ -25,11 +27,13 @@ pub(crate) mod context;
 pub(crate) mod embedding;
 pub(crate) mod error;
 pub(crate) mod json;
+pub(crate) mod media;
 pub(crate) mod parse;
 pub(crate) mod plan;
 pub(crate) mod skim;
 pub(crate) mod stream_end;
 pub(crate) mod timestamp;
+pub(crate) mod upload;
 pub(crate) mod usage;
 
 pub(crate) use chunk::chunk_text;

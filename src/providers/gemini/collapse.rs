@@ -29,7 +29,8 @@ use crate::providers::common::collapse::{error_from_body, Collapsed};
 pub(super) fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
     match op {
         Op::Embed { .. } => collapse_embed(body),
-        Op::Generate { .. } => collapse_generate(content_type, body),
+        // The media operations are read by their own modules (see `gemini::collapse`).
+        _ => collapse_generate(content_type, body),
     }
 }
 

@@ -14,21 +14,27 @@
 //! events are `data: <json>\r\n\r\n` with a space after `:` but none after `,`; Vertex
 //! puts `role` before `parts` and adds `createTime`.
 //!
-//! Not here: Vertex `:predict` (older embedding models; not routed) and the Interactions
-//! API.
+//! Media: Imagen `:predict` on both paths ([`imagen`]), Veo `:predictLongRunning` and
+//! its `operations/{id}` polls on the Gemini paths ([`veo`]).
+//!
+//! Not here: Vertex `:predict` for the older embedding models, Vertex's
+//! `:fetchPredictOperation`, and the Interactions API.
 
 mod collapse;
 mod embed;
 pub mod error;
 mod generate;
+mod imagen;
 mod request;
+mod veo;
 
 use std::io;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cassette::Fixture;
+use crate::cassette::model::MediaKind;
+use crate::cassette::{Fixture, Reply};
 use crate::providers::common::collapse::Collapsed;
 use crate::providers::common::stream_end::{Signal, StreamFrame};
 use crate::providers::common::{
@@ -60,13 +66,46 @@ pub enum Op {
         /// Came in on a Vertex AI path.
         vertex: bool,
     },
+    /// Imagen `:predict`.
+    Predict {
+        /// The model from the path.
+        model: String,
+        /// Came in on a Vertex AI path.
+        vertex: bool,
+    },
+    /// Veo `:predictLongRunning`, on the Gemini API or Vertex.
+    PredictLongRunning {
+        /// The model from the path.
+        model: String,
+        /// On Vertex, the model's resource name
+        /// (`projects/{p}/locations/{l}/publishers/google/models/{m}`), which the
+        /// operation's name extends.
+        resource: Option<String>,
+    },
+    /// Vertex's `models/{m}:fetchPredictOperation`: a Veo poll naming its operation in
+    /// the body.
+    FetchOperation {
+        /// The model from the path.
+        model: String,
+    },
+    /// `GET /v1beta/models/{m}/operations/{id}` or `/v1beta/operations/{id}`.
+    Operation {
+        /// The operation id (the last segment of its name).
+        id: String,
+    },
 }
 
 impl Op {
     /// `vertexai` on a Vertex path, else `gemini`.
     pub fn provider(&self) -> &'static str {
         match self {
-            Op::Generate { vertex: true, .. } | Op::Embed { vertex: true, .. } => "vertexai",
+            Op::Generate { vertex: true, .. }
+            | Op::Embed { vertex: true, .. }
+            | Op::Predict { vertex: true, .. }
+            | Op::PredictLongRunning {
+                resource: Some(_), ..
+            }
+            | Op::FetchOperation { .. } => "vertexai",
             _ => "gemini",
         }
     }
@@ -81,6 +120,12 @@ pub fn parse_request(
     match op {
         Op::Generate { model, stream, .. } => request::parse_generate(parts, body, model, *stream),
         Op::Embed { model, batch, .. } => request::parse_embed(body, model, *batch),
+        Op::Predict { model, .. } => imagen::parse_request(body, model),
+        Op::PredictLongRunning { model, resource } => {
+            veo::parse_request(body, model, resource.as_deref())
+        }
+        Op::Operation { .. } => Ok(ChatRequest::new(crate::request::Endpoint::Video, body)),
+        Op::FetchOperation { .. } => veo::parse_fetch(body),
     }
 }
 
@@ -96,6 +141,46 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
             Ok(vector) => embed::render(vector, req, *batch, *vertex),
             Err(message) => refused(message),
         },
+        Op::Predict { .. } => match answer::media(fx, MediaKind::Image, "a :predict request") {
+            Ok(v) => imagen::render(v, req).unwrap_or_else(|m| refused(m)),
+            Err(message) => refused(message),
+        },
+        Op::PredictLongRunning { .. } | Op::Operation { .. } | Op::FetchOperation { .. } => {
+            match answer::media(fx, MediaKind::Video, "a :predictLongRunning request") {
+                Ok(v) => veo::render_job(v, req, ctx, 0),
+                Err(message) => refused(message),
+            }
+        }
+    }
+}
+
+/// The id of the job a matched `:predictLongRunning` starts; `None` for the rest.
+pub fn job_id(op: &Op, fx: &Fixture, _req: &ChatRequest, ctx: &RenderContext) -> Option<String> {
+    match (op, &fx.reply) {
+        (Op::PredictLongRunning { .. }, Reply::Media(MediaKind::Video, v)) => {
+            Some(veo::job_id(v, ctx))
+        }
+        _ => None,
+    }
+}
+
+/// A started Veo job on its `polls`-th poll (`start` is the request that started it).
+pub fn render_job(
+    op: &Op,
+    fx: &Fixture,
+    start: &ChatRequest,
+    _poll: &ChatRequest,
+    ctx: &RenderContext,
+    polls: u32,
+) -> RenderPlan {
+    match &fx.reply {
+        Reply::Media(MediaKind::Video, v) => veo::render_job(v, start, ctx, polls),
+        _ => error(
+            op,
+            500,
+            "the job's fixture holds no video",
+            &ErrorKind::Internal,
+        ),
     }
 }
 
@@ -103,7 +188,7 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
 pub fn fallback_embedding(op: &Op, req: &ChatRequest, _ctx: &RenderContext) -> Option<RenderPlan> {
     match op {
         Op::Embed { batch, vertex, .. } => Some(embed::fallback(req, *batch, *vertex)),
-        Op::Generate { .. } => None,
+        _ => None,
     }
 }
 
@@ -119,7 +204,13 @@ pub fn rate_limit_headers(_op: &Op) -> &'static [(&'static str, &'static str)] {
 
 /// Read a recorded reply back into a [`Collapsed`].
 pub fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
-    collapse::collapse(op, content_type, body)
+    match op {
+        Op::Predict { .. } => imagen::collapse(body),
+        Op::PredictLongRunning { .. } | Op::Operation { .. } | Op::FetchOperation { .. } => {
+            veo::collapse(body)
+        }
+        Op::Generate { .. } | Op::Embed { .. } => collapse::collapse(op, content_type, body),
+    }
 }
 
 /// An `alt=sse` stream's answer is complete at the chunk carrying `finishReason`; the

@@ -1,5 +1,7 @@
-//! OpenAI and Azure OpenAI: chat completions ([`chat`]), embeddings ([`embeddings`])
-//! and responses ([`responses`]), one error envelope for all three ([`mod@error`]).
+//! OpenAI and Azure OpenAI: chat completions ([`chat`]), embeddings ([`embeddings`]),
+//! responses ([`responses`]), and the media surfaces: images ([`images`]), speech and
+//! transcription ([`audio`]), video jobs ([`video`]); one error envelope for all of
+//! them ([`mod@error`]).
 //!
 //! Here: [`Op`], and the verbs every provider module offers with the same signatures
 //! (`parse_request`, `render`, `error`, `rate_limit_headers`, `collapse`, `stream_end`,
@@ -8,12 +10,16 @@
 //! Not here: routing (`server::router` builds the [`Op`]), what every provider shares
 //! (`providers::common`).
 
+pub mod audio;
 pub mod chat;
 pub mod embeddings;
 pub mod error;
+pub mod images;
 pub mod responses;
+pub mod video;
 
-use crate::cassette::Fixture;
+use crate::cassette::model::MediaKind;
+use crate::cassette::{Fixture, Reply};
 use crate::providers::common::collapse::Collapsed;
 use crate::providers::common::stream_end::{sse_type, Signal, StreamFrame};
 use crate::providers::common::{
@@ -36,17 +42,44 @@ pub enum Op {
     },
     /// `POST /v1/responses`.
     Responses,
+    /// `POST /v1/images/generations` (JSON) or `/v1/images/edits` (multipart), or
+    /// Azure's deployment paths.
+    Images {
+        /// `images/edits`.
+        edit: bool,
+        /// The Azure deployment id, when the request came in on an Azure path.
+        azure_deployment: Option<String>,
+    },
+    /// `POST /v1/audio/speech`, or Azure's deployment path.
+    Speech {
+        /// The Azure deployment id, when the request came in on an Azure path.
+        azure_deployment: Option<String>,
+    },
+    /// `POST /v1/audio/transcriptions` or `/v1/audio/translations` (multipart), or
+    /// Azure's deployment paths.
+    Transcribe {
+        /// `audio/translations`.
+        translate: bool,
+        /// The Azure deployment id, when the request came in on an Azure path.
+        azure_deployment: Option<String>,
+    },
+    /// The video job routes.
+    Video(video::VideoOp),
 }
 
 impl Op {
     /// `azure` on an Azure deployment path, else `openai`.
     pub fn provider(&self) -> &'static str {
         match self {
-            Op::Chat { azure_deployment } | Op::Embeddings { azure_deployment }
-                if azure_deployment.is_some() =>
-            {
-                "azure"
+            Op::Chat { azure_deployment }
+            | Op::Embeddings { azure_deployment }
+            | Op::Images {
+                azure_deployment, ..
             }
+            | Op::Speech { azure_deployment }
+            | Op::Transcribe {
+                azure_deployment, ..
+            } if azure_deployment.is_some() => "azure",
             _ => "openai",
         }
     }
@@ -66,6 +99,18 @@ pub fn parse_request(
             embeddings::parse_request(parts, body, azure_deployment.as_deref())
         }
         Op::Responses => responses::request::parse_request(body),
+        Op::Images {
+            edit,
+            azure_deployment,
+        } => images::parse_request(parts, body, *edit, azure_deployment.as_deref()),
+        Op::Speech { azure_deployment } => {
+            audio::speech::parse_request(body, azure_deployment.as_deref())
+        }
+        Op::Transcribe {
+            translate,
+            azure_deployment,
+        } => audio::transcribe::parse_request(parts, body, *translate, azure_deployment.as_deref()),
+        Op::Video(v) => video::parse_request(v, parts, body),
     }
 }
 
@@ -85,6 +130,68 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
             Ok(reply) => responses::render(reply, req, ctx),
             Err(message) => refused(message),
         },
+        Op::Images { .. } => match answer::media(fx, MediaKind::Image, "an image request") {
+            Ok(v) => images::render(v, req, ctx).unwrap_or_else(|m| refused(m)),
+            Err(message) => refused(message),
+        },
+        Op::Speech { .. } => match answer::media(fx, MediaKind::Audio, "a speech request") {
+            Ok(v) => audio::speech::render(v, req).unwrap_or_else(|m| refused(m)),
+            Err(message) => refused(message),
+        },
+        Op::Transcribe { translate, .. } => {
+            match answer::media(fx, MediaKind::Transcription, "a transcription request") {
+                Ok(v) => audio::transcribe::render(v, req, ctx, *translate),
+                Err(message) => refused(message),
+            }
+        }
+        Op::Video(_) => match answer::media(fx, MediaKind::Video, "a video request") {
+            Ok(v) => video::render_job(v, req, ctx, 0),
+            Err(message) => refused(message),
+        },
+    }
+}
+
+/// The id of the job a matched create starts (video creates), for the server's job
+/// table; `None` for every other operation.
+pub fn job_id(op: &Op, fx: &Fixture, _req: &ChatRequest, ctx: &RenderContext) -> Option<String> {
+    match (op, &fx.reply) {
+        (Op::Video(video::VideoOp::Create), Reply::Media(MediaKind::Video, v)) => {
+            Some(video::job_id(v, ctx))
+        }
+        _ => None,
+    }
+}
+
+/// A started job as seen on its `polls`-th status poll: the reply to `poll` (a status
+/// poll or a content download), `start` being the request that started the job.
+pub fn render_job(
+    op: &Op,
+    fx: &Fixture,
+    start: &ChatRequest,
+    poll: &ChatRequest,
+    ctx: &RenderContext,
+    polls: u32,
+) -> RenderPlan {
+    let Reply::Media(MediaKind::Video, v) = &fx.reply else {
+        return error(
+            op,
+            500,
+            "the job's fixture holds no video",
+            &ErrorKind::Internal,
+        );
+    };
+    match op {
+        Op::Video(video::VideoOp::Content { .. }) => {
+            let variant = poll
+                .hints
+                .media
+                .as_deref()
+                .and_then(|h| h.format.as_deref());
+            video::render_content(v, start, ctx, polls, variant).unwrap_or_else(
+                |(status, code, m)| error(op, status, &m, &ErrorKind::InvalidRequest { code }),
+            )
+        }
+        _ => video::render_job(v, start, ctx, polls),
     }
 }
 
@@ -104,6 +211,10 @@ pub fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
         Op::Chat { .. } => chat::collapse(content_type, body),
         Op::Embeddings { .. } => embeddings::collapse(body),
         Op::Responses => responses::collapse::collapse(content_type, body),
+        Op::Images { .. } => images::collapse(body),
+        Op::Speech { .. } => audio::speech::collapse(content_type, body),
+        Op::Transcribe { .. } => audio::transcribe::collapse(content_type, body),
+        Op::Video(v) => video::collapse(v, content_type, body),
     }
 }
 
@@ -123,6 +234,9 @@ pub fn stream_end(op: &Op, frame: &StreamFrame) -> Signal {
         (Op::Responses, Some("response.completed" | "response.incomplete" | "response.failed")) => {
             Signal::Final
         }
+        (Op::Speech { .. }, Some("speech.audio.done")) => Signal::Final,
+        // `[DONE]` may follow (it is the final signal above).
+        (Op::Transcribe { .. }, Some("transcript.text.done")) => Signal::Terminal,
         _ => Signal::None,
     }
 }
