@@ -7,6 +7,9 @@
 //! - `control`: the `/__aimock/*` control API (fixtures, journal, reset, one-shot errors).
 //! - `catalogue`: models lists and Ollama's tags.
 //! - `websocket`: the upgrade point realtime surfaces mount their handlers on.
+//! - `realtime`: the WebSocket I/O of the realtime surfaces (OpenAI Realtime, Responses
+//!   over WebSocket, Gemini Live): frames in, the protocol's state machine, turns
+//!   matched, journaled and counted as HTTP requests are, events out.
 //!
 //! Responses are built below the server, in [`crate::respond`] (the body type, pacing,
 //! plans into responses, the one error path), which the recorder and chaos use too.
@@ -23,6 +26,7 @@ pub mod control;
 pub mod head_deadline;
 pub mod known;
 pub mod pipeline;
+pub mod realtime;
 pub mod router;
 pub mod websocket;
 
@@ -158,11 +162,17 @@ pub async fn serve(
     drop(listener);
     state.shutdown.trigger();
     let grace = state.config.shutdown_timeout;
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after the {grace:?} grace period; closing them");
+    // Upgraded WebSocket connections have left hyper: their handlers see the flag, close
+    // with 1001, and are waited for here alongside the HTTP connections.
+    let sockets = state.mounts.sockets.open().clone();
+    let all_closed = async {
+        tokio::join!(graceful.shutdown(), sockets.idle());
+    };
+    if tokio::time::timeout(grace, all_closed).await.is_err() {
+        tracing::warn!(
+            websockets = sockets.count(),
+            "connections still open after the {grace:?} grace period; closing them"
+        );
     }
     drop(sweeping);
     Ok(())

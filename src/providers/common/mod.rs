@@ -14,6 +14,7 @@
 //! - [`collapse`]: [`Collapsed`](collapse::Collapsed), a recorded reply read back.
 //! - [`timestamp`]: RFC 3339 timestamps as providers print them.
 //! - [`skim`]: building blocks for request fast paths.
+//! - [`socket`]: what the realtime WebSocket protocols share (the state-machine trait).
 //!
 //! Not here: anything that names one provider, and the dispatch (`providers/mod.rs`).
 //! Dependencies point down only: providers use this module; it uses none of them.
@@ -28,6 +29,7 @@ pub(crate) mod json;
 pub(crate) mod parse;
 pub(crate) mod plan;
 pub(crate) mod skim;
+pub(crate) mod socket;
 pub(crate) mod stream_end;
 pub(crate) mod timestamp;
 pub(crate) mod usage;

@@ -21,6 +21,7 @@ mod collapse;
 mod embed;
 pub mod error;
 mod generate;
+pub(crate) mod live;
 mod request;
 
 use std::io;

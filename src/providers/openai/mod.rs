@@ -1,5 +1,7 @@
 //! OpenAI and Azure OpenAI: chat completions ([`chat`]), embeddings ([`embeddings`])
-//! and responses ([`responses`]), one error envelope for all three ([`mod@error`]).
+//! and responses ([`responses`], also over WebSocket: `responses::socket`), one error
+//! envelope for all three ([`mod@error`]); and the Realtime API's WebSocket protocol
+//! (`realtime`).
 //!
 //! Here: [`Op`], and the verbs every provider module offers with the same signatures
 //! (`parse_request`, `render`, `error`, `rate_limit_headers`, `collapse`, `stream_end`,
@@ -11,6 +13,7 @@
 pub mod chat;
 pub mod embeddings;
 pub mod error;
+pub(crate) mod realtime;
 pub mod responses;
 
 use crate::cassette::Fixture;
