@@ -6,6 +6,7 @@
 //! - `known`: the request headers the pipeline reads, in one pass.
 //! - `control`: the `/__aimock/*` control API (fixtures, journal, reset, one-shot errors).
 //! - `catalogue`: models lists and Ollama's tags.
+//! - `tls`: TLS beside plain HTTP on the one port (the first byte decides).
 //! - `websocket`: the upgrade point realtime surfaces mount their handlers on.
 //! - `realtime`: the WebSocket I/O of the realtime surfaces (OpenAI Realtime, Responses
 //!   over WebSocket, Gemini Live): frames in, the protocol's state machine, turns
@@ -28,6 +29,7 @@ pub mod known;
 pub mod pipeline;
 pub mod realtime;
 pub mod router;
+pub mod tls;
 pub mod websocket;
 
 use std::convert::Infallible;
@@ -76,6 +78,8 @@ pub struct AppState {
     pub shutdown: crate::shutdown::Shutdown,
     /// WebSocket handlers and mounted services.
     pub mounts: Mounts,
+    /// TLS served beside plain HTTP on the listening port (`--tls-cert`).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl AppState {
@@ -97,6 +101,7 @@ impl AppState {
             control: control::Control::default(),
             shutdown: crate::shutdown::Shutdown::new(),
             mounts: Mounts::default(),
+            tls: None,
             config,
             store,
             recorder,
@@ -134,6 +139,8 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let tls = state.tls.clone();
+                let within = state.config.header_read_timeout;
                 let state = state.clone();
                 let svc = service_fn(move |req| {
                     let state = state.clone();
@@ -148,13 +155,37 @@ pub async fn serve(
                 // A builder per connection: the timer is the connection's own slot.
                 let mut per_conn = builder.clone();
                 per_conn.http1().timer(sweeper.connection());
-                let conn = per_conn.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-                let conn = graceful.watch(conn.into_owned());
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::trace!(%peer, error = %e, "connection ended with an error");
+                match tls {
+                    None => {
+                        let conn = per_conn.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                        let conn = graceful.watch(conn.into_owned());
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::trace!(%peer, error = %e, "connection ended with an error");
+                            }
+                        });
                     }
-                });
+                    Some(acceptor) => {
+                        // TLS and plain HTTP on one port: the first byte decides.
+                        let watcher = graceful.watcher();
+                        tokio::spawn(async move {
+                            let result = match tls::accept(&acceptor, stream, within).await {
+                                Some(tls::Accepted::Tls(s)) => {
+                                    let conn = per_conn.serve_connection_with_upgrades(TokioIo::new(s), svc);
+                                    watcher.watch(conn.into_owned()).await
+                                }
+                                Some(tls::Accepted::Plain(s)) => {
+                                    let conn = per_conn.serve_connection_with_upgrades(TokioIo::new(s), svc);
+                                    watcher.watch(conn.into_owned()).await
+                                }
+                                None => return,
+                            };
+                            if let Err(e) = result {
+                                tracing::trace!(%peer, error = %e, "connection ended with an error");
+                            }
+                        });
+                    }
+                }
             }
             _ = &mut shutdown => break,
         }

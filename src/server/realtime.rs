@@ -5,7 +5,7 @@
 //! Mounted always (by `app::run_with`) on:
 //! - `/v1/realtime`: OpenAI Realtime (GA), `providers::openai::realtime`;
 //! - `/v1/responses`: OpenAI Responses over WebSocket, `providers::openai::responses::socket`;
-//! - `/ws/google.ai.generativelanguage.{v1beta,v1alpha}.GenerativeService.BidiGenerateContent`:
+//! - `/ws/google.ai.generativelanguage.{v1beta,v1alpha,v1}.GenerativeService.BidiGenerateContent`:
 //!   Gemini Live, `providers::gemini::live`.
 //!
 //! A turn runs the HTTP pipeline's steps on the request the protocol built: the scope
@@ -61,6 +61,9 @@ pub const RESPONSES_PATH: &str = "/v1/responses";
 /// Gemini Live, v1beta.
 pub const GEMINI_LIVE_PATH: &str =
     "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent";
+/// Gemini Live, v1 (what google-genai asks for when `api_version` is `v1`).
+pub const GEMINI_LIVE_V1_PATH: &str =
+    "/ws/google.ai.generativelanguage.v1.GenerativeService.BidiGenerateContent";
 /// Gemini Live, v1alpha.
 pub const GEMINI_LIVE_ALPHA_PATH: &str =
     "/ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContent";
@@ -72,7 +75,7 @@ const MAX_CLOSE_REASON: usize = 123;
 /// Mount every realtime surface on `sockets`, except where a handler is already
 /// mounted on its path (a caller's own wins).
 pub fn mount_realtime(sockets: &mut Sockets) {
-    let mounts: [(&'static str, SocketHandler); 4] = [
+    let mounts: [(&'static str, SocketHandler); 5] = [
         (REALTIME_PATH, handler(|up| {
             let beta = up
                 .headers
@@ -88,6 +91,7 @@ pub fn mount_realtime(sockets: &mut Sockets) {
         (RESPONSES_PATH, handler(|_| Box::new(ResponsesSocket::new()))),
         (GEMINI_LIVE_PATH, handler(|_| Box::new(Live::new(GEMINI_LIVE_PATH)))),
         (GEMINI_LIVE_ALPHA_PATH, handler(|_| Box::new(Live::new(GEMINI_LIVE_ALPHA_PATH)))),
+        (GEMINI_LIVE_V1_PATH, handler(|_| Box::new(Live::new(GEMINI_LIVE_V1_PATH)))),
     ];
     for (path, h) in mounts {
         if !sockets.is_mounted(path) {
@@ -322,8 +326,9 @@ impl Connection {
                     draft.miss = Some(message.clone());
                     tracing::debug!(test_id = %req.test_id, strict, "realtime turn: no fixture matched");
                     if strict {
-                        let e = self.protocol.error_event(503, "strict_no_fixture_match", &message);
-                        let _ = self.send(&e).await;
+                        if let Some(e) = self.protocol.error_event(503, "strict_no_fixture_match", &message) {
+                            let _ = self.send(&e).await;
+                        }
                         self.close(CloseCode::Policy, &message).await;
                         self.account(arrived, started, 503, req, draft);
                         return End::Closed;

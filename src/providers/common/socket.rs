@@ -113,7 +113,8 @@ pub(crate) trait Protocol: Send {
 
     /// The protocol's error event, sent before a close the server decides on (a
     /// strict miss): the full message, which a close reason (123 bytes) cannot hold.
-    fn error_event(&mut self, status: u16, code: &str, message: &str) -> Value;
+    /// `None` where the protocol's errors are close reasons alone (Gemini Live).
+    fn error_event(&mut self, status: u16, code: &str, message: &str) -> Option<Value>;
 }
 
 /// Alphanumerics for generated ids.

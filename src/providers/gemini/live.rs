@@ -411,8 +411,10 @@ impl Protocol for Live {
         }
     }
 
-    fn error_event(&mut self, status: u16, _code: &str, message: &str) -> Value {
-        error(status, grpc_name(status), message)
+    /// The real API reports errors as a close code and reason, which google-genai
+    /// raises as `APIError(code)`: nothing is sent before the close.
+    fn error_event(&mut self, _status: u16, _code: &str, _message: &str) -> Option<Value> {
+        None
     }
 }
 

@@ -551,16 +551,16 @@ impl Protocol for Realtime {
         vec![Emit::now(self.event("response.done", json!({"response": response})))]
     }
 
-    fn error_event(&mut self, status: u16, code: &str, message: &str) -> Value {
+    fn error_event(&mut self, status: u16, code: &str, message: &str) -> Option<Value> {
         let kind = if status >= 500 {
             "server_error"
         } else {
             "invalid_request_error"
         };
-        self.event(
+        Some(self.event(
             "error",
             json!({"error": {"type": kind, "code": code, "message": message, "param": null, "event_id": null}}),
-        )
+        ))
     }
 }
 

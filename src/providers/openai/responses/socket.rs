@@ -196,13 +196,13 @@ impl Protocol for ResponsesSocket {
             .collect()
     }
 
-    fn error_event(&mut self, status: u16, code: &str, message: &str) -> Value {
+    fn error_event(&mut self, status: u16, code: &str, message: &str) -> Option<Value> {
         let kind = if status >= 500 {
             "server_error"
         } else {
             "invalid_request_error"
         };
-        error(status, kind, Some(&json!(code)), message, None)
+        Some(error(status, kind, Some(&json!(code)), message, None))
     }
 }
 
