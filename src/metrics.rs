@@ -140,7 +140,13 @@ impl Metrics {
     }
 
     /// Count one realtime WebSocket turn, as a request on its route (`/v1/realtime`, ...).
-    pub fn socket_turn(&self, provider: &'static str, route: &'static str, status: u16, took: Duration) {
+    pub fn socket_turn(
+        &self,
+        provider: &'static str,
+        route: &'static str,
+        status: u16,
+        took: Duration,
+    ) {
         self.count(provider, route, status, took);
     }
 

@@ -76,22 +76,37 @@ const MAX_CLOSE_REASON: usize = 123;
 /// mounted on its path (a caller's own wins).
 pub fn mount_realtime(sockets: &mut Sockets) {
     let mounts: [(&'static str, SocketHandler); 5] = [
-        (REALTIME_PATH, handler(|up| {
-            let beta = up
-                .headers
-                .get_all("openai-beta")
-                .iter()
-                .any(|v| v.to_str().is_ok_and(|v| v.contains("realtime=v1")));
-            let now = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
-            Box::new(Realtime::new(up.query.as_deref(), beta, Ids::fresh(), now))
-        })),
-        (RESPONSES_PATH, handler(|_| Box::new(ResponsesSocket::new()))),
-        (GEMINI_LIVE_PATH, handler(|_| Box::new(Live::new(GEMINI_LIVE_PATH)))),
-        (GEMINI_LIVE_ALPHA_PATH, handler(|_| Box::new(Live::new(GEMINI_LIVE_ALPHA_PATH)))),
-        (GEMINI_LIVE_V1_PATH, handler(|_| Box::new(Live::new(GEMINI_LIVE_V1_PATH)))),
+        (
+            REALTIME_PATH,
+            handler(|up| {
+                let beta = up
+                    .headers
+                    .get_all("openai-beta")
+                    .iter()
+                    .any(|v| v.to_str().is_ok_and(|v| v.contains("realtime=v1")));
+                let now = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                Box::new(Realtime::new(up.query.as_deref(), beta, Ids::fresh(), now))
+            }),
+        ),
+        (
+            RESPONSES_PATH,
+            handler(|_| Box::new(ResponsesSocket::new())),
+        ),
+        (
+            GEMINI_LIVE_PATH,
+            handler(|_| Box::new(Live::new(GEMINI_LIVE_PATH))),
+        ),
+        (
+            GEMINI_LIVE_ALPHA_PATH,
+            handler(|_| Box::new(Live::new(GEMINI_LIVE_ALPHA_PATH))),
+        ),
+        (
+            GEMINI_LIVE_V1_PATH,
+            handler(|_| Box::new(Live::new(GEMINI_LIVE_V1_PATH))),
+        ),
     ];
     for (path, h) in mounts {
         if !sockets.is_mounted(path) {
@@ -137,7 +152,12 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(socket: Socket, up: Upgrade, state: Arc<AppState>, protocol: Box<dyn Protocol>) -> Connection {
+    fn new(
+        socket: Socket,
+        up: Upgrade,
+        state: Arc<AppState>,
+        protocol: Box<dyn Protocol>,
+    ) -> Connection {
         let known = KnownHeaders::scan(&up.headers);
         let header = |v: Option<&http::HeaderValue>| v.and_then(|v| scope_value(v.as_bytes()));
         let test_id = header(known.test_id).or_else(|| {
@@ -276,7 +296,9 @@ impl Connection {
             };
             let found = state.store.find(&req, mode);
             let hit = found.fixture().cloned();
-            let fault = state.chaos.roll(chaos_headers, hit.as_ref().and_then(|f| f.chaos.as_deref()));
+            let fault = state
+                .chaos
+                .roll(chaos_headers, hit.as_ref().and_then(|f| f.chaos.as_deref()));
             if let Some(d) = fault {
                 tracing::info!(provider = self.protocol.provider(), action = d.action.as_str(), level = d.level.as_str(), test_id = %req.test_id, "chaos");
                 draft.chaos = Some(d);
@@ -287,7 +309,9 @@ impl Connection {
                     draft.fixture = Some(fx.origin.clone());
                     tracing::debug!(provider = self.protocol.provider(), fixture = %fx.origin, "realtime turn matched");
                     let fx = match fault.map(|d| d.action) {
-                        Some(Action::Drop) => Arc::new(error_fixture("<chaos>", chaos::drop_reply())),
+                        Some(Action::Drop) => {
+                            Arc::new(error_fixture("<chaos>", chaos::drop_reply()))
+                        }
                         _ => fx,
                     };
                     let ctx = RenderContext::new(&fx, &req, state.config.chunk_size);
@@ -322,11 +346,22 @@ impl Connection {
                     if state.recorder.is_some() && !strict {
                         tracing::warn!(path = %self.up.path, "record mode cannot bridge a realtime WebSocket turn upstream; answering as a miss");
                     }
-                    let message = miss_message(&state, self.protocol.provider(), &req, &found.set, mode, strict, skipped);
+                    let message = miss_message(
+                        &state,
+                        self.protocol.provider(),
+                        &req,
+                        &found.set,
+                        mode,
+                        strict,
+                        skipped,
+                    );
                     draft.miss = Some(message.clone());
                     tracing::debug!(test_id = %req.test_id, strict, "realtime turn: no fixture matched");
                     if strict {
-                        if let Some(e) = self.protocol.error_event(503, "strict_no_fixture_match", &message) {
+                        if let Some(e) =
+                            self.protocol
+                                .error_event(503, "strict_no_fixture_match", &message)
+                        {
                             let _ = self.send(&e).await;
                         }
                         self.close(CloseCode::Policy, &message).await;
@@ -345,7 +380,12 @@ impl Connection {
     /// Send a turn's events, waiting before each paced one as `pacing` says; the
     /// socket is read meanwhile (a cancel ends the turn, other messages wait).
     /// `broken`: the event sent as broken JSON instead (chaos `malformed`).
-    async fn send_turn(&mut self, events: Vec<Emit>, pacing: Option<Pacing>, broken: Option<usize>) -> End {
+    async fn send_turn(
+        &mut self,
+        events: Vec<Emit>,
+        pacing: Option<Pacing>,
+        broken: Option<usize>,
+    ) -> End {
         let shutdown = self.state.shutdown.clone();
         let mut paced = 0usize;
         let limit = pacing.as_ref().and_then(|p| p.truncate_after_chunks);
@@ -359,7 +399,9 @@ impl Connection {
                     tracing::info!(path = %self.up.path, "realtime turn truncated by truncateAfterChunks");
                     return End::Closed;
                 }
-                let delay = pacing.as_ref().map_or(std::time::Duration::ZERO, |p| p.delay(paced));
+                let delay = pacing
+                    .as_ref()
+                    .map_or(std::time::Duration::ZERO, |p| p.delay(paced));
                 paced += 1;
                 if !delay.is_zero() && !shutdown.is_triggered() {
                     let until = tokio::time::Instant::now() + delay;
@@ -420,11 +462,23 @@ impl Connection {
     }
 
     /// Journal the turn and count it.
-    fn account(&self, arrived: SystemTime, started: Instant, status: u16, req: ChatRequest, mut draft: Draft) {
+    fn account(
+        &self,
+        arrived: SystemTime,
+        started: Instant,
+        status: u16,
+        req: ChatRequest,
+        mut draft: Draft,
+    ) {
         let took = started.elapsed();
         let state = &self.state;
         if let Some(m) = &state.metrics {
-            m.socket_turn(self.protocol.provider(), self.protocol.route(), status, took);
+            m.socket_turn(
+                self.protocol.provider(),
+                self.protocol.route(),
+                status,
+                took,
+            );
             match draft.source {
                 Source::Fixture if draft.fixture.is_some() => m.matched(),
                 Source::Fixture => m.missed(),
@@ -439,9 +493,19 @@ impl Connection {
             Some(q) => format!("{}?{q}", self.up.path),
             None => self.up.path.clone(),
         };
-        let uri: http::Uri = target.parse().unwrap_or_else(|_| http::Uri::from_static("/"));
+        let uri: http::Uri = target
+            .parse()
+            .unwrap_or_else(|_| http::Uri::from_static("/"));
         let method = Method::from_bytes(b"WS").unwrap_or(Method::GET);
-        state.journal.push(Entry::new(arrived, &method, &uri, &self.up.headers, status, took, draft));
+        state.journal.push(Entry::new(
+            arrived,
+            &method,
+            &uri,
+            &self.up.headers,
+            status,
+            took,
+            draft,
+        ));
     }
 }
 

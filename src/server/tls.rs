@@ -29,9 +29,17 @@ pub fn acceptor(files: &TlsFiles) -> anyhow::Result<TlsAcceptor> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
         .with_context(|| format!("cannot read the TLS certificate {}", files.cert.display()))?
         .collect::<Result<_, _>>()
-        .with_context(|| format!("the TLS certificate {} is not valid PEM", files.cert.display()))?;
+        .with_context(|| {
+            format!(
+                "the TLS certificate {} is not valid PEM",
+                files.cert.display()
+            )
+        })?;
     if certs.is_empty() {
-        anyhow::bail!("the TLS certificate {} holds no certificate", files.cert.display());
+        anyhow::bail!(
+            "the TLS certificate {} holds no certificate",
+            files.cert.display()
+        );
     }
     let key = PrivateKeyDer::from_pem_file(&files.key)
         .with_context(|| format!("cannot read a private key from {}", files.key.display()))?;
@@ -64,7 +72,11 @@ pub(crate) enum Accepted {
 /// it is one; `None` when the client sent nothing in time, closed, or failed the
 /// handshake (logged at debug: a scanner or a client that does not trust the
 /// certificate).
-pub(crate) async fn accept(acceptor: &TlsAcceptor, stream: TcpStream, within: Duration) -> Option<Accepted> {
+pub(crate) async fn accept(
+    acceptor: &TlsAcceptor,
+    stream: TcpStream,
+    within: Duration,
+) -> Option<Accepted> {
     let mut first = [0u8; 1];
     match tokio::time::timeout(within, stream.peek(&mut first)).await {
         Ok(Ok(1)) => {}
@@ -83,5 +95,26 @@ pub(crate) async fn accept(acceptor: &TlsAcceptor, stream: TcpStream, within: Du
             tracing::debug!("TLS handshake timed out");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_or_key_that_does_not_load_names_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        let files = TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        };
+        let e = format!("{:#}", acceptor(&files).err().expect("refused"));
+        assert!(e.contains("cert.pem"), "{e}");
+        std::fs::write(&cert, "not pem at all\n").unwrap();
+        let e = format!("{:#}", acceptor(&files).err().expect("refused"));
+        assert!(e.contains("holds no certificate"), "{e}");
     }
 }

@@ -8,6 +8,7 @@ mod differential;
 mod hostile;
 mod metrics;
 mod physics;
+mod realtime;
 mod record;
 mod record_google;
 mod record_providers;

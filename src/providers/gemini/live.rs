@@ -110,7 +110,10 @@ impl Live {
             .and_then(|g| g.as_object())
             .and_then(|g| field(g, "responseModalities", "response_modalities"))
             .and_then(|m| m.as_array())
-            .is_some_and(|m| m.iter().any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case("audio"))));
+            .is_some_and(|m| {
+                m.iter()
+                    .any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case("audio")))
+            });
         let system = field(s, "systemInstruction", "system_instruction").and_then(system_text);
         self.setup = Some(Setup {
             model,
@@ -130,7 +133,11 @@ impl Live {
         self.heard = false;
         let body = serde_json::to_vec(&json!([
             setup.model,
-            self.history.iter().chain(&new).map(|m| format!("{:?}", m)).collect::<Vec<_>>()
+            self.history
+                .iter()
+                .chain(&new)
+                .map(|m| format!("{:?}", m))
+                .collect::<Vec<_>>()
         ]))
         .unwrap_or_default();
         let mut req = ChatRequest::new(Endpoint::Chat, &body);
@@ -157,7 +164,13 @@ impl Live {
         match c.get("turns") {
             Some(Value::Array(turns)) => self.incoming.extend(parse_contents(turns)),
             None if complete => {}
-            _ => return Step::one(error(400, "INVALID_ARGUMENT", "Missing 'turns' in clientContent")),
+            _ => {
+                return Step::one(error(
+                    400,
+                    "INVALID_ARGUMENT",
+                    "Missing 'turns' in clientContent",
+                ))
+            }
         }
         if complete {
             self.turn()
@@ -176,9 +189,11 @@ impl Live {
             .any(|k| r.contains_key(*k));
         if media && !self.heard {
             self.heard = true;
-            self.incoming.push(Message::text(Role::User, "[audio input]"));
+            self.incoming
+                .push(Message::text(Role::User, "[audio input]"));
         }
-        let end = field(r, "audioStreamEnd", "audio_stream_end").and_then(|v| v.as_bool()) == Some(true)
+        let end = field(r, "audioStreamEnd", "audio_stream_end").and_then(|v| v.as_bool())
+            == Some(true)
             || field(r, "activityEnd", "activity_end").is_some();
         if end && self.heard {
             return self.turn();
@@ -194,14 +209,22 @@ impl Live {
     }
 
     fn tool_response(&mut self, t: &Map<String, Value>) -> Step {
-        let Some(responses) = field(t, "functionResponses", "function_responses").and_then(|f| f.as_array()) else {
-            return Step::one(error(400, "INVALID_ARGUMENT", "Missing 'functionResponses' in toolResponse"));
+        let Some(responses) =
+            field(t, "functionResponses", "function_responses").and_then(|f| f.as_array())
+        else {
+            return Step::one(error(
+                400,
+                "INVALID_ARGUMENT",
+                "Missing 'functionResponses' in toolResponse",
+            ));
         };
         for fr in responses {
             let name = fr.get("name").and_then(|n| n.as_str()).unwrap_or_default();
             let id = match fr.get("id").and_then(|i| i.as_str()) {
                 Some(id) => id.to_string(),
-                None => self.open_call(name).unwrap_or_else(|| format!("call_gemini_{name}_0")),
+                None => self
+                    .open_call(name)
+                    .unwrap_or_else(|| format!("call_gemini_{name}_0")),
             };
             let text = match fr.get("response") {
                 Some(Value::String(s)) => s.clone(),
@@ -216,7 +239,10 @@ impl Live {
     /// The latest unanswered call named `name`.
     fn open_call(&self, name: &str) -> Option<String> {
         let all: Vec<&Message> = self.history.iter().chain(&self.incoming).collect();
-        let answered: Vec<&str> = all.iter().filter_map(|m| m.tool_call_id.as_deref()).collect();
+        let answered: Vec<&str> = all
+            .iter()
+            .filter_map(|m| m.tool_call_id.as_deref())
+            .collect();
         all.iter()
             .rev()
             .filter(|m| m.role == Role::Assistant)
@@ -225,7 +251,12 @@ impl Live {
             .map(|c| c.id.clone())
     }
 
-    fn render(&mut self, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> (Vec<Emit>, Option<Message>) {
+    fn render(
+        &mut self,
+        fx: &Fixture,
+        req: &ChatRequest,
+        ctx: &RenderContext,
+    ) -> (Vec<Emit>, Option<Message>) {
         let audio_out = self.setup.as_ref().is_some_and(|s| s.audio);
         let reply = match &fx.reply {
             Reply::Chat(c) => c,
@@ -233,7 +264,9 @@ impl Live {
                 let name = e
                     .kind
                     .clone()
-                    .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+                    .filter(|k| {
+                        !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                    })
                     .unwrap_or_else(|| grpc_name(e.status).to_string());
                 return (vec![Emit::now(error(e.status, &name, &e.message))], None);
             }
@@ -241,8 +274,13 @@ impl Live {
                 let (data, mime) = match v.get("audio") {
                     Some(Value::String(s)) => (s.clone(), None),
                     Some(Value::Object(a)) => (
-                        a.get("b64Json").and_then(|d| d.as_str()).unwrap_or_default().to_string(),
-                        a.get("contentType").and_then(|d| d.as_str()).map(String::from),
+                        a.get("b64Json")
+                            .and_then(|d| d.as_str())
+                            .unwrap_or_default()
+                            .to_string(),
+                        a.get("contentType")
+                            .and_then(|d| d.as_str())
+                            .map(String::from),
                     ),
                     _ => (String::new(), None),
                 };
@@ -254,9 +292,14 @@ impl Live {
                 let events = vec![
                     Emit::now(json!({"serverContent": {"modelTurn": {"parts": parts}}})),
                     Emit::now(json!({"serverContent": {"generationComplete": true}})),
-                    Emit::now(json!({"serverContent": {"turnComplete": true}, "usageMetadata": usage(req, 1)})),
+                    Emit::now(
+                        json!({"serverContent": {"turnComplete": true}, "usageMetadata": usage(req, 1)}),
+                    ),
                 ];
-                let said = v.get("content").and_then(|c| c.as_str()).unwrap_or("[audio output]");
+                let said = v
+                    .get("content")
+                    .and_then(|c| c.as_str())
+                    .unwrap_or("[audio output]");
                 return (events, Some(Message::text(Role::Assistant, said)));
             }
             other => {
@@ -278,7 +321,9 @@ impl Live {
         let mut run: Vec<Value> = Vec::new();
         let flush = |run: &mut Vec<Value>, events: &mut Vec<Emit>| {
             if !run.is_empty() {
-                events.push(Emit::now(json!({"toolCall": {"functionCalls": std::mem::take(run)}})));
+                events.push(Emit::now(
+                    json!({"toolCall": {"functionCalls": std::mem::take(run)}}),
+                ));
             }
         };
         for block in reply.ordered_blocks() {
@@ -320,7 +365,9 @@ impl Live {
             let out = Counts::of(reply.overrides.usage.as_deref(), req, || {
                 estimate_tokens(output_chars(reply, false))
             });
-            events.push(Emit::now(json!({"serverContent": {"generationComplete": true}})));
+            events.push(Emit::now(
+                json!({"serverContent": {"generationComplete": true}}),
+            ));
             events.push(Emit::now(json!({
                 "serverContent": {"turnComplete": true},
                 "usageMetadata": usage_of(out),
@@ -363,18 +410,34 @@ impl Protocol for Live {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(error = %e, "gemini live: a message is not JSON");
-                return Step::one(error(400, "INVALID_ARGUMENT", &format!("Invalid JSON payload received. {e}")));
+                return Step::one(error(
+                    400,
+                    "INVALID_ARGUMENT",
+                    &format!("Invalid JSON payload received. {e}"),
+                ));
             }
         };
         let Some(o) = v.as_object() else {
-            return Step::one(error(400, "INVALID_ARGUMENT", "A message must be a JSON object"));
+            return Step::one(error(
+                400,
+                "INVALID_ARGUMENT",
+                "A message must be a JSON object",
+            ));
         };
-        if let Some(s) = o.get("setup").or_else(|| o.get("config")).and_then(|s| s.as_object()) {
+        if let Some(s) = o
+            .get("setup")
+            .or_else(|| o.get("config"))
+            .and_then(|s| s.as_object())
+        {
             return self.on_setup(s);
         }
         if self.setup.is_none() {
             tracing::warn!("gemini live: a message before setup");
-            return Step::one(error(400, "FAILED_PRECONDITION", "Setup required: the first message must be setup"));
+            return Step::one(error(
+                400,
+                "FAILED_PRECONDITION",
+                "Setup required: the first message must be setup",
+            ));
         }
         if let Some(c) = field(o, "clientContent", "client_content").and_then(|c| c.as_object()) {
             return self.client_content(c);
@@ -423,7 +486,8 @@ mod tests {
     use super::*;
     use crate::testing::fixture;
 
-    const ROUTE: &str = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent";
+    const ROUTE: &str =
+        "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent";
 
     fn values(events: Vec<Emit>) -> Vec<Value> {
         events.into_iter().map(|e| e.value).collect()
@@ -456,7 +520,8 @@ mod tests {
         let mut m = Live::new(ROUTE);
         setup(&mut m);
         // Not complete yet: nothing to answer.
-        let s = m.on_text(r#"{"clientContent":{"turns":[{"role":"user","parts":[{"text":"hel"}]}]}}"#);
+        let s =
+            m.on_text(r#"{"clientContent":{"turns":[{"role":"user","parts":[{"text":"hel"}]}]}}"#);
         assert!(s.turn.is_none() && s.events.is_empty());
         let s = m.on_text(r#"{"clientContent":{"turns":[{"role":"user","parts":[{"text":"lo"}]}],"turnComplete":true}}"#);
         let req = s.turn.as_ref().unwrap();
@@ -465,16 +530,30 @@ mod tests {
         assert_eq!(req.tools, ["get_weather"]);
         let fx = fixture(json!({"match": {}, "response": {"content": "Hello world"}}));
         let v = answer(&mut m, s, &fx);
-        assert_eq!(v[0]["serverContent"]["modelTurn"]["parts"][0]["text"], "Hello");
+        assert_eq!(
+            v[0]["serverContent"]["modelTurn"]["parts"][0]["text"],
+            "Hello"
+        );
         let text: String = v
             .iter()
-            .filter_map(|e| e.pointer("/serverContent/modelTurn/parts/0/text").and_then(|t| t.as_str()))
+            .filter_map(|e| {
+                e.pointer("/serverContent/modelTurn/parts/0/text")
+                    .and_then(|t| t.as_str())
+            })
             .collect();
         assert_eq!(text, "Hello world");
         let n = v.len();
-        assert_eq!(v[n - 2], json!({"serverContent": {"generationComplete": true}}));
+        assert_eq!(
+            v[n - 2],
+            json!({"serverContent": {"generationComplete": true}})
+        );
         assert_eq!(v[n - 1]["serverContent"]["turnComplete"], true);
-        assert!(v[n - 1]["usageMetadata"]["totalTokenCount"].as_u64().unwrap() > 0);
+        assert!(
+            v[n - 1]["usageMetadata"]["totalTokenCount"]
+                .as_u64()
+                .unwrap()
+                > 0
+        );
     }
 
     #[test]
@@ -482,7 +561,9 @@ mod tests {
         let mut m = Live::new(ROUTE);
         setup(&mut m);
         let s = m.on_text(r#"{"realtimeInput":{"text":"weather in Paris?"}}"#);
-        let fx = fixture(json!({"match": {}, "response": {"toolCalls": [{"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}]}}));
+        let fx = fixture(
+            json!({"match": {}, "response": {"toolCalls": [{"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}]}}),
+        );
         let v = answer(&mut m, s, &fx);
         assert_eq!(v.len(), 1, "{v:?}");
         let call = &v[0]["toolCall"]["functionCalls"][0];
@@ -493,7 +574,10 @@ mod tests {
         let req = s.turn.as_ref().unwrap();
         assert!(req.has_tool_result());
         assert_eq!(req.assistant_count(), 1);
-        assert_eq!(req.trailing_tool_message().unwrap().tool_call_id.as_deref(), Some(id.as_str()));
+        assert_eq!(
+            req.trailing_tool_message().unwrap().tool_call_id.as_deref(),
+            Some(id.as_str())
+        );
         assert_eq!(req.last_user_text(), Some("weather in Paris?"));
     }
 
@@ -501,7 +585,9 @@ mod tests {
     fn audio_input_is_a_turn_at_stream_end_and_a_miss_is_an_error_frame() {
         let mut m = Live::new(ROUTE);
         setup(&mut m);
-        let s = m.on_text(r#"{"realtimeInput":{"audio":{"data":"AAAA","mimeType":"audio/pcm;rate=16000"}}}"#);
+        let s = m.on_text(
+            r#"{"realtimeInput":{"audio":{"data":"AAAA","mimeType":"audio/pcm;rate=16000"}}}"#,
+        );
         assert!(s.turn.is_none());
         let s = m.on_text(r#"{"realtimeInput":{"audioStreamEnd":true}}"#);
         let req = s.turn.expect("a turn");

@@ -108,7 +108,13 @@ impl Realtime {
 
     /// An `error` event: `invalid_request_error` with `code`, `message`, `param`, and
     /// the id of the client event it answers.
-    fn error(&mut self, code: &str, message: &str, param: Option<&str>, client: Option<&str>) -> Step {
+    fn error(
+        &mut self,
+        code: &str,
+        message: &str,
+        param: Option<&str>,
+        client: Option<&str>,
+    ) -> Step {
         tracing::warn!(code, message, "realtime: refusing a client event");
         let e = self.event(
             "error",
@@ -136,9 +142,9 @@ impl Realtime {
         match kind {
             "session.update" | "transcription_session.update" => self.update(kind, o, client),
             "conversation.item.create" => self.create_item(o, client),
-            "conversation.item.retrieve" | "conversation.item.delete" | "conversation.item.truncate" => {
-                self.item_op(kind, o, client)
-            }
+            "conversation.item.retrieve"
+            | "conversation.item.delete"
+            | "conversation.item.truncate" => self.item_op(kind, o, client),
             "input_audio_buffer.append" => self.append(o, client),
             "input_audio_buffer.commit" => self.commit(client),
             "input_audio_buffer.clear" => {
@@ -202,7 +208,10 @@ impl Realtime {
                 client,
             );
         };
-        let kind = item.get("type").and_then(|t| t.as_str()).unwrap_or("message");
+        let kind = item
+            .get("type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("message");
         if !matches!(kind, "message" | "function_call" | "function_call_output") {
             let message = format!(
                 "Invalid value: '{kind}'. Supported values are: 'message', 'function_call', and 'function_call_output'."
@@ -351,7 +360,8 @@ impl Realtime {
         let model = self.session.transcription_model();
         let mut req = ChatRequest::new(Endpoint::RealtimeTranscription, item_id.as_bytes());
         req.model = Some(model.clone());
-        req.messages.push(Message::text(Role::User, "[audio input]"));
+        req.messages
+            .push(Message::text(Role::User, "[audio input]"));
         self.pending = Some(Pending::Transcription { item_id, model });
         Step {
             events,
@@ -532,7 +542,8 @@ impl Protocol for Realtime {
         let Some(last) = self.sent.take() else {
             return Vec::new();
         };
-        let (done, dropped): (Vec<_>, Vec<_>) = last.items.into_iter().partition(|(at, _)| *at < sent);
+        let (done, dropped): (Vec<_>, Vec<_>) =
+            last.items.into_iter().partition(|(at, _)| *at < sent);
         if last.kept {
             let dropped: Vec<&str> = dropped
                 .iter()
@@ -548,7 +559,9 @@ impl Protocol for Realtime {
         let details = json!({"type": "cancelled", "reason": "client_cancelled"});
         let usage = json!({"total_tokens": 0, "input_tokens": 0, "output_tokens": 0});
         let response = last.head.response("cancelled", details, output, usage);
-        vec![Emit::now(self.event("response.done", json!({"response": response})))]
+        vec![Emit::now(
+            self.event("response.done", json!({"response": response})),
+        )]
     }
 
     fn error_event(&mut self, status: u16, code: &str, message: &str) -> Option<Value> {

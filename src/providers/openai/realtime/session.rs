@@ -181,7 +181,10 @@ impl Session {
                 }
             }
             // The beta's flat names, read onto the GA ones.
-            if let Some(m) = s.get("modalities").filter(|_| !s.contains_key("output_modalities")) {
+            if let Some(m) = s
+                .get("modalities")
+                .filter(|_| !s.contains_key("output_modalities"))
+            {
                 next.insert("output_modalities".into(), m.clone());
             }
             if let Some(v) = s.get("max_response_output_tokens") {
@@ -191,9 +194,9 @@ impl Session {
             next.insert("include".into(), v.clone());
         }
         if let Some(m) = next.get("output_modalities") {
-            let ok = m.as_array().is_some_and(|a| {
-                a.len() == 1 && matches!(a[0].as_str(), Some("audio" | "text"))
-            });
+            let ok = m
+                .as_array()
+                .is_some_and(|a| a.len() == 1 && matches!(a[0].as_str(), Some("audio" | "text")));
             if !ok {
                 return Err((
                     "Invalid 'output_modalities': expected [\"audio\"] or [\"text\"].".into(),
@@ -223,7 +226,11 @@ impl Session {
 
 /// `audio.input.*` and `audio.output.*` from an update (GA nesting, or the beta's flat
 /// keys), over what the session had. A string format becomes `{type: <string>}`.
-fn merge_audio(mut audio: Map<String, Value>, s: &Map<String, Value>, kind: Kind) -> Map<String, Value> {
+fn merge_audio(
+    mut audio: Map<String, Value>,
+    s: &Map<String, Value>,
+    kind: Kind,
+) -> Map<String, Value> {
     let format = |v: &Value| match v {
         Value::String(t) => json!({"type": t}),
         other => other.clone(),
@@ -257,7 +264,11 @@ fn merge_audio(mut audio: Map<String, Value>, s: &Map<String, Value>, kind: Kind
     ];
     for (key, side, field) in flat {
         if let Some(v) = s.get(key) {
-            let v = if field == "format" { format(v) } else { v.clone() };
+            let v = if field == "format" {
+                format(v)
+            } else {
+                v.clone()
+            };
             set(side, field, v);
         }
     }
@@ -274,7 +285,12 @@ mod tests {
 
     #[test]
     fn a_conversation_session_has_the_ga_shape_and_audio_output_by_default() {
-        let s = Session::new(Kind::Conversation, "gpt-realtime".into(), "sess_1".into(), 100);
+        let s = Session::new(
+            Kind::Conversation,
+            "gpt-realtime".into(),
+            "sess_1".into(),
+            100,
+        );
         let o = s.object();
         assert_eq!(o["type"], "realtime");
         assert_eq!(o["object"], "realtime.session");
@@ -321,7 +337,9 @@ mod tests {
             .0
             .contains("Cannot update"));
         assert!(s
-            .update(&obj(json!({"output_modalities": ["text", "audio"], "instructions": "y"})))
+            .update(&obj(
+                json!({"output_modalities": ["text", "audio"], "instructions": "y"})
+            ))
             .is_err());
         assert_eq!(s.instructions(), "");
     }

@@ -66,7 +66,10 @@ fn with_audio_text(item: &Value) -> Value {
     if let Some(parts) = item.get_mut("content").and_then(|c| c.as_array_mut()) {
         for p in parts.iter_mut() {
             let Some(o) = p.as_object_mut() else { continue };
-            let transcript = o.get("transcript").and_then(|t| t.as_str()).map(String::from);
+            let transcript = o
+                .get("transcript")
+                .and_then(|t| t.as_str())
+                .map(String::from);
             match o.get("type").and_then(|t| t.as_str()) {
                 Some("input_audio") => {
                     let text = transcript.unwrap_or_else(|| "[audio input]".into());
@@ -102,7 +105,13 @@ impl Head {
     }
 
     /// The response object with `status`, its output, and usage.
-    pub(super) fn response(&self, status: &str, details: Value, output: Vec<Value>, usage: Value) -> Value {
+    pub(super) fn response(
+        &self,
+        status: &str,
+        details: Value,
+        output: Vec<Value>,
+        usage: Value,
+    ) -> Value {
         json!({
             "object": "realtime.response",
             "id": self.id,
@@ -142,9 +151,16 @@ fn usage(counts: Option<Counts>) -> Value {
 
 /// The events of a failed response: `response.created` then `response.done` with
 /// status `failed` and the error.
-pub(super) fn failed(ids: &mut Ids, head: &Head, kind: &str, code: Option<&Value>, message: &str) -> Rendered {
+pub(super) fn failed(
+    ids: &mut Ids,
+    head: &Head,
+    kind: &str,
+    code: Option<&Value>,
+    message: &str,
+) -> Rendered {
     let created = head.response("in_progress", Value::Null, vec![], Value::Null);
-    let details = json!({"type": "failed", "error": {"type": kind, "code": code, "message": message}});
+    let details =
+        json!({"type": "failed", "error": {"type": kind, "code": code, "message": message}});
     let done = head.response("failed", details, vec![], usage(None));
     Rendered {
         events: vec![
@@ -229,30 +245,52 @@ fn completed(
                     }
                     Value::Object(o)
                 };
-                events.push(Emit::now(event(ids, "response.output_item.added",
-                    json!({"response_id": rid, "output_index": index, "item": added}))));
-                events.push(Emit::now(event(ids, "conversation.item.added",
-                    json!({"previous_item_id": previous, "item": added}))));
+                events.push(Emit::now(event(
+                    ids,
+                    "response.output_item.added",
+                    json!({"response_id": rid, "output_index": index, "item": added}),
+                )));
+                events.push(Emit::now(event(
+                    ids,
+                    "conversation.item.added",
+                    json!({"previous_item_id": previous, "item": added}),
+                )));
                 let mut empty = Map::new();
                 empty.insert("type".into(), part_kind.into());
                 empty.insert(text_field.into(), "".into());
-                events.push(Emit::now(event(ids, "response.content_part.added",
-                    with(json!({"part": empty})))));
+                events.push(Emit::now(event(
+                    ids,
+                    "response.content_part.added",
+                    with(json!({"part": empty})),
+                )));
                 for slice in chunk_text(&text, ctx.chunk_size) {
-                    events.push(Emit::paced(event(ids, &format!("{text_kind}.delta"),
-                        with(json!({"delta": slice})))));
+                    events.push(Emit::paced(event(
+                        ids,
+                        &format!("{text_kind}.delta"),
+                        with(json!({"delta": slice})),
+                    )));
                 }
                 if head.audio() {
-                    events.push(Emit::now(event(ids, "response.output_audio.done", with(json!({})))));
+                    events.push(Emit::now(event(
+                        ids,
+                        "response.output_audio.done",
+                        with(json!({})),
+                    )));
                 }
                 let mut full = Map::new();
                 full.insert(text_field.into(), text.clone().into());
-                events.push(Emit::now(event(ids, &format!("{text_kind}.done"),
-                    with(Value::Object(full.clone())))));
+                events.push(Emit::now(event(
+                    ids,
+                    &format!("{text_kind}.done"),
+                    with(Value::Object(full.clone())),
+                )));
                 let mut part_done = full;
                 part_done.insert("type".into(), part_kind.into());
-                events.push(Emit::now(event(ids, "response.content_part.done",
-                    with(json!({"part": part_done})))));
+                events.push(Emit::now(event(
+                    ids,
+                    "response.content_part.done",
+                    with(json!({"part": part_done})),
+                )));
                 done
             }
             Block::ToolCall(call) => {
@@ -262,35 +300,57 @@ fn completed(
                     "name": call.name, "call_id": cid, "arguments": "", "object": "realtime.item"});
                 let done = json!({"id": item_id, "type": "function_call", "status": "completed",
                     "name": call.name, "call_id": cid, "arguments": call.arguments, "object": "realtime.item"});
-                events.push(Emit::now(event(ids, "response.output_item.added",
-                    json!({"response_id": rid, "output_index": index, "item": added}))));
-                events.push(Emit::now(event(ids, "conversation.item.added",
-                    json!({"previous_item_id": previous, "item": added}))));
+                events.push(Emit::now(event(
+                    ids,
+                    "response.output_item.added",
+                    json!({"response_id": rid, "output_index": index, "item": added}),
+                )));
+                events.push(Emit::now(event(
+                    ids,
+                    "conversation.item.added",
+                    json!({"previous_item_id": previous, "item": added}),
+                )));
                 for slice in chunk_text(&call.arguments, ctx.chunk_size) {
-                    events.push(Emit::paced(event(ids, "response.function_call_arguments.delta",
+                    events.push(Emit::paced(event(
+                        ids,
+                        "response.function_call_arguments.delta",
                         json!({"response_id": rid, "item_id": item_id, "output_index": index,
-                               "call_id": cid, "delta": slice}))));
+                               "call_id": cid, "delta": slice}),
+                    )));
                 }
-                events.push(Emit::now(event(ids, "response.function_call_arguments.done",
+                events.push(Emit::now(event(
+                    ids,
+                    "response.function_call_arguments.done",
                     json!({"response_id": rid, "item_id": item_id, "output_index": index,
-                           "call_id": cid, "name": call.name, "arguments": call.arguments}))));
+                           "call_id": cid, "name": call.name, "arguments": call.arguments}),
+                )));
                 done
             }
         };
-        events.push(Emit::now(event(ids, "response.output_item.done",
-            json!({"response_id": rid, "output_index": index, "item": done}))));
+        events.push(Emit::now(event(
+            ids,
+            "response.output_item.done",
+            json!({"response_id": rid, "output_index": index, "item": done}),
+        )));
         items.push((events.len() - 1, done.clone()));
-        events.push(Emit::now(event(ids, "conversation.item.done",
-            json!({"previous_item_id": previous, "item": done}))));
+        events.push(Emit::now(event(
+            ids,
+            "conversation.item.done",
+            json!({"previous_item_id": previous, "item": done}),
+        )));
         previous = Some(item_id);
     }
     let counts = Counts::of(reply.overrides.usage.as_deref(), req, || {
         estimate_tokens(output_chars(reply, false))
     });
     let output = items.iter().map(|(_, v)| v.clone()).collect();
-    events.push(Emit::now(event(ids, "response.done", json!({
-        "response": head.response("completed", Value::Null, output, usage(Some(counts)))
-    }))));
+    events.push(Emit::now(event(
+        ids,
+        "response.done",
+        json!({
+            "response": head.response("completed", Value::Null, output, usage(Some(counts)))
+        }),
+    )));
     Rendered { events, items }
 }
 
@@ -304,13 +364,22 @@ pub(super) fn transcription(
     miss: &str,
 ) -> Vec<Emit> {
     let failed = |ids: &mut Ids, kind: &str, code: Option<&Value>, message: &str| {
-        vec![Emit::now(event(ids, "conversation.item.input_audio_transcription.failed", json!({
-            "item_id": item_id, "content_index": 0,
-            "error": {"type": kind, "code": code, "message": message, "param": null},
-        })))]
+        vec![Emit::now(event(
+            ids,
+            "conversation.item.input_audio_transcription.failed",
+            json!({
+                "item_id": item_id, "content_index": 0,
+                "error": {"type": kind, "code": code, "message": message, "param": null},
+            }),
+        ))]
     };
     let Some((fx, ctx)) = fx else {
-        return failed(ids, "invalid_request_error", Some(&json!("no_fixture_match")), miss);
+        return failed(
+            ids,
+            "invalid_request_error",
+            Some(&json!("no_fixture_match")),
+            miss,
+        );
     };
     let text = match &fx.reply {
         Reply::Media(crate::cassette::model::MediaKind::Transcription, v) => v
@@ -334,8 +403,11 @@ pub(super) fn transcription(
     };
     let mut out: Vec<Emit> = chunk_text(&text, ctx.chunk_size)
         .map(|slice| {
-            Emit::paced(event(ids, "conversation.item.input_audio_transcription.delta",
-                json!({"item_id": item_id, "content_index": 0, "delta": slice})))
+            Emit::paced(event(
+                ids,
+                "conversation.item.input_audio_transcription.delta",
+                json!({"item_id": item_id, "content_index": 0, "delta": slice}),
+            ))
         })
         .collect();
     // Whisper and the live-transcription models bill by duration; the 4o transcribers
@@ -347,9 +419,13 @@ pub(super) fn transcription(
     } else {
         json!({"type": "duration", "seconds": 0})
     };
-    out.push(Emit::now(event(ids, "conversation.item.input_audio_transcription.completed", json!({
-        "item_id": item_id, "content_index": 0, "transcript": text, "usage": usage,
-    }))));
+    out.push(Emit::now(event(
+        ids,
+        "conversation.item.input_audio_transcription.completed",
+        json!({
+            "item_id": item_id, "content_index": 0, "transcript": text, "usage": usage,
+        }),
+    )));
     out
 }
 
@@ -371,7 +447,10 @@ mod tests {
         assert_eq!(r.last_user_text(), Some("[audio input]"));
         assert_eq!(r.assistant_count(), 1);
         assert!(r.has_tool_result());
-        assert_eq!(r.trailing_tool_message().unwrap().tool_call_id.as_deref(), Some("c1"));
+        assert_eq!(
+            r.trailing_tool_message().unwrap().tool_call_id.as_deref(),
+            Some("c1")
+        );
         assert_eq!(r.tools, ["f"]);
         assert_eq!(r.endpoint, Endpoint::Realtime);
     }

@@ -59,7 +59,13 @@ impl ResponsesSocket {
 }
 
 /// The WebSocket error event.
-fn error(status: u16, kind: &str, code: Option<&Value>, message: &str, param: Option<&str>) -> Value {
+fn error(
+    status: u16,
+    kind: &str,
+    code: Option<&Value>,
+    message: &str,
+    param: Option<&str>,
+) -> Value {
     tracing::debug!(status, kind, message, "responses websocket: error event");
     json!({"type": "error", "status": status,
            "error": {"type": kind, "code": code, "message": message, "param": param}})
@@ -87,7 +93,13 @@ impl Protocol for ResponsesSocket {
             Err(e) => {
                 let message = format!("Malformed JSON: {e}");
                 tracing::warn!(%message, "responses websocket: bad client message");
-                return Step::one(error(400, "invalid_request_error", Some(&json!("invalid_json")), &message, None));
+                return Step::one(error(
+                    400,
+                    "invalid_request_error",
+                    Some(&json!("invalid_json")),
+                    &message,
+                    None,
+                ));
             }
         };
         match event_type(&v) {
@@ -98,7 +110,13 @@ impl Protocol for ResponsesSocket {
                     other.unwrap_or_default()
                 );
                 tracing::warn!(%message, "responses websocket: bad client message");
-                return Step::one(error(400, "invalid_request_error", Some(&json!("invalid_value")), &message, Some("type")));
+                return Step::one(error(
+                    400,
+                    "invalid_request_error",
+                    Some(&json!("invalid_value")),
+                    &message,
+                    Some("type"),
+                ));
             }
         }
         let Some(o) = v.as_object() else {
@@ -112,7 +130,13 @@ impl Protocol for ResponsesSocket {
                 Some(m) => m.clone(),
                 None => {
                     let message = format!("Previous response with id '{id}' not found.");
-                    let e = error(400, "invalid_request_error", Some(&json!("previous_response_not_found")), &message, Some("previous_response_id"));
+                    let e = error(
+                        400,
+                        "invalid_request_error",
+                        Some(&json!("previous_response_not_found")),
+                        &message,
+                        Some("previous_response_id"),
+                    );
                     return Step::one(with_stream_id(e, &stream_id));
                 }
             },
@@ -125,7 +149,9 @@ impl Protocol for ResponsesSocket {
             body.remove(k);
         }
         let new: Vec<Value> = match body.get("input") {
-            Some(Value::String(s)) => vec![json!({"type": "message", "role": "user", "content": s})],
+            Some(Value::String(s)) => {
+                vec![json!({"type": "message", "role": "user", "content": s})]
+            }
             Some(Value::Array(items)) => items.clone(),
             _ => Vec::new(),
         };
@@ -136,7 +162,13 @@ impl Protocol for ResponsesSocket {
         let mut req = match request::parse_request(&bytes) {
             Ok(r) => r,
             Err(e) => {
-                let err = error(e.status, "invalid_request_error", Some(&json!(e.code)), &e.message, None);
+                let err = error(
+                    e.status,
+                    "invalid_request_error",
+                    Some(&json!(e.code)),
+                    &e.message,
+                    None,
+                );
                 return Step::one(with_stream_id(err, &stream_id));
             }
         };
@@ -154,7 +186,13 @@ impl Protocol for ResponsesSocket {
         let one = |v: Value| vec![Emit::now(with_stream_id(v, &stream_id))];
         let (fx, ctx) = match found {
             Answer::Miss(message) => {
-                return one(error(404, "invalid_request_error", Some(&json!("no_fixture_match")), message, None));
+                return one(error(
+                    404,
+                    "invalid_request_error",
+                    Some(&json!("no_fixture_match")),
+                    message,
+                    None,
+                ));
             }
             Answer::Fixture(fx, ctx) => (fx, ctx),
         };
@@ -174,7 +212,11 @@ impl Protocol for ResponsesSocket {
         let events = reply::stream_events(chat, turn, ctx);
         // The conversation this response ends, for a later `previous_response_id`.
         if let Some(done) = events.last().and_then(|e| e.get("response")) {
-            let id = done.get("id").and_then(|i| i.as_str()).unwrap_or_default().to_string();
+            let id = done
+                .get("id")
+                .and_then(|i| i.as_str())
+                .unwrap_or_default()
+                .to_string();
             let mut items = conversation;
             if let Some(output) = done.get("output").and_then(|o| o.as_array()) {
                 items.extend(output.iter().cloned());
@@ -219,7 +261,11 @@ mod tests {
         *step.turn.expect("a turn")
     }
 
-    fn answer(m: &mut ResponsesSocket, req: &ChatRequest, fx: &crate::cassette::Fixture) -> Vec<Value> {
+    fn answer(
+        m: &mut ResponsesSocket,
+        req: &ChatRequest,
+        fx: &crate::cassette::Fixture,
+    ) -> Vec<Value> {
         let ctx = RenderContext::new(fx, req, 4);
         m.answer(req, Answer::Fixture(fx, &ctx))
             .into_iter()
@@ -230,24 +276,41 @@ mod tests {
     #[test]
     fn a_create_is_answered_with_the_http_stream_events_one_per_frame() {
         let mut m = ResponsesSocket::new();
-        let req = turn(&mut m, r#"{"type":"response.create","model":"gpt-4.1","input":"hi","stream_id":"s1"}"#);
+        let req = turn(
+            &mut m,
+            r#"{"type":"response.create","model":"gpt-4.1","input":"hi","stream_id":"s1"}"#,
+        );
         assert_eq!(req.last_user_text(), Some("hi"));
         let fx = fixture(json!({"match": {}, "response": {"content": "Hello there"}}));
         let events = answer(&mut m, &req, &fx);
         let names: Vec<&str> = events.iter().filter_map(event_type).collect();
         assert_eq!(names.first(), Some(&"response.created"));
         assert_eq!(names.last(), Some(&"response.completed"));
-        assert!(names.iter().filter(|n| **n == "response.output_text.delta").count() >= 2);
+        assert!(
+            names
+                .iter()
+                .filter(|n| **n == "response.output_text.delta")
+                .count()
+                >= 2
+        );
         assert!(events.iter().all(|e| e["stream_id"] == "s1"));
     }
 
     #[test]
     fn previous_response_id_continues_the_conversation() {
         let mut m = ResponsesSocket::new();
-        let req = turn(&mut m, r#"{"type":"response.create","input":"weather?","tools":[{"type":"function","name":"get_weather"}]}"#);
-        let fx = fixture(json!({"match": {}, "response": {"toolCalls": [{"name": "get_weather", "arguments": "{}", "id": "call_1"}]}}));
+        let req = turn(
+            &mut m,
+            r#"{"type":"response.create","input":"weather?","tools":[{"type":"function","name":"get_weather"}]}"#,
+        );
+        let fx = fixture(
+            json!({"match": {}, "response": {"toolCalls": [{"name": "get_weather", "arguments": "{}", "id": "call_1"}]}}),
+        );
         let events = answer(&mut m, &req, &fx);
-        let id = events.last().unwrap()["response"]["id"].as_str().unwrap().to_string();
+        let id = events.last().unwrap()["response"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let follow = format!(
             r#"{{"type":"response.create","previous_response_id":"{id}","instructions":"sys","input":[{{"type":"function_call_output","call_id":"call_1","output":"sunny"}}]}}"#
         );
@@ -256,7 +319,10 @@ mod tests {
         assert_eq!(req.last_user_text(), Some("weather?"));
         assert_eq!(req.assistant_count(), 1);
         assert!(req.has_tool_result());
-        assert_eq!(req.trailing_tool_message().unwrap().tool_call_id.as_deref(), Some("call_1"));
+        assert_eq!(
+            req.trailing_tool_message().unwrap().tool_call_id.as_deref(),
+            Some("call_1")
+        );
         assert_eq!(req.messages[0].role, Role::System);
     }
 
@@ -278,7 +344,9 @@ mod tests {
         let e = &m.answer(&req, Answer::Miss("No fixture matched"))[0].value;
         assert_eq!(e["error"]["code"], "no_fixture_match");
         let req = turn(&mut m, r#"{"type":"response.create","input":"x"}"#);
-        let fx = fixture(json!({"match": {}, "response": {"error": {"message": "slow down", "type": "rate_limit_error"}, "status": 429}}));
+        let fx = fixture(
+            json!({"match": {}, "response": {"error": {"message": "slow down", "type": "rate_limit_error"}, "status": 429}}),
+        );
         let e = &answer(&mut m, &req, &fx)[0];
         assert_eq!(e["status"], 429);
         assert_eq!(e["error"]["type"], "rate_limit_error");
