@@ -86,7 +86,8 @@ pub async fn run(
     run_with(config, Mounts::default(), shutdown, on_ready).await
 }
 
-/// [`run`], with WebSocket handlers and services mounted beside the provider routes.
+/// [`run`], with WebSocket handlers and services mounted beside the provider routes
+/// (the realtime WebSocket surfaces are mounted either way).
 pub async fn run_with(
     config: Config,
     mut mounts: Mounts,
@@ -98,6 +99,12 @@ pub async fn run_with(
     }
     // What the config file's sections ask for, beside what the caller mounted.
     crate::services::mount_configured(&config, &mut mounts.services)?;
+    // The realtime WebSocket surfaces, on their paths (a caller's own handler wins).
+    crate::server::realtime::mount_realtime(&mut mounts.sockets);
+    let tls = match &config.tls {
+        Some(files) => Some(crate::server::tls::acceptor(files)?),
+        None => None,
+    };
     let store = load_store(&config)?;
     let addr = SocketAddr::new(config.host, config.port);
     let listener = TcpListener::bind(addr)
@@ -147,6 +154,7 @@ pub async fn run_with(
     let fail_on_unused = config.fail_on_unused;
     let mut state = AppState::new(config, store, recorder, metrics);
     state.mounts = mounts;
+    state.tls = tls;
     let state = Arc::new(state);
     // Always logged: fixture or header chaos needs the seed to be repeatable too.
     let c = &state.config.chaos;

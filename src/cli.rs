@@ -131,6 +131,16 @@ pub struct ServeArgs {
     // Bounded: the deadline is added to the clock, and a sum past its range would panic.
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub header_read_timeout_ms: Option<u64>,
+
+    /// Serve TLS as well, on the same port, with this PEM certificate chain (with
+    /// --tls-key): a connection whose first byte is a TLS handshake gets TLS, any other
+    /// plain HTTP. For clients that insist on https:// or wss:// (google-genai Live).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The PEM private key for --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 /// `aimock record`: the serve options plus the upstreams.

@@ -136,11 +136,25 @@ impl Metrics {
 
     /// Count one answered provider request.
     pub fn request(&self, surface: &Surface, status: u16, took: Duration) {
-        let provider = surface.provider();
+        self.count(surface.provider(), route_template(surface), status, took);
+    }
+
+    /// Count one realtime WebSocket turn, as a request on its route (`/v1/realtime`, ...).
+    pub fn socket_turn(
+        &self,
+        provider: &'static str,
+        route: &'static str,
+        status: u16,
+        took: Duration,
+    ) {
+        self.count(provider, route, status, took);
+    }
+
+    fn count(&self, provider: &'static str, route: &'static str, status: u16, took: Duration) {
         self.requests
             .get_or_create(&RequestLabels {
                 provider,
-                route: route_template(surface),
+                route,
                 status,
             })
             .inc();

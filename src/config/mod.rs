@@ -71,6 +71,17 @@ pub struct Config {
     pub config_dir: Option<PathBuf>,
     /// What the config file said that aimock ignores; logged at start.
     pub warnings: Vec<String>,
+    /// Serve TLS too, on the same port (`--tls-cert`, `--tls-key`).
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files TLS is served with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// The directory `aimock replay` serves when no `--cassettes` is given.
@@ -188,6 +199,14 @@ impl Config {
             sections: file.sections,
             config_dir: file.dir,
             warnings: file.warnings,
+            tls: match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+                (None, None) => None,
+                _ => anyhow::bail!("--tls-cert and --tls-key go together: give both or neither"),
+            },
         })
     }
 
@@ -282,6 +301,7 @@ impl Config {
             sections: Default::default(),
             config_dir: None,
             warnings: Vec::new(),
+            tls: None,
         }
     }
 }

@@ -6,8 +6,12 @@
 //! - `known`: the request headers the pipeline reads, in one pass.
 //! - `control`: the `/__aimock/*` control API (fixtures, journal, reset, one-shot errors).
 //! - `catalogue`: models lists and Ollama's tags.
+//! - `tls`: TLS beside plain HTTP on the one port (the first byte decides).
 //! - `websocket`: the upgrade point realtime surfaces mount their handlers on.
 //! - `jobs`: the video jobs replayed creates started, advanced by their polls.
+//! - `realtime`: the WebSocket I/O of the realtime surfaces (OpenAI Realtime, Responses
+//!   over WebSocket, Gemini Live): frames in, the protocol's state machine, turns
+//!   matched, journaled and counted as HTTP requests are, events out.
 //!
 //! Responses are built below the server, in [`crate::respond`] (the body type, pacing,
 //! plans into responses, the one error path), which the recorder and chaos use too.
@@ -25,7 +29,9 @@ pub mod head_deadline;
 pub mod jobs;
 pub mod known;
 pub mod pipeline;
+pub mod realtime;
 pub mod router;
+pub mod tls;
 pub mod websocket;
 
 use std::convert::Infallible;
@@ -76,6 +82,8 @@ pub struct AppState {
     pub mounts: Mounts,
     /// Video jobs started by replayed creates.
     pub jobs: jobs::Jobs,
+    /// TLS served beside plain HTTP on the listening port (`--tls-cert`).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl AppState {
@@ -98,6 +106,7 @@ impl AppState {
             shutdown: crate::shutdown::Shutdown::new(),
             mounts: Mounts::default(),
             jobs: jobs::Jobs::default(),
+            tls: None,
             config,
             store,
             recorder,
@@ -135,6 +144,8 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let tls = state.tls.clone();
+                let within = state.config.header_read_timeout;
                 let state = state.clone();
                 let svc = service_fn(move |req| {
                     let state = state.clone();
@@ -149,13 +160,37 @@ pub async fn serve(
                 // A builder per connection: the timer is the connection's own slot.
                 let mut per_conn = builder.clone();
                 per_conn.http1().timer(sweeper.connection());
-                let conn = per_conn.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-                let conn = graceful.watch(conn.into_owned());
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::trace!(%peer, error = %e, "connection ended with an error");
+                match tls {
+                    None => {
+                        let conn = per_conn.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                        let conn = graceful.watch(conn.into_owned());
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::trace!(%peer, error = %e, "connection ended with an error");
+                            }
+                        });
                     }
-                });
+                    Some(acceptor) => {
+                        // TLS and plain HTTP on one port: the first byte decides.
+                        let watcher = graceful.watcher();
+                        tokio::spawn(async move {
+                            let result = match tls::accept(&acceptor, stream, within).await {
+                                Some(tls::Accepted::Tls(s)) => {
+                                    let conn = per_conn.serve_connection_with_upgrades(TokioIo::new(s), svc);
+                                    watcher.watch(conn.into_owned()).await
+                                }
+                                Some(tls::Accepted::Plain(s)) => {
+                                    let conn = per_conn.serve_connection_with_upgrades(TokioIo::new(s), svc);
+                                    watcher.watch(conn.into_owned()).await
+                                }
+                                None => return,
+                            };
+                            if let Err(e) = result {
+                                tracing::trace!(%peer, error = %e, "connection ended with an error");
+                            }
+                        });
+                    }
+                }
             }
             _ = &mut shutdown => break,
         }
@@ -163,11 +198,17 @@ pub async fn serve(
     drop(listener);
     state.shutdown.trigger();
     let grace = state.config.shutdown_timeout;
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after the {grace:?} grace period; closing them");
+    // Upgraded WebSocket connections have left hyper: their handlers see the flag, close
+    // with 1001, and are waited for here alongside the HTTP connections.
+    let sockets = state.mounts.sockets.open().clone();
+    let all_closed = async {
+        tokio::join!(graceful.shutdown(), sockets.idle());
+    };
+    if tokio::time::timeout(grace, all_closed).await.is_err() {
+        tracing::warn!(
+            websockets = sockets.count(),
+            "connections still open after the {grace:?} grace period; closing them"
+        );
     }
     drop(sweeping);
     Ok(())

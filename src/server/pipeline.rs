@@ -65,11 +65,11 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let started = Instant::now();
-    // Mounted WebSocket handlers and services come first; with none mounted (every
-    // server today) this is two length checks.
+    // Mounted WebSocket handlers (the realtime surfaces, always) and services come
+    // first: one `Upgrade` header lookup, and a length check while no service is mounted.
     if !state.mounts.sockets.is_empty() && websocket::wants_upgrade(req.headers()) {
         if let Some(h) = state.mounts.sockets.find(req.uri().path()).cloned() {
-            return websocket::accept(&mut req, h);
+            return websocket::accept(&mut req, h, state.clone());
         }
     }
     if !state.mounts.services.is_empty() {
@@ -752,6 +752,25 @@ fn miss(
             return plan_response(plan, None);
         }
     }
+    let message = miss_message(state, surface.provider(), req, set, mode, strict, skipped);
+    let failure = Failure::miss(strict, message);
+    tracing::debug!(test_id = %req.test_id, strict, "no fixture matched");
+    let resp = respond(&failure, Some(surface), path);
+    draft.miss = Some(failure.message);
+    resp
+}
+
+/// What a miss says: strict or not, what was asked, the closest fixtures. Shared with
+/// the realtime WebSocket turns (`server::realtime`).
+pub(crate) fn miss_message(
+    state: &AppState,
+    provider: &str,
+    req: &ChatRequest,
+    set: &crate::cassette::FixtureSet,
+    mode: MatchMode,
+    strict: bool,
+    skipped: usize,
+) -> String {
     let near = state.store.explain(req, set, mode, 3);
     let mut message = if strict {
         if skipped > 0 {
@@ -762,22 +781,14 @@ fn miss(
     } else {
         "No fixture matched".to_string()
     };
-    message.push_str(&format!(
-        " for {} request ({})",
-        surface.provider(),
-        req.describe()
-    ));
+    message.push_str(&format!(" for {provider} request ({})", req.describe()));
     if !near.is_empty() {
         let closest: Vec<String> = near.iter().map(|n| n.summary()).collect();
         message.push_str(&format!(". Closest: {}", closest.join("; ")));
     } else if set.is_empty() {
         message.push_str(". No fixtures are loaded");
     }
-    let failure = Failure::miss(strict, message);
-    tracing::debug!(test_id = %req.test_id, strict, "no fixture matched");
-    let resp = respond(&failure, Some(surface), path);
-    draft.miss = Some(failure.message);
-    resp
+    message
 }
 
 fn too_large(surface: &Surface, parts: &http::request::Parts, max: usize) -> Response<Body> {

@@ -9,12 +9,19 @@
 //! socket (OpenAI Realtime, Gemini Live, ...) is a provider surface with a pure state
 //! machine of its own; its handler is mounted here by path ([`Sockets::mount`]).
 //!
+//! A handler gets the socket, the upgrade request ([`Upgrade`]) and the shared
+//! [`AppState`] (fixtures, configuration, journal, metrics, the shutdown flag); the
+//! realtime surfaces are mounted on their paths at start-up (`server::realtime`). Open
+//! connections are counted ([`Sockets::open`]) so shutdown can wait for them to close
+//! within the grace period: an upgraded connection has left hyper, whose graceful
+//! shutdown no longer sees it.
+//!
 //! A request that asks to upgrade on a path with no handler is not touched: it goes
-//! the way of any other request (today every such path answers as it did before this
-//! seam existed).
+//! the way of any other request.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
@@ -27,6 +34,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use super::AppState;
 use crate::respond::body::Body;
 use crate::respond::{respond, Failure};
 
@@ -57,8 +65,10 @@ pub struct Upgrade {
 /// What a handler's task returns.
 pub type Session = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// Runs one connection: called with the socket once the upgrade completes.
-pub type SocketHandler = Arc<dyn Fn(Socket, Upgrade) -> Session + Send + Sync>;
+/// Runs one connection: called with the socket once the upgrade completes, with the
+/// upgrade request and the server's state. It should end soon after
+/// `state.shutdown` is raised (closing with 1001).
+pub type SocketHandler = Arc<dyn Fn(Socket, Upgrade, Arc<AppState>) -> Session + Send + Sync>;
 
 /// One mounted handler and its message size limit.
 #[derive(Clone)]
@@ -67,10 +77,54 @@ pub(crate) struct Mounted {
     max_message_bytes: usize,
 }
 
-/// Handlers by exact path, fixed at start-up.
+/// Handlers by exact path, fixed at start-up, and the count of open connections.
 #[derive(Default, Clone)]
 pub struct Sockets {
     routes: Vec<(String, Mounted)>,
+    open: Arc<OpenSockets>,
+}
+
+/// How many upgraded connections are running, and a wake-up when none is.
+#[derive(Default)]
+pub struct OpenSockets {
+    count: AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+impl OpenSockets {
+    /// Connections still running.
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// Resolves once no connection is running.
+    pub async fn idle(&self) {
+        loop {
+            let woken = self.idle.notified();
+            if self.count() == 0 {
+                return;
+            }
+            woken.await;
+        }
+    }
+}
+
+/// Held by a running connection's task.
+struct OpenGuard(Arc<OpenSockets>);
+
+impl OpenGuard {
+    fn new(open: &Arc<OpenSockets>) -> OpenGuard {
+        open.count.fetch_add(1, Ordering::AcqRel);
+        OpenGuard(open.clone())
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 impl Sockets {
@@ -101,6 +155,16 @@ impl Sockets {
     pub(crate) fn find(&self, path: &str) -> Option<&Mounted> {
         self.routes.iter().find(|(p, _)| p == path).map(|(_, h)| h)
     }
+
+    /// Whether a handler is mounted on `path`.
+    pub fn is_mounted(&self, path: &str) -> bool {
+        self.find(path).is_some()
+    }
+
+    /// The open connections' count.
+    pub fn open(&self) -> &Arc<OpenSockets> {
+        &self.open
+    }
 }
 
 /// The request asks for a WebSocket (`Upgrade: websocket`, in any case).
@@ -119,7 +183,11 @@ fn has_token(v: &HeaderValue, token: &str) -> bool {
 
 /// Complete the handshake for `req` and spawn `handler` on the upgraded connection; or
 /// answer why not (400, or 426 for a version other than 13, as RFC 6455 §4.4 asks).
-pub(crate) fn accept<B>(req: &mut Request<B>, mounted: Mounted) -> Response<Body> {
+pub(crate) fn accept<B>(
+    req: &mut Request<B>,
+    mounted: Mounted,
+    state: Arc<AppState>,
+) -> Response<Body> {
     let Mounted {
         handler,
         max_message_bytes,
@@ -192,7 +260,9 @@ pub(crate) fn accept<B>(req: &mut Request<B>, mounted: Mounted) -> Response<Body
         protocol: protocol.clone(),
     };
     let on_upgrade = hyper::upgrade::on(req);
+    let guard = OpenGuard::new(state.mounts.sockets.open());
     tokio::spawn(async move {
+        let _guard = guard;
         match on_upgrade.await {
             Ok(upgraded) => {
                 let config = WebSocketConfig::default()
@@ -204,7 +274,7 @@ pub(crate) fn accept<B>(req: &mut Request<B>, mounted: Mounted) -> Response<Body
                     Some(config),
                 )
                 .await;
-                handler(socket, upgrade).await;
+                handler(socket, upgrade, state).await;
             }
             Err(e) => tracing::warn!(path = %upgrade.path, error = %e, "WebSocket upgrade failed"),
         }

@@ -10,6 +10,7 @@ mod media;
 mod metrics;
 mod physics;
 mod raw_exchange;
+mod realtime;
 mod record;
 mod record_google;
 mod record_providers;

@@ -25,6 +25,7 @@ mod embed;
 pub mod error;
 mod generate;
 mod imagen;
+pub(crate) mod live;
 mod request;
 mod veo;
 

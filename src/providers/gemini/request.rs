@@ -120,7 +120,7 @@ fn content_text(content: &Value) -> String {
     }
 }
 
-fn system_text(sys: &Value) -> Option<String> {
+pub(super) fn system_text(sys: &Value) -> Option<String> {
     match sys {
         Value::String(s) => Some(s.clone()),
         Value::Object(_) => {
@@ -135,7 +135,7 @@ fn system_text(sys: &Value) -> Option<String> {
 }
 
 /// The conversation, oldest first, with tool results linked to their calls.
-fn parse_contents(list: &[Value]) -> Vec<Message> {
+pub(super) fn parse_contents(list: &[Value]) -> Vec<Message> {
     let mut out: Vec<Message> = Vec::with_capacity(list.len());
     // Ids already answered by a functionResponse, so two same-name calls get one each.
     let mut answered: Vec<String> = Vec::new();
@@ -240,7 +240,7 @@ fn open_call(out: &[Message], name: &str, answered: &[String]) -> Option<String>
         .map(|c| c.id.clone())
 }
 
-fn tool_names(o: &Map<String, Value>) -> Vec<String> {
+pub(super) fn tool_names(o: &Map<String, Value>) -> Vec<String> {
     let mut names = Vec::new();
     for tool in o
         .get("tools")

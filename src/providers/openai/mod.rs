@@ -1,7 +1,8 @@
 //! OpenAI and Azure OpenAI: chat completions ([`chat`]), embeddings ([`embeddings`]),
-//! responses ([`responses`]), and the media surfaces: images ([`images`]), speech and
-//! transcription ([`audio`]), video jobs ([`video`]); one error envelope for all of
-//! them ([`mod@error`]).
+//! responses ([`responses`], also over WebSocket: `responses::socket`), the media
+//! surfaces: images ([`images`]), speech and transcription ([`audio`]), video jobs
+//! ([`video`]); one error envelope for all of them ([`mod@error`]); and the Realtime
+//! API's WebSocket protocol (`realtime`).
 //!
 //! Here: [`Op`], and the verbs every provider module offers with the same signatures
 //! (`parse_request`, `render`, `error`, `rate_limit_headers`, `collapse`, `stream_end`,
@@ -15,6 +16,7 @@ pub mod chat;
 pub mod embeddings;
 pub mod error;
 pub mod images;
+pub(crate) mod realtime;
 pub mod responses;
 pub mod video;
 

@@ -5,6 +5,7 @@
 //! - `request`: the wire body into a [`ChatRequest`] (items, instructions, JSON mode).
 //! - `reply`: a fixture into the response object or the list of stream events.
 //! - `collapse`: a recorded reply (SSE or JSON) back into a fixture response.
+//! - `socket`: Responses over WebSocket, the same events one per frame.
 //! - here: the render verb's Responses half, and SSE framing.
 //!
 //! Errors use the OpenAI envelope, `openai::error`, shared by every OpenAI surface.
@@ -16,6 +17,7 @@
 pub mod collapse;
 pub mod reply;
 pub mod request;
+pub(crate) mod socket;
 
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
