@@ -29,7 +29,9 @@
 //!   by source into a status and the caller's provider shape, logged once; the body
 //!   type; streaming physics; render plans into hyper responses.
 //! - [`server`]: the accept loop and shared state, routing, the request lifecycle, the
-//!   `/__aimock/*` control API, the models lists, the WebSocket upgrade point.
+//!   `/__aimock/*` control API, the models lists, the WebSocket upgrade point and the
+//!   realtime surfaces' WebSocket I/O (their protocols are pure state machines under
+//!   `providers`), TLS beside plain HTTP.
 //! - [`record`]: record mode, with the recorder's own state (deferred additions, the
 //!   cassette writer and the log of its writes), created at start-up, closed at
 //!   shutdown.
