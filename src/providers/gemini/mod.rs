@@ -143,7 +143,7 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
             Err(message) => refused(message),
         },
         Op::Predict { .. } => match answer::media(fx, MediaKind::Image, "a :predict request") {
-            Ok(v) => imagen::render(v, req).unwrap_or_else(|m| refused(m)),
+            Ok(v) => imagen::render(v, req).unwrap_or_else(refused),
             Err(message) => refused(message),
         },
         Op::PredictLongRunning { .. } | Op::Operation { .. } | Op::FetchOperation { .. } => {

@@ -133,11 +133,11 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
             Err(message) => refused(message),
         },
         Op::Images { .. } => match answer::media(fx, MediaKind::Image, "an image request") {
-            Ok(v) => images::render(v, req, ctx).unwrap_or_else(|m| refused(m)),
+            Ok(v) => images::render(v, req, ctx).unwrap_or_else(refused),
             Err(message) => refused(message),
         },
         Op::Speech { .. } => match answer::media(fx, MediaKind::Audio, "a speech request") {
-            Ok(v) => audio::speech::render(v, req).unwrap_or_else(|m| refused(m)),
+            Ok(v) => audio::speech::render(v, req).unwrap_or_else(refused),
             Err(message) => refused(message),
         },
         Op::Transcribe { translate, .. } => {
