@@ -124,13 +124,13 @@ mod tests {
     #[test]
     fn key_shapes_are_found_with_their_field_and_a_masked_preview() {
         let hits = scan_entry(&json!({
-            "match": {"userMessage": "use sk-ant-api03-abcdefghijklmnopqrstu please"},
-            "response": {"content": "ok", "toolCalls": [{"name": "f", "arguments": {"k": "AKIAABCDEFGHIJKLMNOP"}}]}
+            "match": {"userMessage": "use sk-ant-api03-test-not-a-real-key-0000 please"},
+            "response": {"content": "ok", "toolCalls": [{"name": "f", "arguments": {"k": "AKIATESTNOTAREALKEY0"}}]}
         }));
         assert_eq!(hits.len(), 2, "{hits:?}");
         assert_eq!(hits[0].field, "match.userMessage");
         assert!(hits[0].message.contains("Anthropic API key (sk-ant…)"));
-        assert!(!hits[0].message.contains("abcdefghijklmnop"));
+        assert!(!hits[0].message.contains("not-a-real-key"));
         assert_eq!(hits[1].field, "response.toolCalls[0].arguments.k");
     }
 

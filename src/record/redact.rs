@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn nested_values_report_their_paths() {
-        let mut v = json!({"a": ["x", {"b": "token sk-abcdefghijklmnopqrstuvwxyz"}]});
+        let mut v = json!({"a": ["x", {"b": "token sk-test-not-a-real-key-abcdefghij"}]});
         let mut changed = Vec::new();
         Detector::builtin().redact_json(&mut v, "response", &mut changed);
         assert_eq!(changed, vec!["response.a[1].b"]);
