@@ -103,21 +103,7 @@ async fn a_written_recording_is_counted() {
     .unwrap();
     up.script(CHAT, Script::body(200, "application/json", body));
     let dir = FixtureDir::new();
-    let mut c = Config::for_tests(vec![dir.path().to_path_buf()]);
-    let mut upstreams = std::collections::BTreeMap::new();
-    upstreams.insert(
-        "openai".to_string(),
-        aimock::config::record::parse_base("openai", &up.url()).unwrap(),
-    );
-    c.record = Some(aimock::config::record::RecordConfig {
-        upstreams,
-        proxy_only: false,
-        head_timeout: Duration::from_secs(5),
-        idle_timeout: Duration::from_secs(5),
-        max_capture_bytes: 1 << 20,
-        record_dir: dir.path().join("recorded"),
-        full_model_version: false,
-    });
+    let mut c = crate::support::recording(dir.path(), &["openai"], &up.url());
     c.metrics = true;
     let s = TestServer::start(c).await;
     let r = s.post(CHAT, &chat("record me"), &[]).await;

@@ -14,26 +14,7 @@ use crate::support::{request, FixtureDir, TestServer};
 use crate::upstream::{FakeUpstream, Script};
 
 fn record_config(dir: &Path, base: &str) -> aimock::config::Config {
-    let mut c = aimock::config::Config::for_tests(vec![dir.to_path_buf()]);
-    let upstreams = ["openai", "bedrock", "anthropic"]
-        .into_iter()
-        .map(|p| {
-            (
-                p.to_string(),
-                aimock::config::record::parse_base(p, base).unwrap(),
-            )
-        })
-        .collect();
-    c.record = Some(aimock::config::record::RecordConfig {
-        upstreams,
-        proxy_only: false,
-        head_timeout: Duration::from_secs(5),
-        idle_timeout: Duration::from_secs(5),
-        max_capture_bytes: 1 << 20,
-        record_dir: dir.join("recorded"),
-        full_model_version: false,
-    });
-    c
+    crate::support::recording(dir, &["openai", "bedrock", "anthropic"], base)
 }
 
 fn strict_replay(dir: &Path) -> aimock::config::Config {

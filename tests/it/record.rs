@@ -20,22 +20,7 @@ fn golden(name: &str) -> Vec<u8> {
 }
 
 pub(crate) fn config(dir: &Path, provider: &str, base: &str) -> aimock::config::Config {
-    let mut c = aimock::config::Config::for_tests(vec![dir.to_path_buf()]);
-    let mut upstreams = std::collections::BTreeMap::new();
-    upstreams.insert(
-        provider.to_string(),
-        aimock::config::record::parse_base(provider, base).unwrap(),
-    );
-    c.record = Some(aimock::config::record::RecordConfig {
-        upstreams,
-        proxy_only: false,
-        head_timeout: Duration::from_secs(5),
-        idle_timeout: Duration::from_secs(5),
-        max_capture_bytes: 1 << 20,
-        record_dir: dir.join("recorded"),
-        full_model_version: false,
-    });
-    c
+    crate::support::recording(dir, &[provider], base)
 }
 
 fn chat(user: &str, stream: bool) -> String {

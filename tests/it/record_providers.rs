@@ -78,26 +78,7 @@ fn request_body(surface: &Surface, user: &str, stream: bool) -> String {
 }
 
 fn record_config(dir: &Path, base: &str) -> aimock::config::Config {
-    let mut c = aimock::config::Config::for_tests(vec![dir.to_path_buf()]);
-    let upstreams = ["openai", "anthropic", "bedrock"]
-        .into_iter()
-        .map(|p| {
-            (
-                p.to_string(),
-                aimock::config::record::parse_base(p, base).unwrap(),
-            )
-        })
-        .collect();
-    c.record = Some(aimock::config::record::RecordConfig {
-        upstreams,
-        proxy_only: false,
-        head_timeout: Duration::from_secs(5),
-        idle_timeout: Duration::from_secs(5),
-        max_capture_bytes: 1 << 20,
-        record_dir: dir.join("recorded"),
-        full_model_version: false,
-    });
-    c
+    crate::support::recording(dir, &["openai", "anthropic", "bedrock"], base)
 }
 
 /// Wait (bounded) until `path` holds one fixture; recordings are written off the

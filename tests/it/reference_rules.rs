@@ -267,21 +267,7 @@ async fn while_recording_a_turn_index_behind_the_count_does_not_answer() {
         "t.json",
         json!([{"match": {"userMessage": "x", "turnIndex": 0}, "response": {"content": "t0"}}]),
     );
-    let mut config = aimock::config::Config::for_tests(vec![dir.path().to_path_buf()]);
-    let mut upstreams = std::collections::BTreeMap::new();
-    upstreams.insert(
-        "openai".to_string(),
-        aimock::config::record::parse_base("openai", &up.url()).unwrap(),
-    );
-    config.record = Some(aimock::config::record::RecordConfig {
-        upstreams,
-        proxy_only: false,
-        head_timeout: std::time::Duration::from_secs(5),
-        idle_timeout: std::time::Duration::from_secs(5),
-        max_capture_bytes: 1 << 20,
-        record_dir: dir.path().join("recorded"),
-        full_model_version: false,
-    });
+    let config = crate::support::recording(dir.path(), &["openai"], &up.url());
     let server = TestServer::start(config).await;
     let auth = [("authorization", "Bearer sk-test-not-a-real-key")];
     let first = json!([{"role": "user", "content": "x"}]);

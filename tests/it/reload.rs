@@ -460,22 +460,8 @@ async fn recordings_under_a_watched_directory_are_served_once() {
     );
     let d = tempfile::tempdir().unwrap();
     let z = write(d.path(), "z.json", &cassette(&[("marker", "0")]));
-    let mut config = Config::for_tests(vec![d.path().to_path_buf()]);
+    let mut config = crate::support::recording(d.path(), &["openai"], &up.url());
     config.watch = true;
-    let mut upstreams = std::collections::BTreeMap::new();
-    upstreams.insert(
-        "openai".to_string(),
-        aimock::config::record::parse_base("openai", &up.url()).unwrap(),
-    );
-    config.record = Some(aimock::config::record::RecordConfig {
-        upstreams,
-        proxy_only: false,
-        head_timeout: std::time::Duration::from_secs(5),
-        idle_timeout: std::time::Duration::from_secs(5),
-        max_capture_bytes: 1 << 20,
-        record_dir: d.path().join("recorded"),
-        full_model_version: false,
-    });
     let server = TestServer::start(config).await;
     let store = server.state.store.clone();
 

@@ -9,21 +9,11 @@ use crate::support::{FixtureDir, TestServer};
 use crate::upstream::{FakeUpstream, Script};
 
 fn record_config(dir: &std::path::Path, provider: &str, base: &str) -> aimock::config::Config {
-    let mut c = aimock::config::Config::for_tests(vec![dir.to_path_buf()]);
-    let mut upstreams = std::collections::BTreeMap::new();
-    upstreams.insert(
-        provider.to_string(),
-        aimock::config::record::parse_base(provider, base).unwrap(),
-    );
-    c.record = Some(aimock::config::record::RecordConfig {
-        upstreams,
-        proxy_only: false,
-        head_timeout: Duration::from_millis(100),
-        idle_timeout: Duration::from_secs(5),
-        max_capture_bytes: 1 << 20,
-        record_dir: dir.join("recorded"),
-        full_model_version: false,
-    });
+    let mut c = crate::support::recording(dir, &[provider], base);
+    // Short, so the head-timeout case fails fast.
+    if let Some(r) = c.record.as_mut() {
+        r.head_timeout = Duration::from_millis(100);
+    }
     c
 }
 

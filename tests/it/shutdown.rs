@@ -163,21 +163,7 @@ async fn recordings_in_flight_are_on_disk_when_the_server_stops() {
         Script::body(200, "application/json", body),
     );
     let dir = FixtureDir::new();
-    let mut c = aimock::config::Config::for_tests(vec![dir.path().to_path_buf()]);
-    let mut upstreams = std::collections::BTreeMap::new();
-    upstreams.insert(
-        "openai".to_string(),
-        aimock::config::record::parse_base("openai", &up.url()).unwrap(),
-    );
-    c.record = Some(aimock::config::record::RecordConfig {
-        upstreams,
-        proxy_only: false,
-        head_timeout: Duration::from_secs(5),
-        idle_timeout: Duration::from_secs(5),
-        max_capture_bytes: 1 << 20,
-        record_dir: dir.path().join("recorded"),
-        full_model_version: false,
-    });
+    let c = crate::support::recording(dir.path(), &["openai"], &up.url());
     let s = TestServer::start(c).await;
     for i in 0..5 {
         let req =

@@ -307,3 +307,28 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).expect("write");
     p
 }
+
+/// A record-mode configuration: cassettes read from `dir`, recordings written under
+/// `dir/recorded`, each of `providers` forwarded to the upstream at `base`, 5 s upstream
+/// timeouts and a 1 MiB capture limit. Tests that need another value set it on the result.
+pub fn recording(dir: &Path, providers: &[&str], base: &str) -> Config {
+    let mut c = Config::for_tests(vec![dir.to_path_buf()]);
+    let upstreams = providers
+        .iter()
+        .map(|p| {
+            let upstream = aimock::config::record::parse_base(p, base)
+                .unwrap_or_else(|e| panic!("upstream {base} for {p}: {e}"));
+            (p.to_string(), upstream)
+        })
+        .collect();
+    c.record = Some(aimock::config::record::RecordConfig {
+        upstreams,
+        proxy_only: false,
+        head_timeout: std::time::Duration::from_secs(5),
+        idle_timeout: std::time::Duration::from_secs(5),
+        max_capture_bytes: 1 << 20,
+        record_dir: dir.join("recorded"),
+        full_model_version: false,
+    });
+    c
+}
