@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::{sleep, Sleep};
 
-use crate::cassette::model::{RecordedTimings, StreamingProfile};
+use crate::cassette::model::{RecordedTimings, StreamOptions, StreamingProfile};
 use crate::providers::common::Frame;
 
 /// How a stream is paced and when it is cut.
@@ -38,6 +38,29 @@ pub struct Pacing {
 }
 
 impl Pacing {
+    /// A fixture's streaming physics: its own options, falling back to the server's
+    /// `latency_ms` and `replay_speed`, with jitter drawn from `seed`. HTTP replay and
+    /// the realtime sockets pace the same fixture the same way through this.
+    pub fn of_fixture(
+        options: &StreamOptions,
+        latency_ms: f64,
+        replay_speed: f64,
+        seed: [u8; 32],
+    ) -> Pacing {
+        Pacing {
+            latency_ms: options.latency_ms.unwrap_or(latency_ms),
+            profile: options.streaming_profile,
+            recorded: options.recorded_timings.clone(),
+            replay_speed: options.replay_speed.unwrap_or(replay_speed),
+            truncate_after_chunks: options.truncate_after_chunks,
+            // Capped at a day: a hand-written huge value must not overflow the timer.
+            disconnect_after: options
+                .disconnect_after_ms
+                .map(|ms| Duration::from_secs_f64(ms.min(86_400_000.0) / 1000.0)),
+            jitter_seed: seed,
+        }
+    }
+
     /// True when the stream can be sent without any timer.
     pub fn is_instant(&self) -> bool {
         self.latency_ms <= 0.0

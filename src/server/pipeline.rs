@@ -563,18 +563,12 @@ fn replay(
     draft: &mut Draft,
 ) -> Response<Body> {
     let mut ctx = RenderContext::new(fx, req, state.config.chunk_size);
-    let mut pacing = Pacing {
-        latency_ms: fx.options.latency_ms.unwrap_or(state.config.latency_ms),
-        profile: fx.options.streaming_profile,
-        recorded: fx.options.recorded_timings.clone(),
-        replay_speed: fx.options.replay_speed.unwrap_or(state.config.replay_speed),
-        truncate_after_chunks: fx.options.truncate_after_chunks,
-        disconnect_after: fx
-            .options
-            .disconnect_after_ms
-            .map(|ms| std::time::Duration::from_secs_f64(ms.min(86_400_000.0) / 1000.0)),
-        jitter_seed: ctx.seed,
-    };
+    let mut pacing = Pacing::of_fixture(
+        &fx.options,
+        state.config.latency_ms,
+        state.config.replay_speed,
+        ctx.seed,
+    );
     // Nothing between the frames: they may come as one (no copy into one body later).
     ctx.whole = fault.is_none() && pacing.is_instant();
     let mut plan = surface.render(fx, req, &ctx);

@@ -565,18 +565,12 @@ fn status_of(fx: &Fixture) -> u16 {
 
 /// The fixture's streaming physics, as the HTTP replay computes them.
 fn pacing(fx: &Fixture, state: &AppState, ctx: &RenderContext) -> Pacing {
-    Pacing {
-        latency_ms: fx.options.latency_ms.unwrap_or(state.config.latency_ms),
-        profile: fx.options.streaming_profile,
-        recorded: fx.options.recorded_timings.clone(),
-        replay_speed: fx.options.replay_speed.unwrap_or(state.config.replay_speed),
-        truncate_after_chunks: fx.options.truncate_after_chunks,
-        disconnect_after: fx
-            .options
-            .disconnect_after_ms
-            .map(|ms| std::time::Duration::from_secs_f64(ms.min(86_400_000.0) / 1000.0)),
-        jitter_seed: ctx.seed,
-    }
+    Pacing::of_fixture(
+        &fx.options,
+        state.config.latency_ms,
+        state.config.replay_speed,
+        ctx.seed,
+    )
 }
 
 /// What chaos `malformed` sends in place of the middle event of a turn.

@@ -245,16 +245,7 @@ fn completed(
                     }
                     Value::Object(o)
                 };
-                events.push(Emit::now(event(
-                    ids,
-                    "response.output_item.added",
-                    json!({"response_id": rid, "output_index": index, "item": added}),
-                )));
-                events.push(Emit::now(event(
-                    ids,
-                    "conversation.item.added",
-                    json!({"previous_item_id": previous, "item": added}),
-                )));
+                announce(&mut events, ids, &rid, index, &previous, added);
                 let mut empty = Map::new();
                 empty.insert("type".into(), part_kind.into());
                 empty.insert(text_field.into(), "".into());
@@ -300,16 +291,7 @@ fn completed(
                     "name": call.name, "call_id": cid, "arguments": "", "object": "realtime.item"});
                 let done = json!({"id": item_id, "type": "function_call", "status": "completed",
                     "name": call.name, "call_id": cid, "arguments": call.arguments, "object": "realtime.item"});
-                events.push(Emit::now(event(
-                    ids,
-                    "response.output_item.added",
-                    json!({"response_id": rid, "output_index": index, "item": added}),
-                )));
-                events.push(Emit::now(event(
-                    ids,
-                    "conversation.item.added",
-                    json!({"previous_item_id": previous, "item": added}),
-                )));
+                announce(&mut events, ids, &rid, index, &previous, added);
                 for slice in chunk_text(&call.arguments, ctx.chunk_size) {
                     events.push(Emit::paced(event(
                         ids,
@@ -352,6 +334,28 @@ fn completed(
         }),
     )));
     Rendered { events, items }
+}
+
+/// An output item's arrival, told twice as the real API does: once to the response
+/// (`response.output_item.added`) and once to the conversation (`conversation.item.added`).
+fn announce(
+    events: &mut Vec<Emit>,
+    ids: &mut Ids,
+    rid: &str,
+    index: usize,
+    previous: &Option<String>,
+    added: Value,
+) {
+    events.push(Emit::now(event(
+        ids,
+        "response.output_item.added",
+        json!({"response_id": rid, "output_index": index, "item": added}),
+    )));
+    events.push(Emit::now(event(
+        ids,
+        "conversation.item.added",
+        json!({"previous_item_id": previous, "item": added}),
+    )));
 }
 
 /// A transcription turn for the committed audio item `item_id`: deltas then
