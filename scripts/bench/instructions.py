@@ -34,7 +34,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import SCENARIOS, Conn, fetch, free_port, health_ok, question, write_fixture_set  # noqa: E402
+from harness import Conn, fetch, free_port, health_ok  # noqa: E402
+from run import SCENARIOS, question, write_fixture_set  # noqa: E402
 
 WARM, LOW, HIGH = 50, 500, 2500
 

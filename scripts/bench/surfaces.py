@@ -1,0 +1,195 @@
+"""The surface rows: one HTTP request per row (media, the agent stack, RAG services),
+measured at concurrency 1 and 64 on aimock and on the reference in the same run.
+
+Rows live beside this file in `surfaces_<area>.py` modules, each exporting `ROWS`, a list
+of dicts:
+
+    name        row label
+    config      a config file's contents (dict) passed as --config to both servers, or None
+    fixtures    LLM-style fixtures for a cassette both servers load, or None
+    method, path, headers, body   the request (body: str or bytes, sent byte for byte)
+    prepare     None, or "module:function" called once per server as f(port, headers)
+                and returning extra headers (an MCP session id, say)
+    expect      a substring our reply must hold (checked once before the load)
+    reference   whether the reference serves the route
+
+A row the reference does not serve, or answers with an error, is measured on aimock
+alone and says so in the report. Standard library only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import signal
+import statistics
+from pathlib import Path
+
+from harness import Conn, Server, free_port, wrk, wrk_script
+
+HERE = Path(__file__).resolve().parent
+
+
+def load_rows() -> list[dict]:
+    rows = []
+    for f in sorted(HERE.glob("surfaces_*.py")):
+        mod = importlib.import_module(f.stem)
+        for r in mod.ROWS:
+            rows.append({"module": f.stem, **r})
+    return rows
+
+
+def _resolve(spec: str):
+    module, _, fn = spec.partition(":")
+    return getattr(importlib.import_module(module), fn)
+
+
+def _as_bytes(b) -> bytes:
+    return b if isinstance(b, bytes) else b.encode("utf-8")
+
+
+def _start(args, row: dict, work: Path, i: int, ours: bool) -> Server:
+    d = work / f"surface-{i}"
+    cassettes = d / "cassettes"
+    cassettes.mkdir(parents=True, exist_ok=True)
+    if row.get("fixtures"):
+        (cassettes / "fixtures.json").write_text(json.dumps({"fixtures": row["fixtures"]}))
+    port = free_port()
+    who = "aimock" if ours else "reference"
+    if ours:
+        argv = [str(args.aimock), "replay", "--cassettes", str(cassettes), "--port", str(port)]
+        argv += ["--log-level", "warn", "--no-watch"]
+        if row.get("config") is not None:
+            cfg = d / "aimock.config.json"
+            cfg.write_text(json.dumps(row["config"]))
+            argv += ["--config", str(cfg)]
+    elif row.get("config") is not None:
+        # The reference reads a config file only through its `aimock` bin, beside `llmock`.
+        cfg = dict(row["config"])
+        cfg["llm"] = {**cfg.get("llm", {}), "fixtures": str(cassettes)}
+        f = d / "reference.config.json"
+        f.write_text(json.dumps(cfg))
+        argv = [str(Path(args.reference).with_name("aimock")), "--config", str(f), "--port", str(port)]
+    else:
+        argv = [str(args.reference), "--fixtures", str(cassettes), "--port", str(port)]
+        argv += ["--log-level", "warn"]
+    return Server(f"{who} {row['name']}", argv, port, d / f"{who}.log")
+
+
+def _check(srv: Server, row: dict, headers: dict) -> str | None:
+    """None when the server answers the row as it should, else what went wrong."""
+    c = Conn(srv.port)
+    try:
+        status, out, _, _ = c.request(row["method"], row["path"], _as_bytes(row["body"]), headers)
+    except Exception as e:  # a server that drops the connection fails the row, not the run
+        return f"no answer ({e})"
+    finally:
+        c.close()
+    if status != 200:
+        return f"status {status}: {out[:200]!r}"
+    if _as_bytes(row["expect"]) not in out:
+        return f"reply lacks {row['expect']!r}: {out[:200]!r}"
+    return None
+
+
+def bench_surfaces(args, work: Path, results: dict, log):
+    rows = load_rows()
+    if args.surface:
+        rows = [r for r in rows if any(s.lower() in r["name"].lower() for s in args.surface)]
+    out = results.setdefault("surfaces", {})
+    for i, row in enumerate(rows):
+        servers = {"aimock": _start(args, row, work, i, True)}
+        try:
+            if row.get("reference"):
+                try:
+                    servers["reference"] = _start(args, row, work, i, False)
+                except RuntimeError as e:
+                    log(f"{row['name']}: the reference did not start: {e}")
+            headers = {}
+            scripts = {}
+            notes = {}
+            for who, srv in list(servers.items()):
+                h = dict(row.get("headers", {}))
+                if row.get("prepare"):
+                    h.update(_resolve(row["prepare"])(srv.port, dict(h)))
+                problem = _check(srv, row, h)
+                if problem and who == "aimock":
+                    raise RuntimeError(f"{row['name']}: aimock {problem}")
+                if problem:
+                    log(f"{row['name']}: the reference {problem}; measured on aimock alone")
+                    notes["reference"] = problem
+                    servers.pop(who).stop()
+                    continue
+                headers[who] = h
+                scripts[who] = wrk_script(
+                    work / f"surface-{i}-{who}.lua", row["path"], h, _as_bytes(row["body"]), row["method"]
+                )
+            for who, srv in servers.items():
+                wrk(srv.port, scripts[who], 16, args.warmup, tolerate_errors=who == "reference")
+
+            def measure(who: str, conns: int) -> dict:
+                # The other server is stopped while one is measured (see bench_replay).
+                others = [s for w, s in servers.items() if w != who]
+                for o in others:
+                    o.proc.send_signal(signal.SIGSTOP)
+                try:
+                    return wrk(
+                        servers[who].port, scripts[who], conns, args.duration, tolerate_errors=who == "reference"
+                    )
+                finally:
+                    for o in others:
+                        o.proc.send_signal(signal.SIGCONT)
+
+            for conns in (1, 64):
+                runs = {who: [] for who in servers}
+                for _ in range(args.rounds):
+                    for who in servers:
+                        runs[who].append(measure(who, conns))
+                median = {w: sorted(rs, key=lambda x: x["rps"])[len(rs) // 2] for w, rs in runs.items()}
+                row_out = {"aimock": median["aimock"], "rounds": {w: [x["rps"] for x in rs] for w, rs in runs.items()}}
+                if "reference" in runs:
+                    row_out["reference"] = median["reference"]
+                    row_out["vs_reference"] = statistics.median(
+                        a["rps"] / r["rps"] for a, r in zip(runs["aimock"], runs["reference"])
+                    )
+                    row_out["reference_errors"] = sum(x["errors"] + x["non2xx"] for x in runs["reference"])
+                else:
+                    row_out["reference_note"] = notes.get("reference", "not served by the reference")
+                out[f"{row['name']} | c={conns}"] = row_out
+                log(
+                    f"{row['name']:28} c={conns:<3} aimock {[round(x['rps']) for x in runs['aimock']]} req/s"
+                    + (
+                        f", reference {[round(x['rps']) for x in runs['reference']]}; "
+                        f"vs reference {row_out['vs_reference']:.1f}x"
+                        if "reference" in runs
+                        else f"; {row_out['reference_note']}"
+                    )
+                )
+        finally:
+            for s in servers.values():
+                s.stop()
+
+
+def report(results: dict) -> list[str]:
+    rows = results.get("surfaces") or {}
+    if not rows:
+        return []
+    lines = [
+        "",
+        "| surface | conc. | aimock req/s | p50 / p99 | reference req/s | p50 / p99 | aimock / reference |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, row in rows.items():
+        name, conc = [x.strip() for x in key.split("|")]
+        a = row["aimock"]
+        cells = f"| {name} | {conc[2:]} | {a['rps']:,.0f} | {a['p50_us'] / 1000:.2f} / {a['p99_us'] / 1000:.2f} ms "
+        if "reference" in row:
+            r = row["reference"]
+            cells += (
+                f"| {r['rps']:,.0f} | {r['p50_us'] / 1000:.2f} / {r['p99_us'] / 1000:.2f} ms "
+                f"| {row['vs_reference']:.1f}x |"
+            )
+        else:
+            cells += f"| ({row['reference_note'][:80]}) | | |"
+        lines.append(cells)
+    return lines
