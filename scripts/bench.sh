@@ -28,11 +28,12 @@ npm install --prefix "$ref_dir" --no-audit --no-fund --loglevel=error \
 ref_version=$(node -p "require('$ref_dir/node_modules/@copilotkit/aimock/package.json').version")
 echo "reference @copilotkit/aimock $ref_version" >&2
 
-cargo build --release --bin aimock --example ceiling --example fake_upstream >&2
+cargo build --release --bin aimock --example ceiling --example fake_upstream --example ws_load >&2
 
 python3 scripts/bench/run.py \
     --aimock target/release/aimock \
     --ceiling target/release/examples/ceiling \
     --upstream target/release/examples/fake_upstream \
+    --ws-load target/release/examples/ws_load \
     --reference "$ref_dir/node_modules/.bin/llmock" \
     --reference-version "$ref_version" --command "scripts/bench.sh" "$@"

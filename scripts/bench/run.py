@@ -15,6 +15,9 @@ What it measures (see the README's Performance section for the figures):
 - hot reload: a cassette save to the new answer being served;
 - the latency record mode adds in front of a local fake upstream, at p50: the whole
   non-stream reply, and the time to the first SSE event of a stream.
+- the surface rows (scripts/bench/surfaces.py): one request or WebSocket turn per row
+  for media, realtime, the agent stack and the RAG services, at concurrency 1 and 64,
+  on aimock and on the reference.
 
 Every server is pinned to core 0 and every client (wrk, this script) to core 1.
 Targets are ratios within this one run, because absolute figures on a shared machine
@@ -442,6 +445,7 @@ def main():
     p.add_argument("--ceiling", type=Path, required=True)
     p.add_argument("--upstream", type=Path, required=True)
     p.add_argument("--reference", type=Path, required=True, help="the reference's llmock")
+    p.add_argument("--ws-load", type=Path, help="examples/ws_load's binary, for the WebSocket surface rows")
     p.add_argument("--reference-version", default="?", help="shown in the report")
     p.add_argument("--duration", type=int, default=2, help="seconds per wrk figure")
     p.add_argument("--rounds", type=int, default=5, help="rounds per replay row (median taken)")

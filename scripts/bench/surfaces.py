@@ -13,6 +13,12 @@ of dicts:
     expect      a substring our reply must hold (checked once before the load)
     reference   whether the reference serves the route
 
+A WebSocket row (`"transport": "websocket"`) has no method, headers or body; instead
+`open` (messages sent on connect), `greeting` (messages to read before the first turn),
+`turn` (the messages of one turn), `until` (the marker ending a turn's reply) and
+`turns_per_connection` (0: as many as fit). It is driven by examples/ws_load.rs, which
+prints the same figures as wrk.
+
 A row the reference does not serve, or answers with an error, is measured on aimock
 alone and says so in the report. Standard library only.
 """
@@ -23,6 +29,7 @@ import importlib
 import json
 import signal
 import statistics
+import subprocess
 from pathlib import Path
 
 from harness import Conn, Server, free_port, wrk, wrk_script
@@ -92,12 +99,68 @@ def _check(srv: Server, row: dict, headers: dict) -> str | None:
     return None
 
 
+def _ws_argv(args, row: dict, port: int, work: Path, tag: str) -> list[str]:
+    files = {}
+    for part in ("open", "turn"):
+        f = work / f"{tag}-{part}.jsonl"
+        f.write_text("\n".join(json.dumps(m) for m in row.get(part, [])) + "\n")
+        files[part] = f
+    argv = [str(args.ws_load), f"ws://127.0.0.1:{port}{row['path']}", "--turn", str(files["turn"])]
+    argv += ["--open", str(files["open"]), "--greeting", str(row.get("greeting", 0))]
+    argv += ["--until", row["until"], "--turns-per-connection", str(row.get("turns_per_connection", 0))]
+    return argv
+
+
+def _ws_run(argv: list[str], conns: int, seconds: int) -> dict:
+    out = subprocess.run(argv + ["-c", str(conns), "-d", str(seconds)], capture_output=True, text=True, check=True)
+    line = next(l for l in out.stdout.splitlines() if l.startswith("BENCH "))
+    r = json.loads(line[len("BENCH ") :])
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    return r
+
+
+class Driver:
+    """One row's load on one server: wrk for HTTP, ws_load for WebSocket rows."""
+
+    def __init__(self, args, row: dict, srv: Server, work: Path, tag: str, headers: dict):
+        self.port = srv.port
+        self.ws = row.get("transport") == "websocket"
+        if self.ws:
+            self.argv = _ws_argv(args, row, srv.port, work, tag)
+        else:
+            self.script = wrk_script(
+                work / f"{tag}.lua", row["path"], headers, _as_bytes(row["body"]), row["method"]
+            )
+
+    def check(self) -> str | None:
+        if not self.ws:
+            return None
+        try:
+            r = _ws_run(self.argv, 1, 1)
+        except subprocess.CalledProcessError as e:
+            return f"ws_load failed: {e.stderr[-200:]}"
+        if r["errors"] or not r["requests"]:
+            return f"{r['requests']} turns, {r['errors']} errors in a 1 s probe"
+        return None
+
+    def run(self, conns: int, seconds: int, tolerate_errors: bool) -> dict:
+        if not self.ws:
+            return wrk(self.port, self.script, conns, seconds, tolerate_errors=tolerate_errors)
+        r = _ws_run(self.argv, conns, seconds)
+        if r["errors"] and not tolerate_errors:
+            raise RuntimeError(f"ws_load saw errors on port {self.port}: {r}")
+        return r
+
+
 def bench_surfaces(args, work: Path, results: dict, log):
     rows = load_rows()
     if args.surface:
         rows = [r for r in rows if any(s.lower() in r["name"].lower() for s in args.surface)]
     out = results.setdefault("surfaces", {})
     for i, row in enumerate(rows):
+        if row.get("transport") == "websocket" and not args.ws_load:
+            log(f"{row['name']}: skipped (no --ws-load binary)")
+            continue
         servers = {"aimock": _start(args, row, work, i, True)}
         try:
             if row.get("reference"):
@@ -105,14 +168,14 @@ def bench_surfaces(args, work: Path, results: dict, log):
                     servers["reference"] = _start(args, row, work, i, False)
                 except RuntimeError as e:
                     log(f"{row['name']}: the reference did not start: {e}")
-            headers = {}
-            scripts = {}
+            drivers = {}
             notes = {}
             for who, srv in list(servers.items()):
                 h = dict(row.get("headers", {}))
                 if row.get("prepare"):
                     h.update(_resolve(row["prepare"])(srv.port, dict(h)))
-                problem = _check(srv, row, h)
+                d = Driver(args, row, srv, work, f"surface-{i}-{who}", h)
+                problem = d.check() if d.ws else _check(srv, row, h)
                 if problem and who == "aimock":
                     raise RuntimeError(f"{row['name']}: aimock {problem}")
                 if problem:
@@ -120,12 +183,9 @@ def bench_surfaces(args, work: Path, results: dict, log):
                     notes["reference"] = problem
                     servers.pop(who).stop()
                     continue
-                headers[who] = h
-                scripts[who] = wrk_script(
-                    work / f"surface-{i}-{who}.lua", row["path"], h, _as_bytes(row["body"]), row["method"]
-                )
-            for who, srv in servers.items():
-                wrk(srv.port, scripts[who], 16, args.warmup, tolerate_errors=who == "reference")
+                drivers[who] = d
+            for who in servers:
+                drivers[who].run(16, args.warmup, tolerate_errors=who == "reference")
 
             def measure(who: str, conns: int) -> dict:
                 # The other server is stopped while one is measured (see bench_replay).
@@ -133,9 +193,7 @@ def bench_surfaces(args, work: Path, results: dict, log):
                 for o in others:
                     o.proc.send_signal(signal.SIGSTOP)
                 try:
-                    return wrk(
-                        servers[who].port, scripts[who], conns, args.duration, tolerate_errors=who == "reference"
-                    )
+                    return drivers[who].run(conns, args.duration, tolerate_errors=who == "reference")
                 finally:
                     for o in others:
                         o.proc.send_signal(signal.SIGCONT)
