@@ -3,9 +3,9 @@ generation (OpenAI and Imagen), speech and a multipart transcription upload."""
 
 import base64
 
-# Deterministic payloads of realistic small sizes: a 16 KiB "image", 32 KiB of "audio".
+# Deterministic payloads of realistic small sizes: a 16 KiB "image", a 1 MiB speech reply (the issue's row).
 IMAGE = bytes((i * 31 + 7) % 256 for i in range(16 * 1024))
-SPEECH = bytes((i * 17 + 3) % 256 for i in range(32 * 1024))
+SPEECH = bytes((i * 17 + 3) % 256 for i in range(1024 * 1024))
 UPLOAD = bytes((i * 13 + 5) % 256 for i in range(8 * 1024))
 BOUNDARY = "aimockbenchboundary7d3f"
 
@@ -61,7 +61,7 @@ ROWS = [
         "reference": True,
     },
     {
-        "name": "OpenAI speech (mp3)",
+        "name": "OpenAI speech, 1 MiB mp3",
         "config": None,
         "fixtures": FIXTURES,
         "method": "POST",

@@ -5,9 +5,7 @@
 //! Not here: error fixtures (the dispatch in `providers/mod.rs` renders those before a
 //! provider sees the fixture), and the refusal's envelope (the provider's `error`).
 
-use serde_json::Value;
-
-use crate::cassette::model::{ChatReply, MediaKind};
+use crate::cassette::model::{ChatReply, MediaKind, MediaReply};
 use crate::cassette::{Fixture, Reply};
 
 /// The fixture's chat reply, or the refusal's message: `what` names the request in the
@@ -29,7 +27,11 @@ pub(crate) fn embedding<'a>(fx: &'a Fixture, what: &str) -> Result<&'a Vec<f64>,
 
 /// The fixture's media reply of `kind` (the whole `response` object, as written), or
 /// the refusal's message (see [`chat`]).
-pub(crate) fn media<'a>(fx: &'a Fixture, kind: MediaKind, what: &str) -> Result<&'a Value, String> {
+pub(crate) fn media<'a>(
+    fx: &'a Fixture,
+    kind: MediaKind,
+    what: &str,
+) -> Result<&'a MediaReply, String> {
     match &fx.reply {
         Reply::Media(k, v) if *k == kind => Ok(v),
         _ => Err(refusal(fx, what)),

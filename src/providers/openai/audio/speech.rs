@@ -8,6 +8,8 @@
 //! `response_format` is taken to (then `mp3`, as the reference assumes).
 
 use bytes::Bytes;
+
+use crate::cassette::model::MediaReply;
 use serde_json::{json, Value};
 
 use crate::codec::sse;
@@ -61,35 +63,43 @@ pub fn parse_request(
     Ok(req)
 }
 
-/// The audio bytes of an `audio` fixture and their content type.
-fn audio_of(v: &Value, req: &ChatRequest) -> Result<(Vec<u8>, &'static str), String> {
+/// The audio bytes of an `audio` fixture (decoded once per fixture, then shared) and
+/// their content type.
+fn audio_of(v: &MediaReply, req: &ChatRequest) -> Result<(Bytes, &'static str), String> {
     let asked = req.hints.media.as_deref().and_then(|h| h.format.as_deref());
-    let (b64, ct) = match v.get("audio") {
-        Some(Value::String(s)) => {
+    let ct = match v.get("audio") {
+        Some(Value::String(_)) => {
             let format = v
                 .get("format")
                 .and_then(Value::as_str)
                 .or(asked)
                 .unwrap_or("mp3");
-            (s.as_str(), audio_content_type(format))
+            audio_content_type(format)
         }
-        Some(Value::Object(o)) => {
-            let b64 = o.get("b64Json").and_then(Value::as_str).unwrap_or("");
-            let ct = o
-                .get("contentType")
-                .and_then(Value::as_str)
-                .and_then(known_content_type)
-                .unwrap_or_else(|| audio_content_type(asked.unwrap_or("mp3")));
-            (b64, ct)
-        }
+        Some(Value::Object(o)) => o
+            .get("contentType")
+            .and_then(Value::as_str)
+            .and_then(known_content_type)
+            .unwrap_or_else(|| audio_content_type(asked.unwrap_or("mp3"))),
         _ => return Err("Fixture audio reply holds no audio".into()),
     };
-    let bytes = b64_decode(b64).ok_or("Fixture audio is not valid base64")?;
+    let bytes = v
+        .payload(|json| b64_decode(audio_b64(json)))
+        .ok_or("Fixture audio is not valid base64")?;
     Ok((bytes, ct))
 }
 
+/// The base64 text of an `audio` fixture: `audio` itself, or `audio.b64Json`.
+fn audio_b64(v: &Value) -> &str {
+    match v.get("audio") {
+        Some(Value::String(s)) => s,
+        Some(Value::Object(o)) => o.get("b64Json").and_then(Value::as_str).unwrap_or(""),
+        _ => "",
+    }
+}
+
 /// Render an `audio` fixture: the bytes whole, or as speech SSE events.
-pub fn render(v: &Value, req: &ChatRequest) -> Result<RenderPlan, String> {
+pub fn render(v: &MediaReply, req: &ChatRequest) -> Result<RenderPlan, String> {
     let (bytes, ct) = audio_of(v, req)?;
     let sse = req.hints.media.as_deref().is_some_and(|h| h.sse);
     if !sse {
@@ -97,7 +107,7 @@ pub fn render(v: &Value, req: &ChatRequest) -> Result<RenderPlan, String> {
             status: 200,
             content_type: ct,
             headers: Vec::new(),
-            body: PlanBody::Full(Bytes::from(bytes)),
+            body: PlanBody::Full(bytes),
         });
     }
     let chunks = bytes.len().div_ceil(DELTA_BYTES).max(1);
@@ -203,19 +213,42 @@ mod tests {
     #[test]
     fn the_bytes_go_out_as_they_are_with_their_formats_type() {
         let bytes: Vec<u8> = (0..=255).collect();
-        let v = json!({"audio": b64_encode(&bytes), "format": "wav"});
+        let v = MediaReply::new(json!({"audio": b64_encode(&bytes), "format": "wav"}));
         let plan = render(&v, &req(r#"{"input":"x"}"#)).unwrap();
         assert_eq!(plan.content_type, "audio/wav");
         assert_eq!(plan.body, PlanBody::Full(Bytes::from(bytes.clone())));
-        let v = json!({"audio": b64_encode(&bytes)});
+        let v = MediaReply::new(json!({"audio": b64_encode(&bytes)}));
         let plan = render(&v, &req(r#"{"input":"x","response_format":"flac"}"#)).unwrap();
         assert_eq!(plan.content_type, "audio/flac");
     }
 
     #[test]
+    fn a_fixtures_audio_is_decoded_once_and_shared_by_every_reply() {
+        let bytes: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8).collect();
+        let v = MediaReply::new(json!({"audio": {"b64Json": b64_encode(&bytes)}}));
+        let body = |plan: RenderPlan| match plan.body {
+            PlanBody::Full(b) => b,
+            other => panic!("{other:?}"),
+        };
+        let first = body(render(&v, &req(r#"{"input":"x"}"#)).unwrap());
+        let second = body(render(&v, &req(r#"{"input":"y"}"#)).unwrap());
+        assert_eq!(first, Bytes::from(bytes));
+        assert_eq!(
+            first.as_ptr(),
+            second.as_ptr(),
+            "the second reply copied the audio"
+        );
+        let broken = MediaReply::new(json!({"audio": "not base64!"}));
+        for _ in 0..2 {
+            let e = render(&broken, &req(r#"{"input":"x"}"#)).unwrap_err();
+            assert!(e.contains("not valid base64"), "{e}");
+        }
+    }
+
+    #[test]
     fn sse_deltas_join_back_to_the_bytes_and_a_recording_reads_them() {
         let bytes: Vec<u8> = (0..20_000u32).map(|i| (i % 253) as u8).collect();
-        let v = json!({"audio": b64_encode(&bytes)});
+        let v = MediaReply::new(json!({"audio": b64_encode(&bytes)}));
         let plan = render(&v, &req(r#"{"input":"x","stream_format":"sse"}"#)).unwrap();
         assert_eq!(plan.content_type, "text/event-stream");
         let PlanBody::Stream(frames) = plan.body else {
