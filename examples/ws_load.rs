@@ -2,16 +2,20 @@
 //!
 //! Each of C connections runs turns back to back for the given time: send the turn's
 //! messages, read until a text message holds the terminal marker (`response.done`,
-//! `turnComplete`), and time that. With `--turns-per-connection K` a connection is
-//! closed and opened again after K turns (the open, with its greeting, is then part of
-//! the measured time of the first turn), so a conversation that grows with every turn
-//! does not make later turns slower than earlier ones.
+//! `turnComplete`), and time that (the open and its greeting are not timed; they do
+//! count against the run's duration, so throughput includes them). With
+//! `--turns-per-connection K` a connection is closed and opened again after K turns, so
+//! a conversation that grows with every turn stays short.
+//!
+//! `--hold N` instead opens N sessions (greeting read), prints `HOLDING N`, and keeps
+//! them idle until its standard input closes: the benchmark reads the server's memory
+//! meanwhile.
 //!
 //! Prints one line like wrk's script in scripts/bench: `BENCH {"requests":N,
 //! "duration_us":..,"p50_us":..,"p99_us":..,"errors":..,"non2xx":0}`.
 //!
 //! Usage: `ws_load URL --turn FILE --until MARKER [--open FILE] [--greeting N]
-//! [-c C] [-d SECONDS] [--turns-per-connection K]`, where FILE holds one JSON message
+//! [-c C] [-d SECONDS] [--turns-per-connection K] [--hold N]`, where FILE holds one JSON message
 //! per line. Not a WebSocket test client: it checks nothing beyond the marker.
 
 use std::time::{Duration, Instant};
@@ -28,6 +32,7 @@ struct Plan {
     conns: usize,
     seconds: u64,
     per_conn: usize,
+    hold: usize,
 }
 
 fn lines(path: &str) -> Vec<String> {
@@ -50,6 +55,7 @@ fn parse() -> Plan {
         conns: 1,
         seconds: 2,
         per_conn: 0,
+        hold: 0,
     };
     while let Some(x) = a.next() {
         let mut val = || a.next().unwrap_or_else(|| panic!("{x} needs a value"));
@@ -61,12 +67,13 @@ fn parse() -> Plan {
             "-c" => p.conns = val().parse().expect("-c N"),
             "-d" => p.seconds = val().parse().expect("-d SECONDS"),
             "--turns-per-connection" => p.per_conn = val().parse().expect("K"),
+            "--hold" => p.hold = val().parse().expect("--hold N"),
             url if p.url.is_empty() => p.url = url.to_string(),
             other => panic!("unexpected argument {other}"),
         }
     }
     assert!(
-        !p.url.is_empty() && !p.turn.is_empty() && !p.until.is_empty(),
+        !p.url.is_empty() && (p.hold > 0 || (!p.turn.is_empty() && !p.until.is_empty())),
         "usage: ws_load URL --turn FILE --until MARKER [options]"
     );
     p
@@ -115,7 +122,6 @@ async fn connection(p: std::sync::Arc<Plan>, deadline: Instant) -> (Vec<u64>, u6
     let mut times = Vec::new();
     let mut errors = 0;
     while Instant::now() < deadline {
-        let started = Instant::now();
         let mut ws = match open(&p).await {
             Ok(ws) => ws,
             Err(_) => {
@@ -124,7 +130,7 @@ async fn connection(p: std::sync::Arc<Plan>, deadline: Instant) -> (Vec<u64>, u6
             }
         };
         let mut done = 0;
-        let mut from = started;
+        let mut from = Instant::now();
         while Instant::now() < deadline && (p.per_conn == 0 || done < p.per_conn) {
             match turn(&mut ws, &p).await {
                 Ok(()) => times.push(from.elapsed().as_micros() as u64),
@@ -141,9 +147,31 @@ async fn connection(p: std::sync::Arc<Plan>, deadline: Instant) -> (Vec<u64>, u6
     (times, errors)
 }
 
+/// Open `p.hold` idle sessions, say so, and keep them until stdin closes.
+async fn hold(p: &Plan) {
+    let mut open_ones = Vec::with_capacity(p.hold);
+    for i in 0..p.hold {
+        match open(p).await {
+            Ok(ws) => open_ones.push(ws),
+            Err(e) => panic!("session {i} of {}: {e}", p.hold),
+        }
+    }
+    println!("HOLDING {}", open_ones.len());
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut sink = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink)
+    })
+    .await;
+    drop(open_ones);
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let p = std::sync::Arc::new(parse());
+    if p.hold > 0 {
+        hold(&p).await;
+        return;
+    }
     let started = Instant::now();
     let deadline = started + Duration::from_secs(p.seconds);
     let tasks: Vec<_> = (0..p.conns)

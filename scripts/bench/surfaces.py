@@ -17,7 +17,8 @@ A WebSocket row (`"transport": "websocket"`) has no method, headers or body; ins
 `open` (messages sent on connect), `greeting` (messages to read before the first turn),
 `turn` (the messages of one turn), `until` (the marker ending a turn's reply) and
 `turns_per_connection` (0: as many as fit). It is driven by examples/ws_load.rs, which
-prints the same figures as wrk.
+prints the same figures as wrk. With `idle_sessions: N` the row also measures the
+memory N open, idle sessions cost each server (VmRSS with them held, minus before).
 
 A row the reference does not serve, or answers with an error, is measured on aimock
 alone and says so in the report. Standard library only.
@@ -152,6 +153,28 @@ class Driver:
         return r
 
 
+def _rss(srv: Server) -> int:
+    for line in Path(f"/proc/{srv.proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _idle_cost(args, row: dict, srv: Server, work: Path, tag: str) -> float:
+    """MiB that `row['idle_sessions']` open, idle sessions add to the server's RSS."""
+    argv = _ws_argv(args, row, srv.port, work, tag) + ["--hold", str(row["idle_sessions"])]
+    before = _rss(srv)
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        if not line.startswith("HOLDING"):
+            raise RuntimeError(f"ws_load --hold: {line!r}")
+        return (_rss(srv) - before) / (1024 * 1024)
+    finally:
+        p.stdin.close()
+        p.wait(30)
+
+
 def bench_surfaces(args, work: Path, results: dict, log):
     rows = load_rows()
     if args.surface:
@@ -223,6 +246,19 @@ def bench_surfaces(args, work: Path, results: dict, log):
                         else f"; {row_out['reference_note']}"
                     )
                 )
+            if row.get("idle_sessions"):
+                n = row["idle_sessions"]
+                # On fresh servers: after the load, a garbage-collected server's RSS
+                # falls while the sessions open, and the difference means nothing.
+                mem = {}
+                for who in servers:
+                    fresh = _start(args, row, work, i, who == "aimock")
+                    try:
+                        mem[who] = _idle_cost(args, row, fresh, work, f"surface-{i}-{who}-idle")
+                    finally:
+                        fresh.stop()
+                results.setdefault("surfaces_idle", {})[f"{row['name']} | {n}"] = mem
+                log(f"{row['name']}: {n} idle sessions add " + ", ".join(f"{w} {m:.1f} MiB" for w, m in mem.items()))
         finally:
             for s in servers.values():
                 s.stop()
@@ -250,4 +286,11 @@ def report(results: dict) -> list[str]:
         else:
             cells += f"| ({row['reference_note'][:80]}) | | |"
         lines.append(cells)
+    idle = results.get("surfaces_idle") or {}
+    if idle:
+        lines += ["", "| idle WebSocket sessions | sessions | aimock RSS added | reference RSS added |", "|---|---|---|---|"]
+        for key, mem in idle.items():
+            name, n = [x.strip() for x in key.split("|")]
+            ref = f"{mem['reference']:.1f} MiB" if "reference" in mem else "(not measured)"
+            lines.append(f"| {name} | {int(n):,} | {mem['aimock']:.1f} MiB | {ref} |")
     return lines

@@ -1,7 +1,8 @@
 """Benchmark rows for the realtime WebSocket surfaces (see surfaces.py for the row
-format), driven by examples/ws_load.rs: one OpenAI Realtime turn per connection (the
-open and `session.created` included), Responses-over-WebSocket turns on a kept
-connection, and one Gemini Live turn per connection (setup included)."""
+format), driven by examples/ws_load.rs: OpenAI Realtime and Gemini Live turns, ten per
+connection (so a conversation stays short; the connect is not in a turn's latency),
+Responses-over-WebSocket turns on a kept connection, and the memory of 1,000 idle
+Realtime sessions."""
 
 ANSWER = (
     "Here is a replayed realtime answer of a typical length: a few sentences, so the "
@@ -31,7 +32,8 @@ ROWS = [
             {"type": "response.create"},
         ],
         "until": '"response.done"',
-        "turns_per_connection": 1,
+        "turns_per_connection": 10,
+        "idle_sessions": 1000,
         "reference": True,
     },
     {
@@ -65,7 +67,7 @@ ROWS = [
             {"clientContent": {"turns": [{"role": "user", "parts": [{"text": "hello live"}]}], "turnComplete": True}}
         ],
         "until": '"turnComplete"',
-        "turns_per_connection": 1,
+        "turns_per_connection": 10,
         "reference": True,
     },
 ]
