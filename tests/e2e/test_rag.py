@@ -258,3 +258,111 @@ def test_vector_health_and_journal_name_the_service(vector_server):
     assert h["services"]["vector"]["collections"] == 2
     j = raw_request("GET", vector_server.url + "/__aimock/journal?service=vector").json()
     assert j and j[-1]["service"] == "vector"
+
+
+# ---------------------------------------------------------------- search, rerank, moderation
+
+SERVICE_FIXTURES = [
+    {
+        "match": {"endpoint": "search", "userMessage": "rust"},
+        "response": {
+            "results": [
+                {"title": "Rust", "url": "https://www.rust-lang.org", "content": "A language", "score": 0.9},
+                {"title": "Book", "url": "https://doc.rust-lang.org/book", "content": "The book", "score": 0.8},
+            ],
+            "answer": "Rust is a language.",
+        },
+    },
+    {
+        "match": {"endpoint": "rerank", "userMessage": "capital"},
+        "response": {"results": [{"index": 1, "relevance_score": 0.97}, {"index": 0, "relevance_score": 0.1}]},
+    },
+    {
+        "match": {"endpoint": "moderation", "userMessage": "attack"},
+        "response": {"flagged": True, "categories": {"violence": True}},
+    },
+]
+
+
+@pytest.fixture
+def services_server(start_aimock, cassette_dir, tmp_path):
+    write_cassette(cassette_dir, "services.json", SERVICE_FIXTURES)
+    cfg = tmp_path / "aimock.json"
+    cfg.write_text(json.dumps({"services": {"search": [{"match": "weather", "results": [{"title": "Sunny", "url": "https://w.example", "content": "sun"}]}], "rerank": True, "moderate": True}}))
+    return start_aimock(cassette_dir, "--config", str(cfg))
+
+
+def test_tavily_client_search_from_a_cassette_the_config_and_the_empty_default(services_server):
+    from tavily import TavilyClient
+
+    client = TavilyClient(api_key="tvly-test-not-a-real-key", api_base_url=services_server.url)
+    r = client.search("learn rust", max_results=1)
+    assert r["query"] == "learn rust"
+    assert [x["title"] for x in r["results"]] == ["Rust"]
+    assert r["answer"] == "Rust is a language."
+    r = client.search("weather today")
+    assert r["results"][0]["title"] == "Sunny"
+    r = client.search("nothing matches this")
+    assert r["results"] == [] and r["answer"] is None
+
+
+def test_cohere_rerank_from_a_fixture_and_by_stable_similarity(services_server):
+    import cohere
+
+    co = cohere.ClientV2(api_key=FAKE_KEY, base_url=services_server.url)
+    r = co.rerank(model="rerank-v3.5", query="capital of France", documents=["Berlin", "Paris"], top_n=1)
+    assert [(x.index, x.relevance_score) for x in r.results] == [(1, 0.97)]
+    docs = ["bananas are yellow", "the cat sat on the mat", "a cat and a mat"]
+    r = co.rerank(model="rerank-v3.5", query="cat on a mat", documents=docs)
+    order = [x.index for x in r.results]
+    assert order[-1] == 0 and sorted(order) == [0, 1, 2]
+    assert r.results[0].relevance_score >= r.results[1].relevance_score > 0
+    again = co.rerank(model="rerank-v3.5", query="cat on a mat", documents=docs)
+    assert [x.index for x in again.results] == order
+
+
+def test_openai_moderations_flagged_by_fixture_and_clean_by_default(services_server):
+    from openai import OpenAI
+
+    client = OpenAI(api_key=FAKE_KEY, base_url=services_server.url + "/v1")
+    r = client.moderations.create(model="omni-moderation-latest", input="plan an attack")
+    assert r.results[0].flagged is True
+    assert r.results[0].categories.violence is True
+    assert r.results[0].categories.hate is False
+    r = client.moderations.create(model="omni-moderation-latest", input=["hello", "good day"])
+    assert len(r.results) == 2
+    assert not any(x.flagged for x in r.results)
+    cats = r.results[0].categories.model_dump(by_alias=True)
+    assert len(cats) == 13 and not any(cats.values())
+    assert r.results[0].category_applied_input_types.violence == ["text"]
+
+
+def test_service_misses_are_503_in_each_apis_shape_under_strict(start_aimock, cassette_dir):
+    write_cassette(cassette_dir, "services.json", SERVICE_FIXTURES)
+    s = start_aimock(cassette_dir, "--strict")
+    r = raw_request("POST", s.url + "/search", b'{"query":"zzz"}', {"content-type": "application/json"})
+    assert r.status_code == 503 and "error" in r.json()["detail"]
+    r = raw_request("POST", s.url + "/v2/rerank", b'{"query":"zzz","documents":["a"]}')
+    assert r.status_code == 503 and "message" in r.json()
+    r = raw_request("POST", s.url + "/v1/moderations", b'{"input":"zzz"}')
+    assert r.status_code == 503 and r.json()["error"]["code"] == "no_fixture_match"
+    # A hit still answers.
+    r = raw_request("POST", s.url + "/search", b'{"query":"rust"}')
+    assert r.status_code == 200 and len(r.json()["results"]) == 2
+
+
+def test_service_bad_input_gets_each_apis_400(services_server):
+    r = raw_request("POST", services_server.url + "/search", b'{"query": 3}')
+    assert r.status_code == 400 and "query" in r.json()["detail"]["error"]
+    r = raw_request("POST", services_server.url + "/v2/rerank", b'{"query":"q"}')
+    assert r.status_code == 400 and "documents" in r.json()["message"]
+    r = raw_request("POST", services_server.url + "/v1/moderations", b"{oops")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+
+
+def test_services_are_journaled_with_their_provider(services_server):
+    raw_request("POST", services_server.url + "/v2/rerank", b'{"query":"q","documents":["a"]}')
+    raw_request("POST", services_server.url + "/v2/chat", b'{"model":"m","messages":[{"role":"user","content":"hi"}]}')
+    j = raw_request("GET", services_server.url + "/__aimock/journal").json()
+    paths = [(e["path"], e.get("provider")) for e in j]
+    assert ("/v2/rerank", "cohere") in paths
