@@ -43,10 +43,22 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/vector/collections/qd/points/delete"),
     ("POST", "/vector/collections/qd/points/count"),
     ("POST", "/vector/api/v2/tenants/t/databases/d/collections"),
-    ("POST", "/vector/api/v2/tenants/t/databases/d/collections/docs/add"),
-    ("POST", "/vector/api/v2/tenants/t/databases/d/collections/docs/query"),
-    ("POST", "/vector/api/v2/tenants/t/databases/d/collections/docs/get"),
-    ("POST", "/vector/api/v2/tenants/t/databases/d/collections/docs/delete"),
+    (
+        "POST",
+        "/vector/api/v2/tenants/t/databases/d/collections/docs/add",
+    ),
+    (
+        "POST",
+        "/vector/api/v2/tenants/t/databases/d/collections/docs/query",
+    ),
+    (
+        "POST",
+        "/vector/api/v2/tenants/t/databases/d/collections/docs/get",
+    ),
+    (
+        "POST",
+        "/vector/api/v2/tenants/t/databases/d/collections/docs/delete",
+    ),
     ("POST", "/vector/api/v1/collections/docs/query"),
     ("POST", "/vector/api/v1/collections/docs/add"),
     ("POST", "/search"),
@@ -86,7 +98,10 @@ async fn hostile_bodies_at_every_rag_route_get_a_4xx_or_an_answer_and_never_brea
     for (method, path) in ROUTES {
         for body in hostile_bodies() {
             let r = request(method, &s.url(path), body.clone(), &[]).await;
-            let shown = String::from_utf8_lossy(&body).chars().take(60).collect::<String>();
+            let shown = String::from_utf8_lossy(&body)
+                .chars()
+                .take(60)
+                .collect::<String>();
             assert!(r.body.is_ok(), "{method} {path} {shown}: body cut");
             assert!(
                 r.status < 500,
@@ -103,7 +118,11 @@ async fn hostile_bodies_at_every_rag_route_get_a_4xx_or_an_answer_and_never_brea
     }
     // Still serving, and the store is intact.
     let r = s
-        .post("/vector/query", r#"{"namespace":"docs","vector":[1,0,0],"topK":1}"#, &[])
+        .post(
+            "/vector/query",
+            r#"{"namespace":"docs","vector":[1,0,0],"topK":1}"#,
+            &[],
+        )
         .await;
     assert_eq!(r.json()["matches"][0]["id"], "a");
 }
@@ -141,18 +160,29 @@ async fn one_store_serves_every_dialect_and_a_reset_restores_the_configuration()
 
     // Qdrant's Euclid score is the distance; Pinecone's euclidean the squared one.
     let q = s
-        .post("/vector/collections/qd/points/search", r#"{"vector":[3,4,0],"limit":2}"#, &[])
+        .post(
+            "/vector/collections/qd/points/search",
+            r#"{"vector":[3,4,0],"limit":2}"#,
+            &[],
+        )
         .await;
     assert_eq!(q.json()["result"][1]["score"], json!(5.0));
     let p = s
-        .post("/vector/query", r#"{"namespace":"qd","vector":[3,4,0],"topK":2}"#, &[])
+        .post(
+            "/vector/query",
+            r#"{"namespace":"qd","vector":[3,4,0],"topK":2}"#,
+            &[],
+        )
         .await;
     assert_eq!(p.json()["matches"][1]["score"], json!(25.0));
 
     assert_eq!(s.post("/__aimock/reset", "", &[]).await.status, 200);
     let stats = s.get("/vector/describe-index-stats").await.json();
     assert_eq!(stats["namespaces"]["docs"]["vectorCount"], 2);
-    assert_eq!(s.get("/health").await.json()["services"]["vector"]["vectors"], 4);
+    assert_eq!(
+        s.get("/health").await.json()["services"]["vector"]["vectors"],
+        4
+    );
 }
 
 #[tokio::test]
