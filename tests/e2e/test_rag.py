@@ -366,3 +366,32 @@ def test_services_are_journaled_with_their_provider(services_server):
     j = raw_request("GET", services_server.url + "/__aimock/journal").json()
     paths = [(e["path"], e.get("provider")) for e in j]
     assert ("/v2/rerank", "cohere") in paths
+
+
+# ---------------------------------------------------------------- the README's RAG example
+
+
+def test_readme_rag_example_embeds_retrieves_and_answers_all_from_aimock(start_aimock):
+    from openai import OpenAI
+    from pinecone import Pinecone
+
+    from conftest import ROOT
+
+    example = ROOT / "examples" / "rag"
+    s = start_aimock(None, "--config", "aimock.json", cwd=example)
+
+    llm = OpenAI(api_key=FAKE_KEY, base_url=s.url + "/v1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        index = Pinecone(api_key="pc-test-not-a-real-key").Index(host=s.url + "/vector")
+
+    question = "How long do refunds take?"
+    vector = llm.embeddings.create(model="text-embedding-3-small", input=question).data[0].embedding
+    hits = index.query(namespace="handbook", vector=vector, top_k=2, include_metadata=True)
+    assert [m.id for m in hits.matches] == ["refunds", "shipping"]
+    context = "\n".join(m.metadata["text"] for m in hits.matches)
+    answer = llm.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "system", "content": "Answer from the context."}, {"role": "user", "content": f"{context}\n\nQ: {question}"}],
+    )
+    assert answer.choices[0].message.content == "Refunds take up to 14 days after we receive your return."
