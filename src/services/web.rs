@@ -125,8 +125,8 @@ mod tests {
         assert_eq!(
             e,
             vec![
-                json!({"match": {"endpoint": "moderation", "userMessage": "bad"}, "response": {"flagged": true}}),
                 json!({"match": {"endpoint": "search", "userMessage": "rust"}, "response": {"results": []}}),
+                json!({"match": {"endpoint": "moderation", "userMessage": "bad"}, "response": {"flagged": true}}),
             ]
         );
         assert!(entries(&json!({"search": 3})).is_err());
