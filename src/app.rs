@@ -31,7 +31,9 @@ pub fn load_store(config: &Config) -> anyhow::Result<FixtureStore> {
         }
     }
     // Only a watcher compares file digests.
-    let files = load_sources(&config.cassettes, config.watch);
+    let mut files = load_sources(&config.cassettes, config.watch);
+    // The config's `services` fixtures, after every cassette.
+    files.extend(crate::services::web::config_fixtures(config));
     for f in &files {
         log_findings(f);
     }

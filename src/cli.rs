@@ -181,6 +181,10 @@ pub struct RecordArgs {
     /// Cohere base URL (e.g. `https://api.cohere.com`).
     #[arg(long, value_name = "URL")]
     pub provider_cohere: Option<String>,
+    /// Tavily search base URL (e.g. `https://api.tavily.com`): `POST /search` misses.
+    /// Rerank misses go to `--provider-cohere`, moderation misses to `--provider-openai`.
+    #[arg(long, value_name = "URL")]
+    pub provider_tavily: Option<String>,
     /// Forward misses without saving anything.
     #[arg(long)]
     pub proxy_only: bool,

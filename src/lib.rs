@@ -48,7 +48,8 @@
 #![warn(missing_docs)]
 // Items nothing outside the crate needs are `pub(crate)`, so dead code is reported.
 #![warn(unreachable_pub)]
-// One call is allowed, marked where it is (`record::writer`, the writer thread's priority).
+// Two calls are allowed, marked where they are (`record::writer`, the writer thread's
+// priority; `services::vector::search`, the AVX2 copy of the first-pass dot product).
 #![deny(unsafe_code)]
 // The library exists for the binary and its tests: its docs are read with private items
 // (`cargo doc --document-private-items`), where these links resolve.

@@ -256,6 +256,9 @@ pub(crate) fn route_template(surface: &Surface) -> &'static str {
         }
         Surface::Gemini(gemini::Op::Operation { .. }) => "/v1beta/operations/{id}",
         Surface::Anthropic(anthropic::Op::Messages) => "/v1/messages",
+        Surface::OpenAi(openai::Op::Moderations) => "/v1/moderations",
+        Surface::Cohere(cohere::Op::Rerank) => "/v2/rerank",
+        Surface::Tavily(_) => "/search",
         Surface::Gemini(gemini::Op::Generate { stream, vertex, .. }) => match (vertex, stream) {
             (false, false) => "/v1beta/models/{model}:generateContent",
             (false, true) => "/v1beta/models/{model}:streamGenerateContent",

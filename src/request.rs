@@ -106,11 +106,17 @@ pub enum Endpoint {
     RealtimeTranscription,
     /// Realtime translation.
     RealtimeTranslation,
+    /// Web search (Tavily `POST /search`).
+    Search,
+    /// Reranking (Cohere `POST /v2/rerank`).
+    Rerank,
+    /// Moderation (OpenAI `POST /v1/moderations`).
+    Moderation,
 }
 
 impl Endpoint {
     /// Every endpoint with the spelling fixtures use.
-    pub const ALL: [(Endpoint, &'static str); 14] = [
+    pub const ALL: [(Endpoint, &'static str); 17] = [
         (Endpoint::Chat, "chat"),
         (Endpoint::Embedding, "embedding"),
         (Endpoint::Image, "image"),
@@ -125,6 +131,9 @@ impl Endpoint {
         (Endpoint::Realtime, "realtime"),
         (Endpoint::RealtimeTranscription, "realtime-transcription"),
         (Endpoint::RealtimeTranslation, "realtime-translation"),
+        (Endpoint::Search, "search"),
+        (Endpoint::Rerank, "rerank"),
+        (Endpoint::Moderation, "moderation"),
     ];
 
     /// Parse the fixture spelling.

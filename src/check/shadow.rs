@@ -60,8 +60,10 @@ fn mask(c: &Criteria) -> u16 {
 }
 
 /// The endpoints a fixture can answer, one bit per [`Endpoint::ALL`] entry.
-fn endpoints(fx: &Fixture) -> u16 {
-    let mut m = 0u16;
+fn endpoints(fx: &Fixture) -> u32 {
+    // A bit per endpoint: room for 32 (there are 17).
+    const _: () = assert!(Endpoint::ALL.len() <= 32);
+    let mut m = 0u32;
     for (k, (e, _)) in Endpoint::ALL.iter().enumerate() {
         let ok = match fx.criteria.endpoint {
             Some(want) => want == *e,
@@ -77,7 +79,7 @@ fn endpoints(fx: &Fixture) -> u16 {
 struct Facts<'a> {
     fx: &'a Fixture,
     mask: u16,
-    endpoints: u16,
+    endpoints: u32,
 }
 
 fn exact<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {

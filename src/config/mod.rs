@@ -230,6 +230,7 @@ impl Config {
             ("azure", &rec.provider_azure),
             ("ollama", &rec.provider_ollama),
             ("cohere", &rec.provider_cohere),
+            ("tavily", &rec.provider_tavily),
         ] {
             if let Some(v) = value {
                 upstreams.insert(name.to_string(), record::parse_base(name, v)?);

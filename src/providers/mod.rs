@@ -34,6 +34,7 @@ pub(crate) mod common;
 pub mod gemini;
 pub mod ollama;
 pub mod openai;
+pub mod tavily;
 
 use std::borrow::Cow;
 
@@ -60,6 +61,8 @@ pub enum Surface {
     Cohere(cohere::Op),
     /// Ollama's native API.
     Ollama(ollama::Op),
+    /// Tavily web search.
+    Tavily(tavily::Op),
 }
 
 /// Where a request stands in the life of a job (a video generation): the create that
@@ -84,6 +87,7 @@ macro_rules! dispatch {
             Surface::Bedrock(op) => bedrock::$verb(op $(, $arg)*),
             Surface::Cohere(op) => cohere::$verb(op $(, $arg)*),
             Surface::Ollama(op) => ollama::$verb(op $(, $arg)*),
+            Surface::Tavily(op) => tavily::$verb(op $(, $arg)*),
         }
     };
 }
@@ -98,6 +102,7 @@ impl Surface {
             Surface::Bedrock(_) => "bedrock",
             Surface::Cohere(_) => "cohere",
             Surface::Ollama(_) => "ollama",
+            Surface::Tavily(_) => "tavily",
         }
     }
 
@@ -194,6 +199,17 @@ impl Surface {
             return self.error(e.status, &e.message, ErrorKind::Fixture(e));
         }
         dispatch!(self, render(fx, req, ctx))
+    }
+
+    /// The answer to a search, rerank or moderation request no fixture matched
+    /// (unless strict): no results, documents ranked by similarity, nothing flagged.
+    pub fn default_answer(&self, req: &ChatRequest, ctx: &RenderContext) -> Option<RenderPlan> {
+        match self {
+            Surface::Tavily(op) => Some(tavily::default_answer(op, req, ctx)),
+            Surface::Cohere(op) => cohere::default_answer(op, req, ctx),
+            Surface::OpenAi(op) => openai::default_answer(op, req, ctx),
+            _ => None,
+        }
     }
 
     /// The deterministic embedding answer for an unmatched embedding request.

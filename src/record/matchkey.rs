@@ -39,6 +39,9 @@ pub(crate) fn match_for(req: &ChatRequest, full_model_version: bool) -> (Value, 
             | Endpoint::Transcription
             | Endpoint::Translation
             | Endpoint::Video
+            | Endpoint::Search
+            | Endpoint::Rerank
+            | Endpoint::Moderation
     );
     if let Some(u) = req.last_user_text().filter(|u| !u.is_empty()) {
         m.insert("userMessage".into(), u.into());

@@ -746,6 +746,16 @@ fn miss(
             return plan_response(plan, None);
         }
     }
+    if !strict {
+        if let Some(plan) = surface.default_answer(req, &RenderContext::for_request(req)) {
+            tracing::debug!(
+                provider = surface.provider(),
+                "no fixture; the surface's default answer"
+            );
+            draft.miss = Some("No fixture matched; answered with the default reply".into());
+            return plan_response(plan, None);
+        }
+    }
     let message = miss_message(state, surface.provider(), req, set, mode, strict, skipped);
     let failure = Failure::miss(strict, message);
     tracing::debug!(test_id = %req.test_id, strict, "no fixture matched");

@@ -3,7 +3,7 @@
 use http::Method;
 
 use crate::providers::openai::video::VideoOp;
-use crate::providers::{anthropic, bedrock, cohere, gemini, ollama, openai, Surface};
+use crate::providers::{anthropic, bedrock, cohere, gemini, ollama, openai, tavily, Surface};
 
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +80,14 @@ pub fn route(method: &Method, path: &str) -> Route {
         }
         "/v2/chat" => return want(post, Route::Provider(Surface::Cohere(cohere::Op::Chat))),
         "/v2/embed" => return want(post, Route::Provider(Surface::Cohere(cohere::Op::Embed))),
+        "/v2/rerank" => return want(post, Route::Provider(Surface::Cohere(cohere::Op::Rerank))),
+        "/search" => return want(post, Route::Provider(Surface::Tavily(tavily::Op::Search))),
+        "/v1/moderations" | "/moderations" => {
+            return want(
+                post,
+                Route::Provider(Surface::OpenAi(openai::Op::Moderations)),
+            )
+        }
         "/api/chat" => return want(post, Route::Provider(Surface::Ollama(ollama::Op::Chat))),
         "/api/generate" => {
             return want(post, Route::Provider(Surface::Ollama(ollama::Op::Generate)))

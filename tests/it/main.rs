@@ -9,6 +9,7 @@ mod hostile;
 mod media;
 mod metrics;
 mod physics;
+mod rag;
 mod raw_exchange;
 mod realtime;
 mod record;

@@ -1,6 +1,6 @@
 //! Cohere v2: `POST /v2/chat` (`chat`: JSON, or SSE with hyphenated `event:` types
-//! ending in `data: [DONE]`) and `POST /v2/embed` (`embed`); [`collapse`] reads
-//! recorded replies of both back into fixtures.
+//! ending in `data: [DONE]`) `POST /v2/embed` (`embed`) and `POST /v2/rerank`
+//! (`rerank`); [`collapse`] reads recorded replies of each back into fixtures.
 //!
 //! Shapes follow the captures in tests/data/golden/cohere. Errors are Cohere's
 //! `{"message": "…"}` with the status, so the cohere SDK raises its typed error
@@ -13,6 +13,7 @@ mod chat;
 mod collapse;
 mod embed;
 pub mod error;
+mod rerank;
 
 use crate::cassette::Fixture;
 use crate::providers::common::collapse::Collapsed;
@@ -29,6 +30,8 @@ pub enum Op {
     Chat,
     /// `POST /v2/embed`.
     Embed,
+    /// `POST /v2/rerank`.
+    Rerank,
 }
 
 /// Parse a request.
@@ -40,6 +43,7 @@ pub fn parse_request(
     match op {
         Op::Chat => chat::parse(body),
         Op::Embed => embed::parse(body),
+        Op::Rerank => rerank::parse(body),
     }
 }
 
@@ -55,6 +59,7 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
             Ok(vector) => embed::render(vector, req, ctx),
             Err(message) => refused(message),
         },
+        Op::Rerank => rerank::render(fx, req, ctx).unwrap_or_else(refused),
     }
 }
 
@@ -70,7 +75,18 @@ pub fn rate_limit_headers(_op: &Op) -> &'static [(&'static str, &'static str)] {
 
 /// Read a recorded reply back into a [`Collapsed`].
 pub fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
-    collapse::collapse(op, content_type, body)
+    match op {
+        Op::Rerank => rerank::collapse(body),
+        _ => collapse::collapse(op, content_type, body),
+    }
+}
+
+/// The answer to an unmatched rerank: documents ranked by a stable similarity.
+pub fn default_answer(op: &Op, req: &ChatRequest, ctx: &RenderContext) -> Option<RenderPlan> {
+    match op {
+        Op::Rerank => Some(rerank::default_answer(req, ctx)),
+        _ => None,
+    }
 }
 
 /// A chat stream's answer ends with `message-end`, the stream with a bare `[DONE]`.
@@ -93,7 +109,7 @@ pub fn stream_end(_op: &Op, frame: &StreamFrame) -> Signal {
 pub fn fallback_embedding(op: &Op, req: &ChatRequest, ctx: &RenderContext) -> Option<RenderPlan> {
     match op {
         Op::Embed => Some(embed::fallback(req, ctx)),
-        Op::Chat => None,
+        Op::Chat | Op::Rerank => None,
     }
 }
 

@@ -16,6 +16,7 @@
 //! - [`skim`]: building blocks for request fast paths.
 //! - [`upload`]: multipart forms as parsers read them, and media requests' 400s.
 //! - [`media`]: base64 and content types of media replies.
+//! - [`service`]: text inputs and similarity for search, rerank and moderation.
 //! - [`socket`]: what the realtime WebSocket protocols share (the state-machine trait).
 //!
 //! Not here: anything that names one provider, and the dispatch (`providers/mod.rs`).
@@ -31,6 +32,7 @@ pub(crate) mod json;
 pub(crate) mod media;
 pub(crate) mod parse;
 pub(crate) mod plan;
+pub(crate) mod service;
 pub(crate) mod skim;
 pub(crate) mod socket;
 pub(crate) mod stream_end;

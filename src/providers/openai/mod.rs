@@ -1,7 +1,7 @@
 //! OpenAI and Azure OpenAI: chat completions ([`chat`]), embeddings ([`embeddings`]),
 //! responses ([`responses`], also over WebSocket: `responses::socket`), the media
 //! surfaces: images ([`images`]), speech and transcription ([`audio`]), video jobs
-//! ([`video`]); one error envelope for all of them ([`mod@error`]); and the Realtime
+//! ([`video`]); moderations ([`moderations`]); one error envelope for all of them ([`mod@error`]); and the Realtime
 //! API's WebSocket protocol (`realtime`).
 //!
 //! Here: [`Op`], and the verbs every provider module offers with the same signatures
@@ -16,6 +16,7 @@ pub mod chat;
 pub mod embeddings;
 pub mod error;
 pub mod images;
+pub mod moderations;
 pub(crate) mod realtime;
 pub mod responses;
 pub mod video;
@@ -67,6 +68,8 @@ pub enum Op {
     },
     /// The video job routes.
     Video(video::VideoOp),
+    /// `POST /v1/moderations`.
+    Moderations,
 }
 
 impl Op {
@@ -113,6 +116,7 @@ pub fn parse_request(
             azure_deployment,
         } => audio::transcribe::parse_request(parts, body, *translate, azure_deployment.as_deref()),
         Op::Video(v) => video::parse_request(v, parts, body),
+        Op::Moderations => moderations::parse_request(body, None),
     }
 }
 
@@ -150,6 +154,7 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
             Ok(v) => video::render_job(v, req, ctx, 0),
             Err(message) => refused(message),
         },
+        Op::Moderations => moderations::render(fx, req, ctx).unwrap_or_else(refused),
     }
 }
 
@@ -217,6 +222,7 @@ pub fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
         Op::Speech { .. } => audio::speech::collapse(content_type, body),
         Op::Transcribe { .. } => audio::transcribe::collapse(content_type, body),
         Op::Video(v) => video::collapse(v, content_type, body),
+        Op::Moderations => moderations::collapse(body),
     }
 }
 
@@ -240,6 +246,14 @@ pub fn stream_end(op: &Op, frame: &StreamFrame) -> Signal {
         // `[DONE]` may follow (it is the final signal above).
         (Op::Transcribe { .. }, Some("transcript.text.done")) => Signal::Terminal,
         _ => Signal::None,
+    }
+}
+
+/// The answer to an unmatched moderation: nothing flagged.
+pub fn default_answer(op: &Op, req: &ChatRequest, ctx: &RenderContext) -> Option<RenderPlan> {
+    match op {
+        Op::Moderations => Some(moderations::default_answer(req, ctx)),
+        _ => None,
     }
 }
 
