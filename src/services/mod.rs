@@ -27,6 +27,11 @@ use serde_json::{Map, Value};
 
 use crate::respond::body::Body;
 
+pub mod mcp;
+pub mod source;
+pub mod upstream;
+pub mod wire;
+
 /// The config-file sections of the reference that mounted services will serve, with
 /// the issue that brings each. A section named here loads with a "not served" warning
 /// until a service claims it.
@@ -46,7 +51,7 @@ pub type FromSection = fn(&Value, &crate::config::Config) -> anyhow::Result<Vec<
 
 /// The services that claim a config section, with the builder each section feeds.
 /// A service arriving with its issue adds its line here.
-const CONFIGURED: &[(&str, FromSection)] = &[];
+const CONFIGURED: &[(&str, FromSection)] = &[("mcp", mcp::from_section)];
 
 /// Some mounted service reads config section `name`.
 pub fn serves_section(name: &str) -> bool {
