@@ -27,6 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::respond::body::Body;
 
+pub mod a2a;
 pub mod mcp;
 pub mod source;
 pub mod upstream;
@@ -51,7 +52,8 @@ pub type FromSection = fn(&Value, &crate::config::Config) -> anyhow::Result<Vec<
 
 /// The services that claim a config section, with the builder each section feeds.
 /// A service arriving with its issue adds its line here.
-const CONFIGURED: &[(&str, FromSection)] = &[("mcp", mcp::from_section)];
+const CONFIGURED: &[(&str, FromSection)] =
+    &[("mcp", mcp::from_section), ("a2a", a2a::from_section)];
 
 /// Some mounted service reads config section `name`.
 pub fn serves_section(name: &str) -> bool {
