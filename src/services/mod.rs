@@ -9,12 +9,13 @@
 //! service's report, the journal records the request with a `service` field, and
 //! `POST /__aimock/reset` resets every service.
 //!
-//! Nothing is mounted yet: each service arrives with its own issue, in a folder of its
-//! own under `services/`, claiming its config section from [`KNOWN_SECTIONS`]. Until
-//! then those sections are read past with a "not served" warning.
+//! Each service lives in a folder of its own under `services/`, claiming its config
+//! section from [`KNOWN_SECTIONS`] in [`CONFIGURED`]; a section nobody claims yet is
+//! read past with a "not served" warning. Served: the agent stack, `mcp`, `a2a` and
+//! `agui` (sharing `wire` for replies, `source` for their own files, `upstream` for
+//! recording, and `codec::jsonrpc`).
 //!
-//! Not here: protocol codecs the services share (JSON-RPC, SSE) go under `codec/` or a
-//! shared module when the first two services need them; WebSocket surfaces are
+//! Not here: protocol codecs (`codec::jsonrpc`, `codec::sse`); WebSocket surfaces are
 //! `server::websocket`'s.
 
 use std::future::Future;
@@ -28,6 +29,7 @@ use serde_json::{Map, Value};
 use crate::respond::body::Body;
 
 pub mod a2a;
+pub mod agui;
 pub mod mcp;
 pub mod source;
 pub mod upstream;
@@ -52,8 +54,12 @@ pub type FromSection = fn(&Value, &crate::config::Config) -> anyhow::Result<Vec<
 
 /// The services that claim a config section, with the builder each section feeds.
 /// A service arriving with its issue adds its line here.
-const CONFIGURED: &[(&str, FromSection)] =
-    &[("mcp", mcp::from_section), ("a2a", a2a::from_section)];
+#[rustfmt::skip]
+const CONFIGURED: &[(&str, FromSection)] = &[
+    ("mcp", mcp::from_section),
+    ("a2a", a2a::from_section),
+    ("agui", agui::from_section),
+];
 
 /// Some mounted service reads config section `name`.
 pub fn serves_section(name: &str) -> bool {
