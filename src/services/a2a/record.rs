@@ -249,7 +249,7 @@ impl Saver {
             let agents = section
                 .entry("agents")
                 .or_insert_with(|| json!([{"name": "recorded-agent"}]));
-            if !agents.as_array().is_some_and(|a| !a.is_empty()) {
+            if agents.as_array().is_none_or(|a| a.is_empty()) {
                 *agents = json!([{"name": "recorded-agent"}]);
             }
             let first = &mut agents[0];
