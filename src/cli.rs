@@ -141,6 +141,18 @@ pub struct ServeArgs {
     /// The PEM private key for --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
+
+    // The agent stack's sections from their own files (laid over the config file's
+    // section of the same name; watched like cassettes; where `record` saves).
+    /// The `mcp` section from its own JSON file (the section, or a config holding it).
+    #[arg(long, value_name = "FILE")]
+    pub mcp: Option<PathBuf>,
+    /// The `a2a` section from its own JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub a2a: Option<PathBuf>,
+    /// The `agui` section from its own JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub agui: Option<PathBuf>,
 }
 
 /// `aimock record`: the serve options plus the upstreams.
@@ -201,4 +213,16 @@ pub struct RecordArgs {
     /// Keep date suffixes in recorded model names (`gpt-4o-2024-08-06`).
     #[arg(long)]
     pub record_full_model_version: bool,
+
+    // The agent stack's upstreams: a call the service's config cannot answer goes
+    // there, and the answer is saved into the service's file (--mcp/--a2a/--agui).
+    /// A real MCP server's Streamable HTTP endpoint (e.g. `https://host/mcp`).
+    #[arg(long, value_name = "URL")]
+    pub upstream_mcp: Option<String>,
+    /// A real A2A agent's JSON-RPC endpoint (e.g. `https://host/a2a`).
+    #[arg(long, value_name = "URL")]
+    pub upstream_a2a: Option<String>,
+    /// A real AG-UI agent's endpoint (e.g. `https://host/agent`).
+    #[arg(long, value_name = "URL")]
+    pub upstream_agui: Option<String>,
 }

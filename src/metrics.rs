@@ -47,6 +47,14 @@ struct ChaosLabels {
     source: &'static str,
 }
 
+/// A mounted service's requests: its name is a `String` (services are named at run
+/// time), interned once per label set by the family.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServiceLabels {
+    service: String,
+    status: u16,
+}
+
 type HistogramFamily = Family<ProviderLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -68,6 +76,7 @@ pub struct Metrics {
     recordings: Counter,
     chaos: Family<ChaosLabels, Counter>,
     fixtures_loaded: Gauge,
+    service_requests: Family<ServiceLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -122,7 +131,14 @@ impl Metrics {
             "Fixtures currently loaded",
             fixtures_loaded.clone(),
         );
+        let service_requests = Family::<ServiceLabels, Counter>::default();
+        registry.register(
+            "service_requests",
+            "Requests answered by mounted services (MCP, A2A, AG-UI, ...), by service and status",
+            service_requests.clone(),
+        );
         Metrics {
+            service_requests,
             registry,
             requests,
             duration,
@@ -137,6 +153,16 @@ impl Metrics {
     /// Count one answered provider request.
     pub fn request(&self, surface: &Surface, status: u16, took: Duration) {
         self.count(surface.provider(), route_template(surface), status, took);
+    }
+
+    /// Count one request answered by a mounted service.
+    pub fn service_request(&self, service: &str, status: u16, _took: Duration) {
+        self.service_requests
+            .get_or_create(&ServiceLabels {
+                service: service.to_string(),
+                status,
+            })
+            .inc();
     }
 
     /// Count one realtime WebSocket turn, as a request on its route (`/v1/realtime`, ...).

@@ -3,6 +3,7 @@
 //! - [`sse`]: `text/event-stream` (OpenAI, Anthropic, Gemini `alt=sse`, Cohere v2).
 //! - [`ndjson`]: newline-delimited JSON (Ollama, Cohere v1).
 //! - [`eventstream`]: AWS `application/vnd.amazon.eventstream` (Bedrock).
+//! - [`jsonrpc`]: the JSON-RPC 2.0 envelope (MCP, A2A), over `serde_json` values.
 //! - [`multipart`]: `multipart/form-data` request bodies (OpenAI uploads), read whole.
 //!
 //! Encoders append to a [`BytesMut`]; decoders are small state machines that consume
@@ -15,6 +16,7 @@
 //! that came from outside is checked, and a bad frame is an [`Error`].
 
 pub mod eventstream;
+pub mod jsonrpc;
 pub mod multipart;
 pub mod ndjson;
 pub mod sse;

@@ -8,6 +8,7 @@
 
 pub mod file;
 pub mod record;
+pub mod sections;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -69,6 +70,9 @@ pub struct Config {
     pub sections: std::collections::BTreeMap<String, serde_json::Value>,
     /// The config file's directory, which relative paths in `sections` resolve against.
     pub config_dir: Option<PathBuf>,
+    /// Sections that come from their own files (`--mcp FILE`, ...), by section name;
+    /// `sections` holds them already merged.
+    pub section_files: std::collections::BTreeMap<String, sections::SectionFile>,
     /// What the config file said that aimock ignores; logged at start.
     pub warnings: Vec<String>,
     /// Serve TLS too, on the same port (`--tls-cert`, `--tls-key`).
@@ -119,10 +123,29 @@ impl Config {
                     .into(),
             );
         }
-        Self::resolve_with(args, file)
+        Self::resolve_with(args, file, false)
     }
 
-    fn resolve_with(args: &ServeArgs, file: FileConfig) -> anyhow::Result<Config> {
+    fn resolve_with(
+        args: &ServeArgs,
+        mut file: FileConfig,
+        recording: bool,
+    ) -> anyhow::Result<Config> {
+        let mut section_files = std::collections::BTreeMap::new();
+        for (name, path) in [("mcp", &args.mcp), ("a2a", &args.a2a), ("agui", &args.agui)] {
+            let Some(path) = path else { continue };
+            let sf = sections::SectionFile {
+                path: path.clone(),
+                base: file
+                    .sections
+                    .remove(name)
+                    .unwrap_or_else(|| serde_json::json!({})),
+            };
+            // Record mode creates the file with its first recording.
+            file.sections
+                .insert(name.to_string(), sf.load(name, recording)?);
+            section_files.insert(name.to_string(), sf);
+        }
         let host = args
             .host
             .clone()
@@ -198,6 +221,7 @@ impl Config {
                 .unwrap_or(DEFAULT_HEADER_READ_TIMEOUT),
             sections: file.sections,
             config_dir: file.dir,
+            section_files,
             warnings: file.warnings,
             tls: match (&args.tls_cert, &args.tls_key) {
                 (Some(cert), Some(key)) => Some(TlsFiles {
@@ -216,7 +240,7 @@ impl Config {
     pub fn resolve_record(args: &ServeArgs, rec: &RecordArgs) -> anyhow::Result<Config> {
         let mut file = read_file(args)?;
         let frec = file.record.take().unwrap_or_default();
-        let mut config = Self::resolve_with(args, file)?;
+        let mut config = Self::resolve_with(args, file, true)?;
         let mut upstreams = std::collections::BTreeMap::new();
         for (name, url) in &frec.providers {
             upstreams.insert(name.clone(), record::parse_base(name, url)?);
@@ -236,10 +260,33 @@ impl Config {
                 upstreams.insert(name.to_string(), record::parse_base(name, v)?);
             }
         }
+        // The agent stack's upstreams sit beside the providers', under the section name.
+        for (name, value) in [
+            ("mcp", &rec.upstream_mcp),
+            ("a2a", &rec.upstream_a2a),
+            ("agui", &rec.upstream_agui),
+        ] {
+            if let Some(v) = value {
+                if !config.section_files.contains_key(name) {
+                    bail!(
+                        "--upstream-{name} needs --{name} FILE: the file its recordings are \
+                         saved into (created if missing)"
+                    );
+                }
+                let uri = record::parse_base(name, v).map_err(|e| {
+                    anyhow::anyhow!("{}", e.to_string().replace("--provider-", "--upstream-"))
+                })?;
+                upstreams.insert(name.to_string(), uri);
+                config
+                    .sections
+                    .entry(name.to_string())
+                    .or_insert_with(|| serde_json::json!({}));
+            }
+        }
         if upstreams.is_empty() {
             bail!(
                 "`aimock record` needs at least one upstream: pass --provider-openai URL, \
-                 --provider-anthropic URL, ... (see `aimock record --help`)"
+                 --provider-anthropic URL, ..., --upstream-mcp URL (see `aimock record --help`)"
             );
         }
         let head = rec
@@ -301,6 +348,7 @@ impl Config {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             sections: Default::default(),
             config_dir: None,
+            section_files: Default::default(),
             warnings: Vec::new(),
             tls: None,
         }

@@ -47,7 +47,7 @@ use crate::respond::{respond, Failure};
 use tee::{Capture, TeeBody};
 
 /// Request headers never forwarded: hop-by-hop, recomputed, or aimock's own.
-fn is_stripped_request_header(name: &str) -> bool {
+pub(crate) fn is_stripped_request_header(name: &str) -> bool {
     matches!(
         name,
         "connection"
@@ -68,7 +68,7 @@ fn is_stripped_request_header(name: &str) -> bool {
 }
 
 /// Response headers not relayed (hop-by-hop, or recomputed by our server).
-fn is_stripped_response_header(name: &str) -> bool {
+pub(crate) fn is_stripped_response_header(name: &str) -> bool {
     matches!(
         name,
         "connection"
@@ -82,7 +82,33 @@ fn is_stripped_response_header(name: &str) -> bool {
     )
 }
 
-type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// The upstream HTTP client every recorder forwards with: hyper over rustls (ring,
+/// the web PKI roots), HTTP/1 and HTTP/2, plain `http://` allowed (fake upstreams on
+/// loopback), idle connections kept 30 s. The agent-stack services' recorders use it too.
+pub(crate) fn https_client() -> anyhow::Result<HttpsClient> {
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    })
+    .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(https))
+}
 
 /// The recorder: the upstream client and where recordings go.
 pub struct Recorder {
@@ -134,26 +160,7 @@ impl Writes {
 impl Recorder {
     /// A recorder registering recordings in `store`.
     pub fn new(config: RecordConfig, store: FixtureStore) -> anyhow::Result<Recorder> {
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        })
-        .with_no_client_auth();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(https);
+        let client = https_client()?;
         Ok(Recorder {
             config,
             client,

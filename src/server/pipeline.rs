@@ -75,7 +75,22 @@ where
     if !state.mounts.services.is_empty() {
         if let Some(svc) = state.mounts.services.find(req.uri().path()).cloned() {
             let mut resp = serve_service(&state, svc, req, started).await;
+            // A service may expose headers of its own (MCP's `Mcp-Session-Id`): kept
+            // beside the ones every reply exposes.
+            let own = resp
+                .headers_mut()
+                .remove(http::header::ACCESS_CONTROL_EXPOSE_HEADERS);
             add_cors(resp.headers_mut());
+            if let Some(v) = own.and_then(|v| {
+                HeaderValue::from_str(&format!(
+                    "X-Total-Count, X-Request-Id, {}",
+                    v.to_str().ok()?
+                ))
+                .ok()
+            }) {
+                resp.headers_mut()
+                    .insert(http::header::ACCESS_CONTROL_EXPOSE_HEADERS, v);
+            }
             return resp;
         }
     }
@@ -862,6 +877,9 @@ where
             &path,
         ),
     };
+    if let Some(m) = &state.metrics {
+        m.service_request(svc.name(), resp.status().as_u16(), started.elapsed());
+    }
     state.journal.push(Entry::new(
         arrived,
         &parts.method,

@@ -9,12 +9,15 @@
 //! service's report, the journal records the request with a `service` field, and
 //! `POST /__aimock/reset` resets every service.
 //!
-//! Nothing is mounted yet: each service arrives with its own issue, in a folder of its
-//! own under `services/`, claiming its config section from [`KNOWN_SECTIONS`]. Until
-//! then those sections are read past with a "not served" warning.
+//! Each service lives in a folder of its own under `services/`, claiming its config
+//! section from [`KNOWN_SECTIONS`] in [`CONFIGURED`]; a section nobody claims yet is
+//! read past with a "not served" warning. Served: the agent stack, `mcp`, `a2a` and
+//! `agui` (sharing `wire` for replies, `source` for their own files, `upstream` for
+//! recording, and `codec::jsonrpc`); the vector databases (`vector`); and `web`, which
+//! turns the `services` section into search, rerank and moderation fixtures (those
+//! three are provider surfaces, answered from the cassettes).
 //!
-//! Not here: protocol codecs the services share (JSON-RPC, SSE) go under `codec/` or a
-//! shared module when the first two services need them; WebSocket surfaces are
+//! Not here: protocol codecs (`codec::jsonrpc`, `codec::sse`); WebSocket surfaces are
 //! `server::websocket`'s.
 
 use std::future::Future;
@@ -27,8 +30,14 @@ use serde_json::{Map, Value};
 
 use crate::respond::body::Body;
 
+pub mod a2a;
+pub mod agui;
+pub mod mcp;
+pub mod source;
+pub mod upstream;
 pub mod vector;
 pub mod web;
+pub mod wire;
 
 /// The config-file sections of the reference that mounted services will serve, with
 /// the issue that brings each. A section named here loads with a "not served" warning
@@ -49,7 +58,11 @@ pub type FromSection = fn(&Value, &crate::config::Config) -> anyhow::Result<Vec<
 
 /// The services that claim a config section, with the builder each section feeds.
 /// A service arriving with its issue adds its line here.
+#[rustfmt::skip]
 const CONFIGURED: &[(&str, FromSection)] = &[
+    ("mcp", mcp::from_section),
+    ("a2a", a2a::from_section),
+    ("agui", agui::from_section),
     ("vector", vector::from_section),
     ("services", web::from_section),
 ];

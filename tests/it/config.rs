@@ -119,7 +119,8 @@ async fn the_binary_serves_the_file_config_and_warns_about_an_unknown_section_by
         &json!({
             "port": 0, "metrics": true,
             "llm": {"fixtures": d.path().join("cassettes")},
-            "mcp": {"tools": []}
+            "mcp": {"tools": []},
+            "auth": {"apiKeys": []}
         })
         .to_string(),
     );
@@ -167,9 +168,10 @@ async fn the_binary_serves_the_file_config_and_warns_about_an_unknown_section_by
     assert_eq!(out.status.code(), Some(0));
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(
-        log.contains("config section `mcp` is not served by aimock (ignored)"),
+        log.contains("config section `auth` is not served by aimock (ignored)"),
         "{log}"
     );
+    assert!(!log.contains("section `mcp` is not served"), "{log}");
 }
 
 #[test]

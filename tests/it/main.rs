@@ -1,5 +1,6 @@
 //! The integration suite: one test binary, with a shared harness in `support`.
 
+mod agents;
 mod chaos;
 mod check_cmd;
 mod config;
