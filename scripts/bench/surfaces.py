@@ -5,7 +5,9 @@ Rows live beside this file in `surfaces_<area>.py` modules, each exporting `ROWS
 of dicts:
 
     name        row label
-    config      a config file's contents (dict) passed as --config to both servers, or None
+    config      a config file's contents (dict, or a function returning one, called once
+                when the row runs: a large generated config costs nothing until then)
+                passed as --config to both servers, or None
     fixtures    LLM-style fixtures for a cassette both servers load, or None
     method, path, headers, body   the request (body: str or bytes, sent byte for byte)
     prepare     None, or "module:function" called once per server as f(port, headers)
@@ -56,7 +58,15 @@ def _as_bytes(b) -> bytes:
     return b if isinstance(b, bytes) else b.encode("utf-8")
 
 
+def _config(row: dict):
+    c = row.get("config")
+    if callable(c):
+        c = row["config"] = c()
+    return c
+
+
 def _start(args, row: dict, work: Path, i: int, ours: bool) -> Server:
+    config = _config(row)
     d = work / f"surface-{i}"
     cassettes = d / "cassettes"
     cassettes.mkdir(parents=True, exist_ok=True)
@@ -67,13 +77,13 @@ def _start(args, row: dict, work: Path, i: int, ours: bool) -> Server:
     if ours:
         argv = [str(args.aimock), "replay", "--cassettes", str(cassettes), "--port", str(port)]
         argv += ["--log-level", "warn", "--no-watch"]
-        if row.get("config") is not None:
+        if config is not None:
             cfg = d / "aimock.config.json"
-            cfg.write_text(json.dumps(row["config"]))
+            cfg.write_text(json.dumps(config))
             argv += ["--config", str(cfg)]
-    elif row.get("config") is not None:
+    elif config is not None:
         # The reference reads a config file only through its `aimock` bin, beside `llmock`.
-        cfg = dict(row["config"])
+        cfg = dict(config)
         cfg["llm"] = {**cfg.get("llm", {}), "fixtures": str(cassettes)}
         f = d / "reference.config.json"
         f.write_text(json.dumps(cfg))

@@ -1,5 +1,4 @@
-"""Benchmark rows for the RAG mocks (see helper rules: the lead's runner measures each
-row at c=1 and c=64, ours against the reference).
+"""Benchmark rows for the RAG mocks (see surfaces.py for the row format).
 
 - Pinecone query over 10,000 stored 1,536-dimension vectors: an exact nearest-neighbour
   search on ours. The reference serves the route too but never searches (it answers a
@@ -44,7 +43,7 @@ SERVICES_CONFIG = {"services": {"search": True, "rerank": True, "moderate": True
 ROWS = [
     {
         "name": "Pinecone query 10k x 1536",
-        "config": pinecone_config(),
+        "config": pinecone_config,
         "fixtures": None,
         "method": "POST",
         "path": "/vector/query",
