@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Run the end-to-end suite (official Python SDKs against the real binary).
-# Creates or reuses .venv with the pinned SDK versions. Extra arguments go to pytest.
+# Run the end-to-end suite (official Python SDKs, and the JavaScript clients in
+# tests/e2e/js, against the real binary). Creates or reuses .venv with the pinned SDK
+# versions and tests/e2e/js/node_modules with the pinned npm packages. Extra arguments
+# go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -14,6 +16,14 @@ WANT=$(sha256sum "$REQ" | cut -d' ' -f1)
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$REQ"
   echo "$WANT" > "$STAMP"
+fi
+# The JavaScript clients, from the lock file, when it changed since the last install.
+JS=tests/e2e/js
+JS_STAMP=$JS/node_modules/.lock.sha256
+JS_WANT=$(sha256sum "$JS/package-lock.json" | cut -d' ' -f1)
+if [ ! -f "$JS_STAMP" ] || [ "$(cat "$JS_STAMP")" != "$JS_WANT" ]; then
+  npm ci --prefix "$JS" --no-audit --no-fund --loglevel=error
+  echo "$JS_WANT" > "$JS_STAMP"
 fi
 export AIMOCK_BIN=${AIMOCK_BIN:-$PWD/target/debug/aimock}
 exec .venv/bin/python -m pytest tests/e2e -q "$@"
