@@ -10,12 +10,104 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 /// Record and replay AI provider APIs, byte for byte.
+///
+/// With no subcommand, the reference's command lines work unchanged: its `llmock`
+/// flags (`aimock -f DIR -p 4010 [--record --provider-openai URL] [--strict]`) and its
+/// `aimock --config FILE [-p N] [--host H]`; a config whose `llm.record` names
+/// providers records, as there.
 #[derive(Debug, Parser)]
-#[command(name = "aimock", version, about, long_about = None)]
+#[command(
+    name = "aimock",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true,
+    after_help = "Without a subcommand: `aimock [SERVE OPTIONS] [--record] [--provider-* URL]...` \
+                  (the reference's llmock and `aimock --config FILE` command lines)"
+)]
 pub struct Cli {
-    /// What to do.
+    /// What to do (none: the reference's command line, see below).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// The options when no subcommand is given.
+    #[command(flatten)]
+    pub reference: ReferenceArgs,
+}
+
+/// The reference's command line (no subcommand): `replay`'s options, `record`'s
+/// upstreams, `--record`, and the reference's flags aimock has no use for, accepted
+/// (with a warning) so its scripts run unchanged.
+#[derive(Debug, Args, Clone)]
+pub struct ReferenceArgs {
+    /// Record mode: forward unmatched requests to the --provider-* upstreams and save them.
+    #[arg(long = "record")]
+    pub record_mode: bool,
+    /// Serving options (as for `replay`).
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Upstreams and recording options (as for `record`).
+    #[command(flatten)]
+    pub record: RecordArgs,
+    /// Accepted for the reference's scripts: fixtures are always validated at load.
+    #[arg(long, hide = true)]
+    pub validate_on_load: bool,
+    /// Accepted for the reference's scripts (aimock keeps every test id's counts).
+    #[arg(long, value_name = "N", hide = true)]
+    pub fixture_counts_max: Option<u64>,
+    /// Accepted for the reference's scripts (aimock keeps no per-frame proxy state).
+    #[arg(long, value_name = "N", hide = true)]
+    pub max_proxy_buffer_frames: Option<u64>,
+    /// Not served by aimock (accepted and warned about).
+    #[arg(long, value_name = "URL", hide = true)]
+    pub provider_openrouter: Option<String>,
+    /// Not served by aimock (accepted and warned about).
+    #[arg(long, value_name = "URL", hide = true)]
+    pub provider_byteplus: Option<String>,
+    /// Not served by aimock: use `--chaos-drop` with a 429 fixture (warned about).
+    #[arg(long, value_name = "RATE", hide = true)]
+    pub chaos_ratelimit: Option<f64>,
+    /// Not served by aimock: use a fixture's `latency` (warned about).
+    #[arg(long, value_name = "MS", hide = true)]
+    pub chaos_latency: Option<f64>,
+    /// The reference's AG-UI recording: use `--agui FILE` with `--upstream-agui URL`.
+    #[arg(long, hide = true)]
+    pub agui_record: bool,
+    /// The reference's AG-UI upstream: taken as `--upstream-agui`.
+    #[arg(long, value_name = "URL", hide = true)]
+    pub agui_upstream: Option<String>,
+    /// The reference's AG-UI proxy mode (warned about: use `record --proxy-only`).
+    #[arg(long, hide = true)]
+    pub agui_proxy_only: bool,
+}
+
+impl ReferenceArgs {
+    /// What aimock makes of the reference's flags it has no use for: one warning each.
+    pub fn unused(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        let mut say = |flag: &str, why: &str| w.push(format!("{flag}: {why}"));
+        if self.provider_openrouter.is_some() {
+            say("--provider-openrouter", "OpenRouter is not served; ignored");
+        }
+        if self.provider_byteplus.is_some() {
+            say("--provider-byteplus", "BytePlus is not served; ignored");
+        }
+        if self.chaos_ratelimit.is_some() {
+            say("--chaos-ratelimit", "not supported (a 429 fixture with --chaos-drop, or X-AIMock-Chaos-Drop, does it); ignored");
+        }
+        if self.chaos_latency.is_some() {
+            say(
+                "--chaos-latency",
+                "not supported (set a fixture's `latency`, or --latency); ignored",
+            );
+        }
+        if self.agui_record || self.agui_proxy_only {
+            say(
+                "--agui-record/--agui-proxy-only",
+                "AG-UI records with `--agui FILE --upstream-agui URL`; ignored",
+            );
+        }
+        w
+    }
 }
 
 /// Subcommands.
@@ -208,7 +300,7 @@ pub struct RecordArgs {
     pub body_timeout_ms: Option<u64>,
     /// Largest upstream reply copied for recording, in bytes (larger replies are relayed
     /// in full but not recorded) [default: 67108864].
-    #[arg(long)]
+    #[arg(long, alias = "max-proxy-buffer-bytes")]
     pub max_capture_bytes: Option<usize>,
     /// Keep date suffixes in recorded model names (`gpt-4o-2024-08-06`).
     #[arg(long)]

@@ -42,12 +42,82 @@ fn check(args: &CheckArgs) -> ExitCode {
     }
 }
 
+/// The reference's command line as `replay` or `record` options: whether to record
+/// (`--record`, or a config file whose `llm.record` names providers, as the
+/// reference's `aimock --config` does), `--agui-upstream` as `--upstream-agui`,
+/// `--log-level silent` as `off`, and a warning for each flag aimock has no use for.
+fn reference_command_line(
+    a: &aimock::cli::ReferenceArgs,
+) -> (
+    aimock::cli::ServeArgs,
+    aimock::cli::RecordArgs,
+    bool,
+    Vec<String>,
+) {
+    let mut serve = a.serve.clone();
+    let mut record = a.record.clone();
+    if serve.log_level.as_deref() == Some("silent") {
+        serve.log_level = Some("off".into());
+    }
+    if record.upstream_agui.is_none() {
+        record.upstream_agui = a.agui_upstream.clone();
+    }
+    let recording = a.record_mode || config_records(serve.config.as_deref());
+    let mut warnings = a.unused();
+    if !recording && (a.agui_upstream.is_some() || has_upstream(&record)) {
+        warnings.push("--provider-*/--upstream-* without --record: replaying only".into());
+    }
+    (serve, record, recording, warnings)
+}
+
+/// Some upstream is named on the command line.
+fn has_upstream(r: &aimock::cli::RecordArgs) -> bool {
+    [
+        &r.provider_openai,
+        &r.provider_anthropic,
+        &r.provider_gemini,
+        &r.provider_vertexai,
+        &r.provider_bedrock,
+        &r.provider_azure,
+        &r.provider_ollama,
+        &r.provider_cohere,
+        &r.provider_tavily,
+        &r.upstream_mcp,
+        &r.upstream_a2a,
+        &r.upstream_agui,
+    ]
+    .iter()
+    .any(|u| u.is_some())
+}
+
+/// The config file at `path` has an `llm.record` object naming providers. A file that
+/// does not read or parse says no here; resolving it reports why.
+fn config_records(path: Option<&std::path::Path>) -> bool {
+    let Some(text) = path.and_then(|p| std::fs::read_to_string(p).ok()) else {
+        return false;
+    };
+    serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.pointer("/llm/record/providers").cloned())
+        .is_some_and(|p| p.as_object().is_some_and(|o| !o.is_empty()))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let mut early_warnings = Vec::new();
     let resolved = match &cli.command {
-        Command::Check(a) => return check(a),
-        Command::Replay(a) => Config::resolve(a),
-        Command::Record(r) => Config::resolve_record(&r.serve, &r.record),
+        Some(Command::Check(a)) => return check(a),
+        Some(Command::Replay(a)) => Config::resolve(a),
+        Some(Command::Record(r)) => Config::resolve_record(&r.serve, &r.record),
+        None => {
+            let (serve, record, recording, warnings) = reference_command_line(&cli.reference);
+            early_warnings = warnings;
+            if recording {
+                Config::resolve_record(&serve, &record)
+            } else {
+                Config::resolve(&serve)
+            }
+        }
     };
     let config = match resolved {
         Ok(c) => c,
@@ -58,6 +128,9 @@ fn main() -> ExitCode {
     };
     // After resolving: the config file may set the log level.
     init_tracing(&config.log_level, config.secrets.clone());
+    for w in early_warnings {
+        tracing::warn!("{w}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
