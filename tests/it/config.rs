@@ -14,9 +14,9 @@ use crate::support::{request, write};
 fn resolve(args: &[&str]) -> anyhow::Result<Config> {
     let cli = <Cli as clap::Parser>::try_parse_from(args).unwrap();
     match cli.command {
-        Sub::Replay(a) => Config::resolve(&a),
-        Sub::Record(r) => Config::resolve_record(&r.serve, &r.record),
-        Sub::Check(_) => unreachable!(),
+        Some(Sub::Replay(a)) => Config::resolve(&a),
+        Some(Sub::Record(r)) => Config::resolve_record(&r.serve, &r.record),
+        Some(Sub::Check(_)) | None => unreachable!("a replay or record command line"),
     }
 }
 

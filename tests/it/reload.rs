@@ -380,7 +380,7 @@ async fn a_miss_names_the_closest_fixture_and_the_field_that_differed() {
 fn watching_is_on_by_default_and_no_watch_turns_it_off() {
     let resolve = |args: &[&str]| {
         let cli = <Cli as clap::Parser>::try_parse_from(args).unwrap();
-        let Command::Replay(a) = cli.command else {
+        let Some(Command::Replay(a)) = cli.command else {
             panic!("replay")
         };
         Config::resolve(&a).unwrap().watch
