@@ -28,7 +28,10 @@ const LIVE: &str = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.Bi
 /// What the fake upstream saw of each upgrade: the request target and its
 /// `Authorization` header.
 #[derive(Default, Clone)]
-struct Seen(Arc<Mutex<Vec<(String, Option<String>)>>>);
+struct Seen(Arc<Mutex<Vec<Upgraded>>>);
+
+/// An upgrade's request target and `Authorization` header.
+type Upgraded = (String, Option<String>);
 
 /// The fake's answer to one client message: the frames to send back.
 type Script = fn(&Value, usize) -> Vec<Message>;
@@ -45,6 +48,7 @@ async fn fake_upstream(hello: Option<Value>, script: Script) -> (String, Seen) {
             let log = log.clone();
             let hello = hello.clone();
             tokio::spawn(async move {
+                #[allow(clippy::result_large_err)] // tungstenite's callback signature
                 let cb = |req: &Request, mut resp: Response| {
                     let auth = req
                         .headers()
