@@ -7,6 +7,8 @@
 //! - `capture`: frame timing and terminal-event detection on the copy.
 //! - `matchkey`: the new fixture's `match`, built like replay matches.
 //! - `jobs`: video jobs being recorded (create, polls, content), written when over.
+//! - `socket`: the realtime WebSocket turns a bridged session records (the bridge
+//!   itself is `server::realtime::bridge`).
 //! - `writer`: file layout, slugs, atomic appends.
 //! - `redact`: credentials never reach the disk.
 //!
@@ -19,6 +21,7 @@ pub(crate) mod jobs;
 pub(crate) mod matchkey;
 pub(crate) mod raw;
 pub(crate) mod redact;
+pub(crate) mod socket;
 pub(crate) mod tee;
 pub mod writer;
 
@@ -88,14 +91,7 @@ pub(crate) type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>
 /// the web PKI roots), HTTP/1 and HTTP/2, plain `http://` allowed (fake upstreams on
 /// loopback), idle connections kept 30 s. The agent-stack services' recorders use it too.
 pub(crate) fn https_client() -> anyhow::Result<HttpsClient> {
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    })
-    .with_no_client_auth();
+    let tls = tls_config()?;
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
@@ -110,10 +106,25 @@ pub(crate) fn https_client() -> anyhow::Result<HttpsClient> {
         .build(https))
 }
 
+/// The upstream TLS client configuration: rustls with the ring provider and the web
+/// PKI roots, no ALPN (the HTTP client adds its own; a WebSocket speaks HTTP/1.1).
+pub(crate) fn tls_config() -> anyhow::Result<rustls::ClientConfig> {
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    })
+    .with_no_client_auth())
+}
+
 /// The recorder: the upstream client and where recordings go.
 pub struct Recorder {
     config: RecordConfig,
     client: HttpsClient,
+    /// The TLS configuration `wss://` upstreams are reached with.
+    socket_tls: Arc<rustls::ClientConfig>,
     store: FixtureStore,
     /// Recordings built after their reply was written, before the next match.
     deferred: Arc<deferred::Deferred>,
@@ -164,6 +175,7 @@ impl Recorder {
         Ok(Recorder {
             config,
             client,
+            socket_tls: Arc::new(tls_config()?),
             deferred: {
                 let d = Arc::new(deferred::Deferred::default());
                 store.wait_for(d.clone());
@@ -211,7 +223,14 @@ impl Recorder {
                 writes: &self.writes,
                 jobs: &self.jobs,
             };
-            persist(&job.surface, &job.req, response, Vec::new(), None, &ctx);
+            persist(
+                job.surface.provider(),
+                &job.req,
+                response,
+                Vec::new(),
+                None,
+                &ctx,
+            );
         }
         loop {
             let idle = self.writes.idle.notified();
@@ -515,7 +534,14 @@ fn save(
             match over {
                 Some(job) => {
                     let response = job.response();
-                    persist(&job.surface, &job.req, response, Vec::new(), None, ctx);
+                    persist(
+                        job.surface.provider(),
+                        &job.req,
+                        response,
+                        Vec::new(),
+                        None,
+                        ctx,
+                    );
                 }
                 None => ctx.writes.done(false),
             }
@@ -548,19 +574,19 @@ fn save(
     } else {
         None
     };
-    persist(surface, req, response, warnings, timings, ctx);
+    persist(surface.provider(), req, response, warnings, timings, ctx);
 }
 
-/// Register and persist one fixture `response` recorded for `req`; the caller has
-/// already counted its write as started.
+/// Register and persist one fixture `response` recorded for `req` from `provider`;
+/// the caller has already counted its write as started. Returns the fixture as served.
 fn persist(
-    surface: &Surface,
+    provider: &str,
     req: &ChatRequest,
     mut response: Value,
     mut warnings: Vec<String>,
     timings: Option<Value>,
     ctx: &SaveContext<'_>,
-) {
+) -> Option<Arc<crate::cassette::Fixture>> {
     let (mut matcher, empty) = matchkey::match_for(req, ctx.config.full_model_version);
     let mut entry = Map::new();
     let mut changed = Vec::new();
@@ -579,11 +605,11 @@ fn persist(
     if let Some(t) = timings {
         entry.insert("recordedTimings".into(), t);
     }
-    let path = writer::recording_path(&ctx.config.record_dir, surface.provider(), &req.test_id);
+    let path = writer::recording_path(&ctx.config.record_dir, provider, &req.test_id);
     if empty {
         warnings.push("Empty match criteria — this fixture will not match any request".into());
     }
-    register_and_write(Value::Object(entry), path, !empty, warnings, ctx);
+    register_and_write(Value::Object(entry), path, !empty, warnings, ctx)
 }
 
 /// Save one exchange raw: its key, its reply as captured (credentials redacted), and
@@ -636,21 +662,26 @@ fn save_raw(
 }
 
 /// Serve a recorded entry at once (unless `serve` is false) and append it to its
-/// cassette off the request path.
+/// cassette off the request path. Returns the fixture served, if it is.
 fn register_and_write(
     entry: Value,
     path: std::path::PathBuf,
     serve: bool,
     warnings: Vec<String>,
     ctx: &SaveContext<'_>,
-) {
+) -> Option<Arc<crate::cassette::Fixture>> {
     let n = ctx.counter.fetch_add(1, Ordering::Relaxed);
+    let mut served = None;
     if serve {
         // Serve it at once: the next identical request must not go upstream again.
         let mut findings = Vec::new();
         let label: Arc<str> = Arc::from(format!("{} (recorded)", path.display()));
         match parse_entry(&entry, &label, n, &mut findings) {
-            Some(fx) => ctx.store.add_runtime(vec![Arc::new(fx)]),
+            Some(fx) => {
+                let fx = Arc::new(fx);
+                ctx.store.add_runtime(vec![fx.clone()]);
+                served = Some(fx);
+            }
             None => tracing::warn!(
                 ?findings,
                 "recorded fixture does not validate; written but not served"
@@ -681,6 +712,7 @@ fn register_and_write(
     } else {
         write();
     }
+    served
 }
 
 #[cfg(test)]

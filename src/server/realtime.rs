@@ -25,8 +25,13 @@
 //! their turn (messages are handled in order). Shutdown sends what is left of a turn
 //! at once and closes with 1001.
 //!
-//! Not here: recording (a miss in record mode is answered as a miss: bridging a
-//! WebSocket upstream is not built), what the protocols say (the providers).
+//! Record mode (`aimock record --provider-openai URL` / `--provider-gemini URL`): while
+//! an upstream is configured for the connection's provider, the client's messages are
+//! logged, and a turn the cassettes cannot answer (lenient) bridges the session to the
+//! upstream WebSocket for the rest of its life, relaying both ways and saving each turn
+//! as a fixture (`bridge`). Not here: what the protocols say (the providers).
+
+mod bridge;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -149,6 +154,9 @@ struct Connection {
     scope: Scope,
     /// Messages that arrived while a turn was being sent, handled after it.
     queued: VecDeque<String>,
+    /// The client's messages so far, while a miss could still bridge the session
+    /// upstream (record mode with an upstream for this provider); else `None`.
+    log: Option<bridge::Log>,
 }
 
 impl Connection {
@@ -169,6 +177,7 @@ impl Connection {
             context: header(known.context),
             strict: strict_override(known.strict),
         };
+        let log = bridge::Log::for_session(&state, protocol.provider());
         Connection {
             socket,
             up,
@@ -176,7 +185,23 @@ impl Connection {
             protocol,
             scope,
             queued: VecDeque::new(),
+            log,
         }
+    }
+
+    /// One client message: logged (record mode), handed to the protocol, its step
+    /// applied.
+    async fn on_client_text(&mut self, text: String) -> End {
+        if let Some(log) = &mut self.log {
+            log.push(&text);
+        }
+        let step = self.protocol.on_text(&text);
+        if step.turn.is_some() {
+            if let Some(log) = &mut self.log {
+                log.mark_turn();
+            }
+        }
+        self.apply(step).await
     }
 
     async fn run(&mut self) {
@@ -188,8 +213,7 @@ impl Connection {
         let shutdown = self.state.shutdown.clone();
         loop {
             if let Some(text) = self.queued.pop_front() {
-                let step = self.protocol.on_text(&text);
-                if let End::Closed = self.apply(step).await {
+                if let End::Closed = self.on_client_text(text).await {
                     return;
                 }
                 continue;
@@ -204,8 +228,7 @@ impl Connection {
             };
             match self.read(msg) {
                 Read::Text(text) => {
-                    let step = self.protocol.on_text(&text);
-                    if let End::Closed = self.apply(step).await {
+                    if let End::Closed = self.on_client_text(text).await {
                         return;
                     }
                 }
@@ -263,22 +286,29 @@ impl Connection {
         }
     }
 
-    /// One turn: match, chaos, answer, journal, count.
-    async fn turn(&mut self, mut req: ChatRequest) -> End {
-        let arrived = SystemTime::now();
-        let started = Instant::now();
-        let state = self.state.clone();
+    /// A turn's request given the connection's scope, its journal draft, and whether
+    /// it is strict.
+    fn scoped(&self, req: &mut ChatRequest) -> (Draft, bool) {
         req.test_id = match &self.scope.test_id {
             Some(t) => t.clone().into(),
             None => DEFAULT_TEST_ID.into(),
         };
         req.context = self.scope.context.clone();
-        let mut draft = Draft::new(state.journal.request_id(None));
+        let mut draft = Draft::new(self.state.journal.request_id(None));
         draft.provider = Some(self.protocol.provider());
-        let strict = self.scope.strict.unwrap_or(state.config.strict);
-        if strict != state.config.strict {
+        let strict = self.scope.strict.unwrap_or(self.state.config.strict);
+        if strict != self.state.config.strict {
             draft.strict_override = Some(strict);
         }
+        (draft, strict)
+    }
+
+    /// One turn: match, chaos, answer, journal, count.
+    async fn turn(&mut self, mut req: ChatRequest) -> End {
+        let arrived = SystemTime::now();
+        let started = Instant::now();
+        let state = self.state.clone();
+        let (mut draft, strict) = self.scoped(&mut req);
         let known = KnownHeaders::scan(&self.up.headers);
         let chaos_headers = known.chaos;
 
@@ -343,9 +373,6 @@ impl Connection {
                         Outcome::Miss { skipped_by_state } => skipped_by_state,
                         Outcome::Hit(_) => 0,
                     };
-                    if state.recorder.is_some() && !strict {
-                        tracing::warn!(path = %self.up.path, "record mode cannot bridge a realtime WebSocket turn upstream; answering as a miss");
-                    }
                     let message = miss_message(
                         &state,
                         self.protocol.provider(),
@@ -367,6 +394,10 @@ impl Connection {
                         self.close(CloseCode::Policy, &message).await;
                         self.account(arrived, started, 503, req, draft);
                         return End::Closed;
+                    }
+                    if self.bridgeable(&req) {
+                        let turn = bridge::Turn::new(req, draft, arrived, started);
+                        return Box::pin(self.bridge(turn, message)).await;
                     }
                     let events = self.protocol.answer(&req, Answer::Miss(&message));
                     (404, self.send_turn(events, None, None).await)

@@ -15,6 +15,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::cassette::Fixture;
+use crate::providers::common::collapse::Collapsed;
 use crate::providers::common::RenderContext;
 use crate::request::ChatRequest;
 
@@ -80,6 +81,32 @@ pub(crate) enum Answer<'a> {
     Miss(&'a str),
 }
 
+/// What an upstream server event is to a turn, for the record bridge
+/// (`server::realtime::bridge`), which relays a bridged session and saves its turns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mark {
+    /// Of the session, not of a turn (`session.created`, `setupComplete`, item acks).
+    Session,
+    /// Opens a turn (`response.created`).
+    Start,
+    /// Inside a turn.
+    Event,
+    /// A streamed slice inside a turn (text, arguments): its arrival is timed for
+    /// `recordedTimings`, as replay paces these.
+    Slice,
+    /// Ends a turn (`response.done`, `turnComplete`, a Live `toolCall`).
+    End,
+    /// An error event; it is the turn's answer (and ends it) when `ends_turn`.
+    Error {
+        /// The protocol answers a failed turn with this event alone.
+        ends_turn: bool,
+    },
+}
+
+/// A client message of a session, as the record bridge logs it: its text, and whether
+/// it made a turn.
+pub(crate) type Logged = (String, bool);
+
 /// A realtime protocol's state machine, one per connection.
 pub(crate) trait Protocol: Send {
     /// The provider key for the journal and metrics (`openai`, `gemini`).
@@ -115,6 +142,39 @@ pub(crate) trait Protocol: Send {
     /// strict miss): the full message, which a close reason (123 bytes) cannot hold.
     /// `None` where the protocol's errors are close reasons alone (Gemini Live).
     fn error_event(&mut self, status: u16, code: &str, message: &str) -> Option<Value>;
+
+    /// What an upstream event is to a turn (record mode). By default, nothing: a
+    /// protocol that does not say is relayed but never recorded.
+    fn mark(&self, _event: &Value) -> Mark {
+        Mark::Session
+    }
+
+    /// One upstream turn's events (from its first to its last, as [`Protocol::mark`]
+    /// bounds them) read like their HTTP twin's stream.
+    fn collapse_turn(&self, _events: &[Value]) -> Collapsed {
+        Collapsed::default()
+    }
+
+    /// What to send a newly opened upstream so it stands where the session does, given
+    /// the client's messages so far (the last made the turn that missed). By default
+    /// all of them, in order (the bridge waits out the upstream's answer to each earlier
+    /// turn and drops what the client already had).
+    fn bridge_opening(&self, log: &[Logged]) -> Vec<Logged> {
+        log.to_vec()
+    }
+
+    /// A bridged turn was recorded as `fx`: take it as the turn's answer, as replay will
+    /// (the events are not sent: the client had the upstream's). `upstream` are the
+    /// turn's upstream events, for ids the client will use from now on.
+    fn recorded(
+        &mut self,
+        turn: &ChatRequest,
+        fx: &Fixture,
+        ctx: &RenderContext,
+        _upstream: &[Value],
+    ) {
+        let _ = self.answer(turn, Answer::Fixture(fx, ctx));
+    }
 }
 
 /// Alphanumerics for generated ids.

@@ -77,7 +77,7 @@ fn collapse_generate(content_type: &str, body: &[u8]) -> Collapsed {
 
 /// What one reply taught us beyond the [`Collapsed`] fields.
 #[derive(Default)]
-struct Reader {
+pub(super) struct Reader {
     /// A `finishReason` arrived (a stream without one was cut short).
     finished: bool,
     /// Part kinds we cannot record, for one warning each.
@@ -86,7 +86,7 @@ struct Reader {
 
 impl Reader {
     /// One `GenerateContentResponse` (or an error object in its place).
-    fn response(&mut self, v: &Value, c: &mut Collapsed) {
+    pub(super) fn response(&mut self, v: &Value, c: &mut Collapsed) {
         if let Some(e) = v.get("error").filter(|e| e.is_object()) {
             let status = e
                 .get("code")
@@ -187,7 +187,7 @@ impl Reader {
         }
     }
 
-    fn finish(self, c: &mut Collapsed) {
+    pub(super) fn finish(self, c: &mut Collapsed) {
         for kind in self.skipped {
             c.warnings
                 .push(format!("Gemini `{kind}` parts are not recorded"));

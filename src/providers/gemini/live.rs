@@ -32,7 +32,8 @@ use serde_json::{json, Map, Value};
 use super::request::{parse_contents, system_text, tool_names};
 use crate::cassette::model::{Block, MediaKind, ToolCall};
 use crate::cassette::{Fixture, Reply};
-use crate::providers::common::socket::{Answer, Emit, Protocol, Step};
+use crate::providers::common::collapse::Collapsed;
+use crate::providers::common::socket::{Answer, Emit, Mark, Protocol, Step};
 use crate::providers::common::usage::{estimate_tokens, output_chars, Counts};
 use crate::providers::common::{chunk_text, RenderContext};
 use crate::request::{ChatRequest, Endpoint, Message, Role};
@@ -476,6 +477,14 @@ impl Protocol for Live {
 
     /// The real API reports errors as a close code and reason, which google-genai
     /// raises as `APIError(code)`: nothing is sent before the close.
+    fn mark(&self, event: &Value) -> Mark {
+        super::live_collapse::mark(event)
+    }
+
+    fn collapse_turn(&self, events: &[Value]) -> Collapsed {
+        super::live_collapse::collapse(events)
+    }
+
     fn error_event(&mut self, _status: u16, _code: &str, _message: &str) -> Option<Value> {
         None
     }

@@ -26,6 +26,7 @@ pub mod error;
 mod generate;
 mod imagen;
 pub(crate) mod live;
+mod live_collapse;
 mod request;
 mod veo;
 

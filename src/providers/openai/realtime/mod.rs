@@ -22,12 +22,14 @@
 //! is off: the client commits and asks for a response), and a conversation session does
 //! not transcribe its input audio.
 
+mod collapse;
 mod session;
 mod turn;
 
 use serde_json::{json, Map, Value};
 
-use crate::providers::common::socket::{event_type, Answer, Emit, Ids, Protocol, Step};
+use crate::providers::common::collapse::Collapsed;
+use crate::providers::common::socket::{event_type, Answer, Emit, Ids, Mark, Protocol, Step};
 use crate::request::{ChatRequest, Endpoint, Message, Role};
 use session::{Kind, Session};
 use turn::{event, Head};
@@ -574,6 +576,14 @@ impl Protocol for Realtime {
             "error",
             json!({"error": {"type": kind, "code": code, "message": message, "param": null, "event_id": null}}),
         ))
+    }
+
+    fn mark(&self, event: &Value) -> Mark {
+        collapse::mark(event)
+    }
+
+    fn collapse_turn(&self, events: &[Value]) -> Collapsed {
+        collapse::collapse(events)
     }
 }
 

@@ -76,7 +76,7 @@ fn error_status(code: &str) -> u16 {
 }
 
 /// An error object (`{"code","message","type"?}`) as an error fixture.
-fn error_of(e: &Value) -> CollapsedError {
+pub(crate) fn error_of(e: &Value) -> CollapsedError {
     let code = e.get("code").filter(|c| !c.is_null()).cloned();
     let kind = e.get("type").and_then(Value::as_str).map(String::from);
     let status = code
@@ -170,20 +170,38 @@ fn set_encrypted(item: &Value, c: &mut Collapsed) {
     }
 }
 
-/// State carried across the events of one stream.
+/// Read the server events of one Responses-over-WebSocket turn (the HTTP stream's
+/// events, one per frame, from `response.created` to `response.completed`, or an
+/// `error` event) into a [`Collapsed`].
+pub(crate) fn collapse_events(events: &[Value]) -> Collapsed {
+    let mut c = Collapsed::default();
+    let mut reader = StreamReader::default();
+    for v in events {
+        let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
+        reader.read(kind, v, &mut c);
+    }
+    if !reader.done {
+        c.truncated = true;
+    }
+    c
+}
+
+/// State carried across the events of one stream (shared with the Realtime turn
+/// reader, whose `response.*` output events are the same).
 #[derive(Debug, Default)]
-struct StreamReader {
+pub(crate) struct StreamReader {
     /// Output indexes that delivered text or reasoning deltas (their finished item
     /// then adds nothing).
     streamed: HashSet<u64>,
     /// The (output_index, summary_index) of the last reasoning delta, to separate parts.
     last_part: Option<(u64, u64)>,
     /// A terminal event was seen.
-    done: bool,
+    pub(crate) done: bool,
 }
 
 impl StreamReader {
-    fn read(&mut self, kind: &str, v: &Value, c: &mut Collapsed) {
+    /// One event of type `kind`.
+    pub(crate) fn read(&mut self, kind: &str, v: &Value, c: &mut Collapsed) {
         let index = v.get("output_index").and_then(Value::as_u64);
         let str_of = |k: &str| v.get(k).and_then(Value::as_str);
         match kind {

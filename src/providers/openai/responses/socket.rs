@@ -20,9 +20,11 @@ use std::collections::VecDeque;
 
 use serde_json::{json, Map, Value};
 
-use crate::cassette::Reply;
+use crate::cassette::{Fixture, Reply};
 use crate::providers::common::answer;
-use crate::providers::common::socket::{event_type, Answer, Emit, Protocol, Step};
+use crate::providers::common::collapse::Collapsed;
+use crate::providers::common::socket::{event_type, Answer, Emit, Logged, Mark, Protocol, Step};
+use crate::providers::common::RenderContext;
 use crate::providers::openai::responses::{reply, request};
 use crate::request::ChatRequest;
 
@@ -245,6 +247,49 @@ impl Protocol for ResponsesSocket {
             "invalid_request_error"
         };
         Some(error(status, kind, Some(&json!(code)), message, None))
+    }
+
+    fn mark(&self, v: &Value) -> Mark {
+        match event_type(v).unwrap_or_default() {
+            "response.created" => Mark::Start,
+            "response.completed" | "response.failed" | "response.incomplete" => Mark::End,
+            // A create the API refuses is answered by this event alone.
+            "error" => Mark::Error { ends_turn: true },
+            t if t.ends_with(".delta") => Mark::Slice,
+            t if t.starts_with("response.") => Mark::Event,
+            _ => Mark::Session,
+        }
+    }
+
+    fn collapse_turn(&self, events: &[Value]) -> Collapsed {
+        crate::providers::openai::responses::collapse::collapse_events(events)
+    }
+
+    /// The missed create alone, made whole: its input the conversation so far (what
+    /// aimock answered included) and no `previous_response_id`, which names a
+    /// response the upstream never made. Earlier creates are not sent again.
+    fn bridge_opening(&self, log: &[Logged]) -> Vec<Logged> {
+        let Some((last, _)) = log.last() else {
+            return Vec::new();
+        };
+        let mut v: Value = serde_json::from_str(last).unwrap_or(Value::Null);
+        if let (Some(o), Some((conversation, _))) = (v.as_object_mut(), &self.pending) {
+            o.remove("previous_response_id");
+            o.insert("input".into(), Value::Array(conversation.clone()));
+        }
+        vec![(v.to_string(), true)]
+    }
+
+    /// The response is remembered under the upstream's id: the client continues with
+    /// the id it was sent.
+    fn recorded(&mut self, turn: &ChatRequest, fx: &Fixture, ctx: &RenderContext, up: &[Value]) {
+        let _ = self.answer(turn, Answer::Fixture(fx, ctx));
+        let upstream_id = up
+            .iter()
+            .find_map(|e| e.pointer("/response/id").and_then(Value::as_str));
+        if let (Some(id), Some(last)) = (upstream_id, self.history.back_mut()) {
+            last.0 = id.to_string();
+        }
     }
 }
 
