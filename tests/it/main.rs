@@ -16,6 +16,7 @@ mod realtime;
 mod record;
 mod record_google;
 mod record_providers;
+mod record_vector;
 mod reference_rules;
 mod reload;
 mod replay;
