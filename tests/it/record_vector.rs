@@ -253,3 +253,76 @@ async fn an_unserved_route_is_forwarded_and_a_failing_upstream_gets_the_dialects
     assert_eq!(fake.hits(), 2);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn an_edit_to_the_vector_file_takes_effect_and_keeps_upserts_unless_collections_change() {
+    let dir = FixtureDir::new();
+    let file = dir.path().join("vector.json");
+    std::fs::write(&file, "{}").unwrap();
+    let mut c = Config::for_tests(vec![dir.path().to_path_buf()]);
+    c.watch = true;
+    let s = TestServer::start(with_vector_file(c, &file, false)).await;
+    let up = json!({"namespace": "mine", "vectors": [{"id": "m", "values": [0, 1]}]});
+    post(&s, "/vector/vectors/upsert", &up).await;
+    let q = json!({"namespace": "elsewhere", "topK": 1, "vector": [1, 0]});
+    assert_eq!(
+        post(&s, "/vector/query", &q).await.json()["matches"],
+        json!([])
+    );
+
+    // Hand-written entry: keys in another order than the request's.
+    std::fs::write(
+        &file,
+        json!({"recorded": [{"path": "/query",
+            "match": {"body": {"vector": [1, 0], "topK": 1, "namespace": "elsewhere"}},
+            "response": {"matches": [{"id": "edited", "score": 1.0}], "namespace": "elsewhere"}}]})
+        .to_string(),
+    )
+    .unwrap();
+    let mut answered = false;
+    for _ in 0..2000 {
+        if post(&s, "/vector/query", &q).await.json()["matches"][0]["id"] == "edited" {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(answered, "the edited vector file was not reloaded");
+    let mine = json!({"namespace": "mine", "topK": 1, "vector": [0, 1]});
+    assert_eq!(
+        post(&s, "/vector/query", &mine).await.json()["matches"][0]["id"],
+        "m",
+        "a recording-only edit keeps the run-time store"
+    );
+    // A broken edit keeps the previous section.
+    std::fs::write(&file, "{ not json").unwrap();
+    tokio::time::sleep(aimock::services::source::POLL * 4).await;
+    assert_eq!(
+        post(&s, "/vector/query", &q).await.json()["matches"][0]["id"],
+        "edited"
+    );
+    // Changed collections replace the configured store and reset the live one.
+    std::fs::write(
+        &file,
+        json!({"collections": [{"name": "filed", "dimension": 2,
+            "vectors": [{"id": "f", "values": [1, 0]}]}]})
+        .to_string(),
+    )
+    .unwrap();
+    let filed = json!({"namespace": "filed", "topK": 1, "vector": [1, 0]});
+    let mut reloaded = false;
+    for _ in 0..2000 {
+        if post(&s, "/vector/query", &filed).await.json()["matches"][0]["id"] == "f" {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(reloaded, "the file's collections were not loaded");
+    assert_eq!(
+        post(&s, "/vector/query", &mine).await.json()["matches"],
+        json!([]),
+        "the run-time upsert is gone"
+    );
+    s.stop().await;
+}
