@@ -38,7 +38,13 @@ pub fn load_store(config: &Config) -> anyhow::Result<FixtureStore> {
         log_findings(f);
     }
     let count: usize = files.iter().map(|f| f.fixtures.len()).sum();
-    if count == 0 && config.strict {
+    // A mounted service (vector, MCP, ...) answers from its own section, so a strict
+    // server with no fixtures still serves something.
+    let mounted = config
+        .sections
+        .keys()
+        .any(|k| k != "services" && crate::services::serves_section(k));
+    if count == 0 && config.strict && !mounted {
         bail!(
             "no fixtures loaded from {} and --strict is set: every request would fail. \
              Point --cassettes at a directory or file holding {{\"fixtures\": [...]}}",

@@ -245,6 +245,10 @@ pub struct ServeArgs {
     /// The `agui` section from its own JSON file.
     #[arg(long, value_name = "FILE")]
     pub agui: Option<PathBuf>,
+    /// The `vector` section from its own JSON file (where `record --upstream-vector`
+    /// saves the vector databases' answers).
+    #[arg(long, value_name = "FILE")]
+    pub vector: Option<PathBuf>,
 }
 
 /// `aimock record`: the serve options plus the upstreams.
@@ -317,4 +321,8 @@ pub struct RecordArgs {
     /// A real AG-UI agent's endpoint (e.g. `https://host/agent`).
     #[arg(long, value_name = "URL")]
     pub upstream_agui: Option<String>,
+    /// A real vector database's base URL (a Pinecone index host, a Qdrant or Chroma
+    /// server): the path below the vector mount is appended (needs --vector FILE).
+    #[arg(long, value_name = "URL")]
+    pub upstream_vector: Option<String>,
 }

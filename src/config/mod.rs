@@ -132,7 +132,12 @@ impl Config {
         recording: bool,
     ) -> anyhow::Result<Config> {
         let mut section_files = std::collections::BTreeMap::new();
-        for (name, path) in [("mcp", &args.mcp), ("a2a", &args.a2a), ("agui", &args.agui)] {
+        for (name, path) in [
+            ("mcp", &args.mcp),
+            ("a2a", &args.a2a),
+            ("agui", &args.agui),
+            ("vector", &args.vector),
+        ] {
             let Some(path) = path else { continue };
             let sf = sections::SectionFile {
                 path: path.clone(),
@@ -265,6 +270,7 @@ impl Config {
             ("mcp", &rec.upstream_mcp),
             ("a2a", &rec.upstream_a2a),
             ("agui", &rec.upstream_agui),
+            ("vector", &rec.upstream_vector),
         ] {
             if let Some(v) = value {
                 if !config.section_files.contains_key(name) {

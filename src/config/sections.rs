@@ -1,4 +1,5 @@
-//! Service sections from their own files (`--mcp FILE`, `--a2a FILE`, `--agui FILE`).
+//! Service sections from their own files (`--mcp FILE`, `--a2a FILE`, `--agui FILE`,
+//! `--vector FILE`).
 //!
 //! A section file holds the section itself (`{"tools": [...]}`) or a whole config file
 //! with that section (`{"mcp": {"tools": [...]}}`). It is laid over the config file's

@@ -1,10 +1,13 @@
-//! Forwarding for the agent-stack services in `aimock record`: the real server a
-//! service's misses go to (`--upstream-mcp URL`, ...), with the recorder's HTTP client
+//! Forwarding for the agent-stack services and the vector databases in `aimock
+//! record`: the real server a service's misses go to (`--upstream-mcp URL`,
+//! `--upstream-vector URL`, ...), with the recorder's HTTP client
 //! (`record::https_client`) and its timeouts and capture limit.
 //!
 //! Two ways back: [`Upstream::exchange`] reads a small reply whole (MCP, A2A
 //! `SendMessage`), [`relay`] hands a stream to the client as it arrives and gives the
-//! service the copy when it ends (A2A `SendStreamingMessage`, AG-UI runs).
+//! service the copy when it ends (A2A `SendStreamingMessage`, AG-UI runs). A service
+//! that mirrors a whole REST API sends the path below its mount to
+//! [`Upstream::below`] the endpoint (`exchange_to`; the vector databases).
 //!
 //! Not here: what a recording looks like (each service's `record`), writing it
 //! (`services::source`).
@@ -64,9 +67,41 @@ impl Upstream {
         replace: &[(&'static str, String)],
         body: Bytes,
     ) -> Result<Response<Incoming>, String> {
-        let mut b = http::Request::builder()
-            .method(method)
-            .uri(self.url.clone());
+        self.send_to(self.url.clone(), method, client_headers, replace, body)
+            .await
+    }
+
+    /// The endpoint's URL with `sub` appended to its path and `query` as its query
+    /// string: where a service that mirrors a whole REST API (the vector databases)
+    /// sends the path below its mount.
+    pub fn below(&self, sub: &str, query: Option<&str>) -> Result<Uri, String> {
+        let base = self.url.path().trim_end_matches('/');
+        let mut pq = format!("{base}{sub}");
+        if pq.is_empty() {
+            pq.push('/');
+        }
+        if let Some(q) = query.filter(|q| !q.is_empty()) {
+            pq.push('?');
+            pq.push_str(q);
+        }
+        let mut parts = self.url.clone().into_parts();
+        parts.path_and_query = Some(
+            pq.parse()
+                .map_err(|e| format!("bad upstream path {pq:?}: {e}"))?,
+        );
+        Uri::from_parts(parts).map_err(|e| format!("bad upstream URL: {e}"))
+    }
+
+    /// [`Upstream::send`] to `uri` (see [`Upstream::below`]) instead of the endpoint.
+    pub async fn send_to(
+        &self,
+        uri: Uri,
+        method: Method,
+        client_headers: &HeaderMap,
+        replace: &[(&'static str, String)],
+        body: Bytes,
+    ) -> Result<Response<Incoming>, String> {
+        let mut b = http::Request::builder().method(method).uri(uri);
         for (name, value) in client_headers {
             let n = name.as_str();
             if crate::record::is_stripped_request_header(n)
@@ -105,7 +140,22 @@ impl Upstream {
         replace: &[(&'static str, String)],
         body: Bytes,
     ) -> Result<(http::response::Parts, Bytes), String> {
-        let resp = self.send(method, client_headers, replace, body).await?;
+        self.exchange_to(self.url.clone(), method, client_headers, replace, body)
+            .await
+    }
+
+    /// [`Upstream::exchange`] with `uri` (see [`Upstream::below`]).
+    pub async fn exchange_to(
+        &self,
+        uri: Uri,
+        method: Method,
+        client_headers: &HeaderMap,
+        replace: &[(&'static str, String)],
+        body: Bytes,
+    ) -> Result<(http::response::Parts, Bytes), String> {
+        let resp = self
+            .send_to(uri, method, client_headers, replace, body)
+            .await?;
         let (head, mut body) = resp.into_parts();
         let mut buf = BytesMut::new();
         loop {

@@ -89,3 +89,76 @@ def test_search_rerank_and_moderation_record_then_replay(start_aimock, cassette_
     oa = OpenAI(api_key=FAKE_KEY, base_url=rep.url + "/v1", max_retries=0)
     m = oa.moderations.create(model="omni-moderation-latest", input="a violent scene")
     assert m.results[0].flagged is True and m.results[0].category_scores.violence == 0.8
+
+
+# ---------------------------------------------------------------- vector databases
+
+PC_KEY = "pc-test-not-a-real-key"
+LEAK = "sk-proj-test-not-a-real-key-abcdefghijkl"
+PC_QUERY_REPLY = {
+    "results": [],
+    "matches": [
+        {"id": "r1", "score": 0.91, "values": [], "metadata": {"title": "Dune", "note": f"key {LEAK}"}},
+        {"id": "r2", "score": 0.42, "values": [], "metadata": {"title": "Emma"}},
+    ],
+    "namespace": "remote",
+    "usage": {"readUnits": 5},
+}
+PC_FETCH_REPLY = {
+    "vectors": {"r1": {"id": "r1", "values": [0.5, 0.5], "metadata": {"title": "Dune"}}},
+    "namespace": "remote",
+    "usage": {"readUnits": 1},
+}
+
+
+def test_pinecone_misses_record_into_the_vector_file_then_replay_strictly(start_aimock, cassette_dir, tmp_path, fake_upstream):
+    import warnings
+
+    from pinecone import Pinecone
+
+    fake_upstream.script("/query", json.dumps(PC_QUERY_REPLY))
+    fake_upstream.script("/vectors/fetch", json.dumps(PC_FETCH_REPLY))
+    cassette_dir.mkdir(parents=True, exist_ok=True)
+    vector_file = tmp_path / "vector.json"
+    # The section file may hold collections too: the recorder appends beside them.
+    vector_file.write_text(json.dumps({"collections": [{"name": "local", "dimension": 2, "vectors": [{"id": "l1", "values": [1.0, 0.0]}]}]}))
+
+    def index(server):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Pinecone(api_key=PC_KEY).Index(host=server.url + "/vector")
+
+    rec = start_aimock(cassette_dir, "--upstream-vector", fake_upstream.url, "--vector", str(vector_file), command="record")
+    idx = index(rec)
+    r = idx.query(namespace="remote", vector=[0.5, 0.5], top_k=2, include_metadata=True)
+    assert [m.id for m in r.matches] == ["r1", "r2"] and r.matches[0].metadata["title"] == "Dune"
+    f = idx.fetch(ids=["r1"], namespace="remote")
+    assert f.vectors["r1"].values == [0.5, 0.5]
+    # The local namespace and upserts stay local.
+    assert [m.id for m in idx.query(namespace="local", vector=[1.0, 0.0], top_k=1).matches] == ["l1"]
+    assert idx.upsert(vectors=[("n1", [0.0, 1.0])], namespace="new").upserted_count == 1
+    assert [m.id for m in idx.query(namespace="new", vector=[0.0, 1.0], top_k=1).matches] == ["n1"]
+    assert [(m, p.split("?")[0]) for m, p, _, _ in fake_upstream.seen] == [("POST", "/query"), ("GET", "/vectors/fetch")]
+    assert "namespace=remote" in fake_upstream.seen[1][1]
+    assert all(h["api-key"] == PC_KEY for _, _, h, _ in fake_upstream.seen)
+    rec.stop()
+
+    text = vector_file.read_text()
+    assert PC_KEY not in text and LEAK not in text
+    doc = json.loads(text)
+    assert doc["collections"][0]["name"] == "local"
+    saved = doc["recorded"]
+    assert [(e["method"], e["path"]) for e in saved] == [("POST", "/query"), ("GET", "/vectors/fetch")]
+    assert saved[0]["match"]["body"]["namespace"] == "remote" and saved[0]["match"]["body"]["topK"] == 2
+    assert "ids=r1" in saved[1]["match"]["query"]
+    assert saved[0]["response"]["matches"][1] == PC_QUERY_REPLY["matches"][1]
+
+    # Replay strictly, no upstream: the same answers, from the file.
+    rep = start_aimock(cassette_dir, "--strict", "--vector", str(vector_file))
+    idx = index(rep)
+    r = idx.query(namespace="remote", vector=[0.5, 0.5], top_k=2, include_metadata=True)
+    assert [m.id for m in r.matches] == ["r1", "r2"] and r.matches[0].score == 0.91
+    assert LEAK not in r.matches[0].metadata["note"]
+    assert idx.fetch(ids=["r1"], namespace="remote").vectors["r1"].metadata == {"title": "Dune"}
+    assert [m.id for m in idx.query(namespace="local", vector=[1.0, 0.0], top_k=1).matches] == ["l1"]
+    assert len(fake_upstream.seen) == 2

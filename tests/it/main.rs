@@ -17,6 +17,7 @@ mod record;
 mod record_google;
 mod record_providers;
 mod record_realtime;
+mod record_vector;
 mod reference_rules;
 mod reload;
 mod replay;

@@ -11,11 +11,13 @@
 //!
 //! `metric` (ours; the reference has none) is `cosine` (default), `dot`/`dotproduct`
 //! or `euclidean`; `document` is ours too (Chroma returns documents). A wrong type is an
-//! error naming its key; an unknown key is a warning.
+//! error naming its key; an unknown key is a warning. `recorded` (ours) holds the
+//! exchanges `aimock record --upstream-vector` saved (`recorded`).
 
 use anyhow::{bail, Context};
 use serde_json::{Map, Value};
 
+use super::recorded::Recorded;
 use super::search::Metric;
 use super::store::{Canned, Collection, Point, PointId, Store};
 
@@ -29,6 +31,8 @@ pub struct VectorConfig {
     pub path: String,
     /// The configured collections: the state `POST /__aimock/reset` restores.
     pub store: Store,
+    /// Exchanges recorded from an upstream (`recorded`), answered before the store.
+    pub recorded: Vec<Recorded>,
 }
 
 /// Read the section.
@@ -37,7 +41,7 @@ pub fn parse(v: &Value) -> anyhow::Result<VectorConfig> {
         bail!("must be an object with `path` and `collections`");
     };
     for k in m.keys() {
-        if !matches!(k.as_str(), "path" | "collections") {
+        if !matches!(k.as_str(), "path" | "collections" | "recorded") {
             tracing::warn!(key = %k, "config key `vector.{k}` is not read (ignored)");
         }
     }
@@ -66,7 +70,12 @@ pub fn parse(v: &Value) -> anyhow::Result<VectorConfig> {
         }
         Some(_) => bail!("`vector.collections` must be a list"),
     }
-    Ok(VectorConfig { path, store })
+    let recorded = super::recorded::parse(m.get("recorded"))?;
+    Ok(VectorConfig {
+        path,
+        store,
+        recorded,
+    })
 }
 
 fn collection(v: &Value) -> anyhow::Result<Collection> {

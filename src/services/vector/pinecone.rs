@@ -74,7 +74,8 @@ fn with_body(
     }
 }
 
-fn namespace(b: &Map<String, Value>) -> Result<String, String> {
+/// The collection a request body's `namespace` names (the recorder asks too).
+pub(super) fn namespace(b: &Map<String, Value>) -> Result<String, String> {
     match b.get("namespace") {
         None | Some(Value::Null) => Ok(DEFAULT_NAMESPACE.into()),
         Some(Value::String(s)) if s.is_empty() => Ok(DEFAULT_NAMESPACE.into()),
@@ -234,12 +235,16 @@ fn delete(svc: &VectorService, b: &Map<String, Value>) -> Result<Value, String> 
     Ok(json!({}))
 }
 
-fn fetch(svc: &VectorService, call: &Call) -> Response<Body> {
-    let ns = call
-        .query_all("namespace")
+/// The collection `GET /vectors/fetch?namespace=` reads.
+pub(super) fn fetch_namespace(call: &Call) -> String {
+    call.query_all("namespace")
         .pop()
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.into())
+}
+
+fn fetch(svc: &VectorService, call: &Call) -> Response<Body> {
+    let ns = fetch_namespace(call);
     let ids = call.query_all("ids");
     if ids.is_empty() {
         return error(400, "fetch needs at least one id (?ids=...)");
