@@ -211,7 +211,7 @@ def bench_surfaces(args, work: Path, results: dict, log):
                 if row.get("prepare"):
                     h.update(_resolve(row["prepare"])(srv.port, dict(h)))
                 d = Driver(args, row, srv, work, f"surface-{i}-{who}", h)
-                expect = row["expect"] if who == "aimock" else row.get("reference_expect", row.get("expect"))
+                expect = row.get("expect") if who == "aimock" else row.get("reference_expect", row.get("expect"))
                 problem = d.check() if d.ws else _check(srv, row, h, expect)
                 if problem and who == "aimock":
                     raise RuntimeError(f"{row['name']}: aimock {problem}")

@@ -348,18 +348,50 @@ fn has_avx2() -> bool {
     *HAS.get_or_init(|| std::is_x86_feature_detected!("avx2"))
 }
 
-/// [`dots_i8_rows`] compiled for AVX2 (the whole loop over rows, so nothing is called
-/// per row).
+/// [`dots_i8_rows`] for AVX2, written with its intrinsics: 32 codes at a time, |r|
+/// times q carrying r's sign (`vpsignb`), multiplied and summed pairwise into 16 bits
+/// (`vpmaddubsw`: codes are within ±127, so a pair's sum fits), then into 32-bit lanes
+/// (`vpmaddwd` by ones). Left to itself, LLVM widened each code to 32 bits and
+/// multiplied with `vpmulld` under fat LTO (0.8 ms for the pass over 10,000 x 1,536 in
+/// the release server, `perf record`).
 // The crate's second unsafe block: calling a `target_feature` function.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 fn dots_i8_avx2(codes: &[i8], q: &[i8], dim: usize, out: &mut Vec<i32>) {
+    use std::arch::x86_64::*;
+
     #[target_feature(enable = "avx2")]
     unsafe fn wide(codes: &[i8], q: &[i8], dim: usize, out: &mut Vec<i32>) {
-        dots_i8_rows(codes, q, dim, out)
+        let whole = dim / 32 * 32;
+        let qv: Vec<__m256i> = q[..whole]
+            .chunks_exact(32)
+            .map(|c| _mm256_loadu_si256(c.as_ptr().cast()))
+            .collect();
+        let ones = _mm256_set1_epi16(1);
+        out.reserve(codes.len() / dim.max(1));
+        for row in codes.chunks_exact(dim) {
+            let mut acc = _mm256_setzero_si256();
+            for (c, &qc) in row[..whole].chunks_exact(32).zip(&qv) {
+                let r = _mm256_loadu_si256(c.as_ptr().cast());
+                let pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(r), _mm256_sign_epi8(qc, r));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones));
+            }
+            let s = _mm_add_epi32(
+                _mm256_castsi256_si128(acc),
+                _mm256_extracti128_si256(acc, 1),
+            );
+            let s = _mm_hadd_epi32(s, s);
+            let s = _mm_hadd_epi32(s, s);
+            let mut sum = _mm_cvtsi128_si32(s);
+            for (x, y) in row[whole..].iter().zip(&q[whole..]) {
+                sum += *x as i32 * *y as i32;
+            }
+            out.push(sum);
+        }
     }
     // SAFETY: only reached when `has_avx2()` saw the CPU support AVX2, the one
-    // requirement of `wide`; it reads the slices through safe indexing only.
+    // requirement of `wide`. Its loads read 32 bytes from slices `chunks_exact(32)` made
+    // exactly that long.
     unsafe { wide(codes, q, dim, out) }
 }
 
