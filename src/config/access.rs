@@ -88,6 +88,9 @@ mod tests {
     fn debug_output_holds_no_key() {
         let a = AccessConfig::resolve(&["sk-test-not-a-real-key".into()], &[], Some("tok-x"));
         let shown = format!("{a:?}");
-        assert!(!shown.contains("sk-test") && !shown.contains("tok-x"), "{shown}");
+        assert!(
+            !shown.contains("sk-test") && !shown.contains("tok-x"),
+            "{shown}"
+        );
     }
 }

@@ -381,9 +381,7 @@ pub(crate) fn control(state: &AppState, headers: &HeaderMap, path: &str) -> Opti
                     let v = trim(v.as_bytes());
                     let sp = v.iter().position(|b| *b == b' ')?;
                     let (scheme, rest) = v.split_at(sp);
-                    scheme
-                        .eq_ignore_ascii_case(b"bearer")
-                        .then(|| trim(rest))
+                    scheme.eq_ignore_ascii_case(b"bearer").then(|| trim(rest))
                 })
                 .fold(Choice::from(0), |acc, t| acc | digest(t).ct_eq(&want));
             if bool::from(ok) {
@@ -453,7 +451,10 @@ mod tests {
             ("x-goog-api-key", "k1"),
             ("api-key", "k1"),
             ("xi-api-key", "k2"),
-            ("sec-websocket-protocol", "realtime, openai-insecure-api-key.k1"),
+            (
+                "sec-websocket-protocol",
+                "realtime, openai-insecure-api-key.k1",
+            ),
         ] {
             let v = a.check(&headers(&[(name, value)]), None);
             assert!(matches!(v, Verdict::Admitted(_)), "{name}: {value}: {v:?}");
@@ -465,7 +466,10 @@ mod tests {
         // The client's own provider key beside aimock's: admitted, and only aimock's
         // carrier is marked for removal.
         let v = a.check(
-            &headers(&[("authorization", "Bearer sk-test-not-a-real-key"), ("x-api-key", "k1")]),
+            &headers(&[
+                ("authorization", "Bearer sk-test-not-a-real-key"),
+                ("x-api-key", "k1"),
+            ]),
             None,
         );
         let Verdict::Admitted(c) = v else {
@@ -481,9 +485,18 @@ mod tests {
             a.check(&headers(&[("authorization", "Bearer k1x")]), Some("key=k")),
             Verdict::Wrong
         );
-        assert_eq!(a.check(&headers(&[("authorization", "Basic k1")]), None), Verdict::Missing);
-        assert_eq!(a.check(&headers(&[("x-api-key", " ")]), None), Verdict::Missing);
-        assert_eq!(a.check(&HeaderMap::new(), Some("alt=sse")), Verdict::Missing);
+        assert_eq!(
+            a.check(&headers(&[("authorization", "Basic k1")]), None),
+            Verdict::Missing
+        );
+        assert_eq!(
+            a.check(&headers(&[("x-api-key", " ")]), None),
+            Verdict::Missing
+        );
+        assert_eq!(
+            a.check(&HeaderMap::new(), Some("alt=sse")),
+            Verdict::Missing
+        );
     }
 
     #[test]

@@ -116,10 +116,12 @@ where
         Route::OllamaTags => catalogue::ollama_tags(&state),
         // Boxed, as the recorder's call in `decide`: the future of `handle` is as large
         // as its largest await, and every request's is moved into a slot of that size.
-        Route::Control(op) => match super::access::control(&state, &parts.headers, parts.uri.path()) {
-            Some(refused) => refused,
-            None => Box::pin(super::control::handle(&state, op, &parts, body)).await,
-        },
+        Route::Control(op) => {
+            match super::access::control(&state, &parts.headers, parts.uri.path()) {
+                Some(refused) => refused,
+                None => Box::pin(super::control::handle(&state, op, &parts, body)).await,
+            }
+        }
         Route::MethodNotAllowed(surface) => respond(
             &Failure::route(
                 false,
