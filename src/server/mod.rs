@@ -21,6 +21,14 @@
 //! their remaining frames at once, then wait for open connections up to
 //! `--shutdown-timeout-ms`; `app::run` flushes pending recordings afterwards.
 //!
+//! Connections: at most `--max-connections` are served at once. The accept loop takes
+//! a slot before it accepts, so past the cap new connections wait in the kernel's listen
+//! backlog (handshake done, nothing read) and are served as others close; rejected
+//! alternative: accepting and closing them at once, which turns a burst into errors the
+//! clients must retry. A WebSocket session keeps its connection's slot. Each connection
+//! also has the head deadline (`head_deadline`), the body limit and, once upgraded, the
+//! WebSocket message limits.
+//!
 //! [`serve`] takes a bound listener and a shutdown future, so tests and the binary run
 //! the same code: tests bind 127.0.0.1:0, the binary binds the configured address.
 
