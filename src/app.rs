@@ -164,6 +164,9 @@ pub async fn run_with(
     state.mounts = mounts;
     state.tls = tls;
     let state = Arc::new(state);
+    for line in state.access.describe() {
+        tracing::info!("{line}");
+    }
     // Always logged: fixture or header chaos needs the seed to be repeatable too.
     let c = &state.config.chaos;
     tracing::info!(

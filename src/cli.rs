@@ -234,6 +234,34 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
 
+    // Access control and connection limits for a shared gateway (`server::access`,
+    // `server::serve`).
+    /// An inbound API key (repeatable; or `AIMOCK_API_KEYS=a,b`; or the config file's
+    /// `auth.apiKeys`): when any is set, every provider route, mounted service and
+    /// WebSocket upgrade needs one; /health, /ready, /metrics and CORS preflights stay
+    /// open.
+    #[arg(
+        long = "api-key",
+        value_name = "KEY",
+        env = "AIMOCK_API_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub api_keys: Vec<String>,
+    /// The control API's token: `/__aimock/*` then needs `Authorization: Bearer TOKEN`.
+    /// Without one, the control API is open on a loopback address and off on any other.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "AIMOCK_CONTROL_TOKEN",
+        hide_env_values = true
+    )]
+    pub control_token: Option<String>,
+    /// Connections served at once; past it, new connections wait in the kernel's listen
+    /// backlog until one closes [default: 10000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: Option<u64>,
+
     // The agent stack's sections from their own files (laid over the config file's
     // section of the same name; watched like cassettes; where `record` saves).
     /// The `mcp` section from its own JSON file (the section, or a config holding it).

@@ -77,6 +77,12 @@ pub struct Metrics {
     chaos: Family<ChaosLabels, Counter>,
     fixtures_loaded: Gauge,
     service_requests: Family<ServiceLabels, Counter>,
+    refusals: Family<RefusalLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    guard: &'static str,
 }
 
 impl Default for Metrics {
@@ -137,7 +143,14 @@ impl Metrics {
             "Requests answered by mounted services (MCP, A2A, AG-UI, ...), by service and status",
             service_requests.clone(),
         );
+        let refusals = Family::<RefusalLabels, Counter>::default();
+        registry.register(
+            "access_refusals",
+            "Requests refused by access control, by guard (api_key, control)",
+            refusals.clone(),
+        );
         Metrics {
+            refusals,
             service_requests,
             registry,
             requests,
@@ -190,6 +203,11 @@ impl Metrics {
     }
 
     /// Count a fixture match.
+    /// A request refused by access control (`guard`: `api_key` or `control`).
+    pub fn refused(&self, guard: &'static str) {
+        self.refusals.get_or_create(&RefusalLabels { guard }).inc();
+    }
+
     pub fn matched(&self) {
         self.matches.inc();
     }

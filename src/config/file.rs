@@ -78,6 +78,8 @@ pub struct FileConfig {
     pub secret_patterns: Vec<String>,
     /// `secrets.allow`: values never to redact (regular expressions, matched whole).
     pub secret_allow: Vec<String>,
+    /// `auth.apiKeys`: inbound API keys (the environment and command line win).
+    pub api_keys: Vec<String>,
     /// The sections mounted services read (`mcp`, `a2a`, `agui`, `vector`,
     /// `services`, ...: [`crate::services::KNOWN_SECTIONS`]), kept as written; each
     /// service validates its own section when it is mounted.
@@ -138,6 +140,27 @@ fn secrets(v: &Value, out: &mut FileConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `auth` section (the reference's): `apiKeys`, a list of inbound API keys.
+fn auth(v: &Value, out: &mut FileConfig) -> anyhow::Result<()> {
+    for (k, v) in object(v, "auth")? {
+        match k.as_str() {
+            "apiKeys" => {
+                let Value::Array(a) = v else {
+                    bail!("`auth.apiKeys` must be a list of strings");
+                };
+                out.api_keys = a
+                    .iter()
+                    .map(|x| string(x, "auth.apiKeys[]"))
+                    .collect::<anyhow::Result<_>>()?;
+            }
+            k => out
+                .warnings
+                .push(format!("unknown config key `auth.{k}` (ignored)")),
+        }
+    }
+    Ok(())
+}
+
 /// Read and parse a config file.
 pub fn load(path: &Path) -> anyhow::Result<FileConfig> {
     let bytes = std::fs::read(path)
@@ -168,6 +191,7 @@ pub fn parse(bytes: &[u8]) -> anyhow::Result<FileConfig> {
             "metrics" => out.metrics = Some(boolean(v, "metrics")?),
             "llm" => llm(v, &mut out)?,
             "secrets" => secrets(v, &mut out)?,
+            "auth" => auth(v, &mut out)?,
             // The sections mounted services read (`services::KNOWN_SECTIONS`): kept as
             // written for the service that claims it; one nobody serves yet is a warning.
             k if crate::services::KNOWN_SECTIONS.iter().any(|(s, _)| *s == k) => {
@@ -362,18 +386,20 @@ mod tests {
     #[test]
     fn unserved_sections_and_keys_are_warnings_that_name_them() {
         let c = parse(
-            br#"{"auth": {}, "mcp": {}, "telemetry": 1, "llm": {"misbehavior": "x",
+            br#"{"auth": {"apiKeys": ["k"], "realm": 1}, "mcp": {}, "telemetry": 1, "llm": {"misbehavior": "x",
                  "record": {"providers": {"elevenlabs": "http://x"}, "fal": {}}}}"#,
         )
         .unwrap();
         let w = c.warnings.join("\n");
-        // `mcp` is served (kept for its service, no warning); `auth` not yet.
+        // `mcp` is served (kept for its service, no warning); `auth` is read here.
         assert!(
             !w.contains("`mcp`") && c.sections.contains_key("mcp"),
             "{w}"
         );
+        assert!(!w.contains("`auth`"), "{w}");
+        assert_eq!(c.api_keys, vec!["k".to_string()]);
         for key in [
-            "`auth`",
+            "`auth.realm`",
             "`telemetry`",
             "`llm.misbehavior`",
             "`llm.record.providers.elevenlabs`",

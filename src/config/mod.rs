@@ -6,6 +6,7 @@
 //! - `file`: the reference's JSON config file shape, read as it is written;
 //! - `record`: record-mode settings (upstreams, timeouts, where recordings go).
 
+pub mod access;
 pub mod file;
 pub mod record;
 pub mod sections;
@@ -77,6 +78,10 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// Serve TLS too, on the same port (`--tls-cert`, `--tls-key`).
     pub tls: Option<TlsFiles>,
+    /// Inbound API keys and the control API's token (`server::access` checks them).
+    pub access: access::AccessConfig,
+    /// Connections served at once; past it, new ones wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 /// The PEM files TLS is served with.
@@ -94,6 +99,10 @@ pub const DEFAULT_CASSETTES: &str = "./cassettes";
 pub const DEFAULT_PORT: u16 = 4010;
 /// The shutdown deadline when neither flag nor file names one.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default for [`Config::max_connections`]: far above what a test suite opens, low
+/// enough that a flood leaves descriptors for the cassettes and the recorder.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 /// Default for [`Config::header_read_timeout`].
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -236,6 +245,14 @@ impl Config {
                 (None, None) => None,
                 _ => anyhow::bail!("--tls-cert and --tls-key go together: give both or neither"),
             },
+            access: access::AccessConfig::resolve(
+                &args.api_keys,
+                &file.api_keys,
+                args.control_token.as_deref(),
+            ),
+            max_connections: args
+                .max_connections
+                .map_or(DEFAULT_MAX_CONNECTIONS, |n| n as usize),
         })
     }
 
@@ -357,6 +374,8 @@ impl Config {
             section_files: Default::default(),
             warnings: Vec::new(),
             tls: None,
+            access: access::AccessConfig::default(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

@@ -87,6 +87,8 @@ enum What<'a> {
     HeadTimeout,
     /// An error reply built from fixture data (chaos drop).
     Fixture(&'a ErrorReply),
+    /// No valid credential for this gateway (401, `server::access`).
+    Unauthorized,
     /// Our own fault (500).
     Internal,
 }
@@ -156,6 +158,15 @@ impl<'a> Failure<'a> {
         }
     }
 
+    /// The caller sent no valid API key or control token: 401, an authentication error
+    /// in the provider's shape.
+    pub(crate) fn unauthorized(message: impl Into<String>) -> Failure<'a> {
+        Failure {
+            what: What::Unauthorized,
+            message: message.into(),
+        }
+    }
+
     /// A bug of ours: 500.
     pub(crate) fn internal(message: impl Into<String>) -> Failure<'a> {
         Failure {
@@ -167,7 +178,7 @@ impl<'a> Failure<'a> {
     /// Who was at fault.
     pub(crate) fn source(&self) -> Source {
         match self.what {
-            What::Client { .. } | What::Route { .. } => Source::Client,
+            What::Client { .. } | What::Route { .. } | What::Unauthorized => Source::Client,
             What::Miss { .. } => Source::Miss,
             What::Unreachable | What::HeadTimeout => Source::Upstream,
             What::Fixture(_) => Source::Fixture,
@@ -184,6 +195,7 @@ impl<'a> Failure<'a> {
             What::Unreachable => 502,
             What::HeadTimeout => 504,
             What::Fixture(e) => e.status,
+            What::Unauthorized => 401,
             What::Internal => 500,
         }
     }
@@ -196,6 +208,9 @@ impl<'a> Failure<'a> {
             },
             What::Route { .. } | What::Miss { .. } => ErrorKind::NoMatch,
             What::Fixture(e) => ErrorKind::Fixture(e),
+            // Each provider renders a 401 fixture error in its own shape
+            // (`authentication_error`, `UNAUTHENTICATED`, `UnrecognizedClientException`).
+            What::Unauthorized => ErrorKind::Fixture(unauthorized_reply()),
             What::Unreachable | What::HeadTimeout | What::Internal => ErrorKind::Internal,
         }
     }
@@ -205,6 +220,10 @@ impl<'a> Failure<'a> {
         let status = self.status();
         match surface {
             Some(s) => s.error(status, &self.message, self.kind()),
+            None if matches!(self.what, What::Unauthorized) => RenderPlan::json(
+                status,
+                &json!({"error": {"message": self.message, "type": "authentication_error", "code": "invalid_api_key"}}),
+            ),
             None => {
                 let kind = match self.what {
                     What::Route { status: 404 } => "not_found",
@@ -238,6 +257,20 @@ impl<'a> Failure<'a> {
             _ => tracing::warn!(source, status, provider, path, message, "request failed"),
         }
     }
+}
+
+/// The error a 401 is rendered from, as an error fixture would be: the reference's
+/// `authentication_error` / `invalid_api_key`.
+fn unauthorized_reply() -> &'static ErrorReply {
+    static REPLY: std::sync::OnceLock<ErrorReply> = std::sync::OnceLock::new();
+    REPLY.get_or_init(|| ErrorReply {
+        status: 401,
+        message: String::new(),
+        kind: Some("authentication_error".into()),
+        param: None,
+        code: Some(json!("invalid_api_key")),
+        retry_after: None,
+    })
 }
 
 /// Turn `failure` into the response the caller sees, in `surface`'s error shape, and

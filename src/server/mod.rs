@@ -1,6 +1,7 @@
 //! The HTTP server: accept loop, per-connection hyper service, graceful shutdown.
 //!
 //! - `router`: pure (method, path) to a route.
+//! - `access`: inbound API keys and the control API's guard (a shared gateway).
 //! - `pipeline`: the request lifecycle in one function.
 //! - `head_deadline`: slow-client protection on a coarse clock.
 //! - `known`: the request headers the pipeline reads, in one pass.
@@ -20,9 +21,18 @@
 //! their remaining frames at once, then wait for open connections up to
 //! `--shutdown-timeout-ms`; `app::run` flushes pending recordings afterwards.
 //!
+//! Connections: at most `--max-connections` are served at once. The accept loop takes
+//! a slot before it accepts, so past the cap new connections wait in the kernel's listen
+//! backlog (handshake done, nothing read) and are served as others close; rejected
+//! alternative: accepting and closing them at once, which turns a burst into errors the
+//! clients must retry. A WebSocket session keeps its connection's slot. Each connection
+//! also has the head deadline (`head_deadline`), the body limit and, once upgraded, the
+//! WebSocket message limits.
+//!
 //! [`serve`] takes a bound listener and a shutdown future, so tests and the binary run
 //! the same code: tests bind 127.0.0.1:0, the binary binds the configured address.
 
+pub mod access;
 pub mod catalogue;
 pub mod control;
 pub mod head_deadline;
@@ -84,6 +94,8 @@ pub struct AppState {
     pub jobs: jobs::Jobs,
     /// TLS served beside plain HTTP on the listening port (`--tls-cert`).
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Inbound API keys and the control API's rule, fixed at start-up.
+    pub access: access::Access,
 }
 
 impl AppState {
@@ -107,6 +119,7 @@ impl AppState {
             mounts: Mounts::default(),
             jobs: jobs::Jobs::default(),
             tls: None,
+            access: access::Access::new(&config),
             config,
             store,
             recorder,
@@ -130,8 +143,37 @@ pub async fn serve(
     // The deadline's clock: ticks while the server runs (see `head_deadline`).
     let sweeper = head_deadline::Sweeper::new();
     let sweeping = AbortOnDrop(tokio::spawn(sweeper.clone().run()));
+    let cap = state.config.max_connections.max(1);
+    let slots = Arc::new(tokio::sync::Semaphore::new(cap));
+    // Logged once when the cap is reached, again only after the load has eased.
+    let mut saturated = false;
     tokio::pin!(shutdown);
     loop {
+        // A slot before `accept`: past the cap, new connections wait in the kernel's
+        // listen backlog (completed handshakes, no bytes read) until one closes.
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if !saturated {
+                    saturated = true;
+                    tracing::warn!(
+                        max_connections = cap,
+                        "connection cap reached; new connections wait in the listen backlog until one closes"
+                    );
+                }
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => break,
+                    },
+                    _ = &mut shutdown => break,
+                }
+            }
+        };
+        if saturated && slots.available_permits() >= cap / 10 {
+            saturated = false;
+            tracing::info!(max_connections = cap, "connections are below the cap again");
+        }
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
@@ -147,8 +189,15 @@ pub async fn serve(
                 let tls = state.tls.clone();
                 let within = state.config.header_read_timeout;
                 let state = state.clone();
-                let svc = service_fn(move |req| {
+                // Held by the connection's service (dropped when hyper drops it) and
+                // by any WebSocket session upgraded from it, which outlives hyper's
+                // part of the connection.
+                let slot = Arc::new(slot);
+                let svc = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                     let state = state.clone();
+                    if req.headers().contains_key(http::header::UPGRADE) {
+                        req.extensions_mut().insert(ConnectionSlot(slot.clone()));
+                    }
                     async move {
                         let resp = CatchPanic {
                             inner: pipeline::handle(state, req),
@@ -213,6 +262,11 @@ pub async fn serve(
     drop(sweeping);
     Ok(())
 }
+
+/// A connection's place under `--max-connections`, handed to a WebSocket session
+/// through the upgrade request's extensions so the session keeps it while it runs.
+#[derive(Clone)]
+pub(crate) struct ConnectionSlot(#[allow(dead_code)] Arc<tokio::sync::OwnedSemaphorePermit>);
 
 /// Aborts the task when dropped, so the sweeper stops with `serve` however it returns.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

@@ -1,5 +1,8 @@
 //! The request lifecycle, top to bottom, in one place:
 //!
+//! 0. **access**: while API keys are set, a request without one gets a 401 here
+//!    (`access`; the probes, preflights and the control API, guarded by its own
+//!    token rule, pass);
 //! 1. **route**: a pure match of method and path (`router`); probes, `/metrics` and
 //!    the control API (`control`) are answered at once;
 //! 2. **read**: the body, bounded by `--max-body-bytes` (413 past it);
@@ -65,6 +68,13 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let started = Instant::now();
+    // Step 0, only while API keys are set: no key, no service (`access`).
+    if state.access.guards() {
+        if let Some(mut refused) = super::access::admit(&state, &mut req, started) {
+            add_cors(refused.headers_mut());
+            return refused;
+        }
+    }
     // Mounted WebSocket handlers (the realtime surfaces, always) and services come
     // first: one `Upgrade` header lookup, and a length check while no service is mounted.
     if !state.mounts.sockets.is_empty() && websocket::wants_upgrade(req.headers()) {
@@ -106,7 +116,12 @@ where
         Route::OllamaTags => catalogue::ollama_tags(&state),
         // Boxed, as the recorder's call in `decide`: the future of `handle` is as large
         // as its largest await, and every request's is moved into a slot of that size.
-        Route::Control(op) => Box::pin(super::control::handle(&state, op, &parts, body)).await,
+        Route::Control(op) => {
+            match super::access::control(&state, &parts.headers, parts.uri.path()) {
+                Some(refused) => refused,
+                None => Box::pin(super::control::handle(&state, op, &parts, body)).await,
+            }
+        }
         Route::MethodNotAllowed(surface) => respond(
             &Failure::route(
                 false,

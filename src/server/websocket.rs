@@ -261,10 +261,13 @@ pub(crate) fn accept<B>(
         headers: headers.clone(),
         protocol: protocol.clone(),
     };
+    // The connection's place under the cap stays taken while the session runs.
+    let slot = req.extensions_mut().remove::<super::ConnectionSlot>();
     let on_upgrade = hyper::upgrade::on(req);
     let guard = OpenGuard::new(state.mounts.sockets.open());
     tokio::spawn(async move {
         let _guard = guard;
+        let _slot = slot;
         match on_upgrade.await {
             Ok(upgraded) => {
                 // The read buffer is allocated whole for every connection: at the

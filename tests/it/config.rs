@@ -120,7 +120,8 @@ async fn the_binary_serves_the_file_config_and_warns_about_an_unknown_section_by
             "port": 0, "metrics": true,
             "llm": {"fixtures": d.path().join("cassettes")},
             "mcp": {"tools": []},
-            "auth": {"apiKeys": []}
+            "auth": {"apiKeys": []},
+            "telemetry": {}
         })
         .to_string(),
     );
@@ -168,10 +169,12 @@ async fn the_binary_serves_the_file_config_and_warns_about_an_unknown_section_by
     assert_eq!(out.status.code(), Some(0));
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(
-        log.contains("config section `auth` is not served by aimock (ignored)"),
+        log.contains("unknown config section `telemetry` (ignored)"),
         "{log}"
     );
+    // Served sections: `mcp` by its service, `auth` by access control.
     assert!(!log.contains("section `mcp` is not served"), "{log}");
+    assert!(!log.contains("`auth`"), "{log}");
 }
 
 #[test]

@@ -1,9 +1,11 @@
 //! The integration suite: one test binary, with a shared harness in `support`.
 
+mod access;
 mod agents;
 mod chaos;
 mod check_cmd;
 mod config;
+mod connections;
 mod control;
 mod differential;
 mod hostile;
