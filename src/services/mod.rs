@@ -48,7 +48,6 @@ pub const KNOWN_SECTIONS: &[(&str, &str)] = &[
     ("agui", "the agent stack: AG-UI front ends"),
     ("vector", "RAG mocks: Pinecone, Qdrant, Chroma"),
     ("services", "RAG mocks: search, rerank, moderation"),
-    ("auth", "access control for a shared gateway"),
 ];
 
 /// Builds the services one config section asks for: the section as written, and the
