@@ -18,6 +18,7 @@ mod record_google;
 mod record_providers;
 mod record_realtime;
 mod record_vector;
+mod recorded_request;
 mod reference_rules;
 mod reload;
 mod replay;
