@@ -127,6 +127,15 @@ pub struct CheckArgs {
     /// Cassette files or directories to check, in load order (default: ./cassettes).
     #[arg(value_name = "PATHS")]
     pub paths: Vec<PathBuf>,
+    /// Note what these normalisation rules change in the cassettes (as for `replay`).
+    #[arg(long, value_name = "RULES")]
+    pub normalize: Vec<String>,
+    /// A user normalisation rule, `PATTERN=>REPLACEMENT` (as for `replay`).
+    #[arg(long, value_name = "PATTERN=>REPLACEMENT")]
+    pub normalize_regex: Vec<String>,
+    /// Read the normalisation rules from this config file's `normalize` (the flags win).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Options shared by `replay` and `record`.
@@ -249,6 +258,16 @@ pub struct ServeArgs {
     /// saves the vector databases' answers).
     #[arg(long, value_name = "FILE")]
     pub vector: Option<PathBuf>,
+
+    // Request normalisation (see `normalize`): replaces the config file's `normalize`.
+    /// Built-in normalisation rules applied to request text before matching and
+    /// recording: uuid, isoDate, isoDateTime, unixTimestamp (comma list; repeatable).
+    #[arg(long, value_name = "RULES")]
+    pub normalize: Vec<String>,
+    /// A user normalisation rule, `PATTERN=>REPLACEMENT` (a regular expression; `$1`
+    /// refers to a group; repeatable, applied in order after the built-ins).
+    #[arg(long, value_name = "PATTERN=>REPLACEMENT")]
+    pub normalize_regex: Vec<String>,
 }
 
 /// `aimock record`: the serve options plus the upstreams.

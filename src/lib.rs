@@ -64,6 +64,7 @@ pub mod codec;
 pub mod config;
 pub mod journal;
 pub(crate) mod metrics;
+pub mod normalize;
 pub mod providers;
 pub mod record;
 pub mod request;

@@ -30,8 +30,16 @@ fn check(args: &CheckArgs) -> ExitCode {
     } else {
         args.paths.clone()
     };
+    let rules = match check_rules(args) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let result = aimock::check::run(&paths, &mut out).and_then(|s| out.flush().map(|()| s));
+    let result =
+        aimock::check::run_with(&paths, &rules, &mut out).and_then(|s| out.flush().map(|()| s));
     match result {
         Ok(s) if s.errors == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
@@ -40,6 +48,15 @@ fn check(args: &CheckArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The normalisation rules `aimock check` notes: its flags', else its config file's.
+fn check_rules(args: &CheckArgs) -> anyhow::Result<std::sync::Arc<aimock::normalize::Normalizer>> {
+    let file = match &args.config {
+        Some(p) => aimock::config::file::load(p)?.normalize,
+        None => None,
+    };
+    aimock::config::normalize_rules(&args.normalize, &args.normalize_regex, file.as_ref())
 }
 
 /// The reference's command line as `replay` or `record` options: whether to record

@@ -77,6 +77,26 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// Serve TLS too, on the same port (`--tls-cert`, `--tls-key`).
     pub tls: Option<TlsFiles>,
+    /// Request normalisation rules (`--normalize`, `--normalize-regex`, the file's
+    /// `normalize`; see [`normalize_rules`]).
+    pub normalize: std::sync::Arc<crate::normalize::Normalizer>,
+}
+
+/// The request normalisation rules: the command line's when it gives any, else the
+/// config file's (`normalize`), compiled. A bad rule is an error naming its flag or key.
+pub fn normalize_rules(
+    names: &[String],
+    regexes: &[String],
+    file: Option<&crate::normalize::RuleSpec>,
+) -> anyhow::Result<std::sync::Arc<crate::normalize::Normalizer>> {
+    let flags = crate::normalize::RuleSpec::from_flags(names, regexes)?;
+    let spec = match file {
+        Some(f) if flags.is_empty() => f,
+        _ => &flags,
+    };
+    Ok(std::sync::Arc::new(crate::normalize::Normalizer::build(
+        spec,
+    )?))
 }
 
 /// The PEM files TLS is served with.
@@ -177,6 +197,11 @@ impl Config {
         } else {
             vec![PathBuf::from(DEFAULT_CASSETTES)]
         };
+        let normalize = normalize_rules(
+            &args.normalize,
+            &args.normalize_regex,
+            file.normalize.as_ref(),
+        )?;
         let hard_turn_index = std::env::var("AIMOCK_STRICT_TURN_INDEX")
             .is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
         let file_chaos = file.chaos.unwrap_or_default();
@@ -236,6 +261,7 @@ impl Config {
                 (None, None) => None,
                 _ => anyhow::bail!("--tls-cert and --tls-key go together: give both or neither"),
             },
+            normalize,
         })
     }
 
@@ -357,6 +383,7 @@ impl Config {
             section_files: Default::default(),
             warnings: Vec::new(),
             tls: None,
+            normalize: crate::normalize::Normalizer::none(),
         }
     }
 }

@@ -610,6 +610,9 @@ fn persist(
     timings: Option<Value>,
     ctx: &SaveContext<'_>,
 ) -> Option<Arc<crate::cassette::Fixture>> {
+    // Derived from the request as matching sees it: recorded matches are written in
+    // normalised form (`crate::normalize`), so they match the same request tomorrow.
+    let req = &*ctx.store.normalized(req);
     let (mut matcher, empty) = matchkey::match_for(req, ctx.config.full_model_version);
     let mut entry = Map::new();
     let mut changed = Vec::new();

@@ -9,6 +9,7 @@ mod differential;
 mod hostile;
 mod media;
 mod metrics;
+mod normalize;
 mod physics;
 mod rag;
 mod raw_exchange;
