@@ -119,6 +119,48 @@ pub enum Command {
     Record(Box<RecordCmd>),
     /// Validate cassettes without serving them (exit 1 when any has an error).
     Check(CheckArgs),
+    /// Resend every recording's stored request to the real provider and report where
+    /// what aimock serves differs in shape from what the provider sends now (exit 1 on
+    /// any critical difference or any fixture that could not be checked).
+    Drift(Box<DriftArgs>),
+}
+
+/// Options of `aimock drift`.
+#[derive(Debug, Args, Clone)]
+pub struct DriftArgs {
+    /// Cassette files or directories, in load order (default: ./cassettes).
+    #[arg(value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
+    /// The upstreams, as for `record` (only --provider-* and --upstream-timeout-ms
+    /// are used). Credentials come from OPENAI_API_KEY, ANTHROPIC_API_KEY,
+    /// GEMINI_API_KEY, CO_API_KEY, AZURE_OPENAI_API_KEY, TAVILY_API_KEY, or --header.
+    #[command(flatten)]
+    pub record: RecordArgs,
+    /// Only fixtures whose `FILE #INDEX METHOD PATH` or userMessage this regular
+    /// expression matches.
+    #[arg(long, value_name = "PATTERN")]
+    pub only: Option<String>,
+    /// Requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub concurrency: usize,
+    /// At most this many upstream requests started per second.
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// A header added to every upstream request, `NAME: VALUE` (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// The normalisation rules the cassettes were recorded with (as for `replay`).
+    #[arg(long, value_name = "RULES")]
+    pub normalize: Vec<String>,
+    /// A user normalisation rule, `PATTERN=>REPLACEMENT` (as for `replay`).
+    #[arg(long, value_name = "PATTERN=>REPLACEMENT")]
+    pub normalize_regex: Vec<String>,
+    /// A config file: its `llm.record.providers` and `normalize` (flags win).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Options of `aimock check`.

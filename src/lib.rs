@@ -62,6 +62,7 @@ pub mod check;
 pub mod cli;
 pub mod codec;
 pub mod config;
+pub mod drift;
 pub mod journal;
 pub(crate) mod metrics;
 pub mod normalize;

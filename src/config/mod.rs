@@ -4,8 +4,10 @@
 //! the file, then the default.
 //!
 //! - `file`: the reference's JSON config file shape, read as it is written;
-//! - `record`: record-mode settings (upstreams, timeouts, where recordings go).
+//! - `record`: record-mode settings (upstreams, timeouts, where recordings go);
+//! - `drift`: `aimock drift`'s options.
 
+pub mod drift;
 pub mod file;
 pub mod record;
 pub mod sections;
