@@ -273,18 +273,24 @@ pub fn compare(live: &Shape, render: &Shape) -> Vec<Difference> {
         );
     }
     // Only the outermost missing or added path is reported: its children go with it.
-    let under = |p: &str, set: &[&String]| {
+    // The paths of an event only one side sends go with that event.
+    let under = |p: &str, set: &[String]| {
         set.iter()
             .any(|q| p.starts_with(q.as_str()) && p[q.len()..].starts_with(['.', '[']))
     };
-    let mut dropped: Vec<&String> = Vec::new();
+    let mut dropped: Vec<String> = render
+        .events
+        .iter()
+        .filter(|e| !live.events.contains(e))
+        .map(|e| format!("event[{e}]"))
+        .collect();
     for (p, types) in &render.paths {
         match live.paths.get(p) {
             None => {
                 if under(p, &dropped) || is_event_root(p) {
                     continue;
                 }
-                dropped.push(p);
+                dropped.push(p.clone());
                 push(
                     Level::Critical,
                     p,
@@ -311,12 +317,17 @@ pub fn compare(live: &Shape, render: &Shape) -> Vec<Difference> {
             }
         }
     }
-    let mut added: Vec<&String> = Vec::new();
+    let mut added: Vec<String> = live
+        .events
+        .iter()
+        .filter(|e| !render.events.contains(e))
+        .map(|e| format!("event[{e}]"))
+        .collect();
     for (p, types) in &live.paths {
         if render.paths.contains_key(p) || under(p, &added) || is_event_root(p) {
             continue;
         }
-        added.push(p);
+        added.push(p.clone());
         push(
             Level::Warning,
             p,
@@ -462,7 +473,11 @@ mod tests {
         let mut err = json(serde_json::json!({"error": {"message": "x"}}));
         err.status = 400;
         let d = compare(&err, &ok);
-        assert!(d.iter().any(|x| x.path == "status" && x.level == Level::Critical), "{d:?}");
+        assert!(
+            d.iter()
+                .any(|x| x.path == "status" && x.level == Level::Critical),
+            "{d:?}"
+        );
         let bin = Shape::of(200, "audio/mpeg", b"\xff\xfb\x90");
         assert!(bin.opaque);
         let ndjson = Shape::of(
@@ -472,6 +487,10 @@ mod tests {
         );
         assert_eq!(ndjson.events, ["chunk", "done"]);
         let d = compare(&ndjson, &ok);
-        assert!(d.iter().any(|x| x.path == "body" && x.level == Level::Critical), "{d:?}");
+        assert!(
+            d.iter()
+                .any(|x| x.path == "body" && x.level == Level::Critical),
+            "{d:?}"
+        );
     }
 }

@@ -6,6 +6,7 @@ mod check_cmd;
 mod config;
 mod control;
 mod differential;
+mod drift;
 mod hostile;
 mod media;
 mod metrics;
