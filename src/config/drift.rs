@@ -49,8 +49,8 @@ pub fn resolve(args: &DriftArgs) -> anyhow::Result<Options> {
         .transpose()
         .context("--only is not a valid regular expression")?;
     if let Some(r) = args.rate {
-        if !r.is_finite() || r <= 0.0 {
-            anyhow::bail!("--rate must be a positive number of requests per second");
+        if !r.is_finite() || !(0.001..=10_000.0).contains(&r) {
+            anyhow::bail!("--rate must be between 0.001 and 10000 requests per second");
         }
     }
     let mut headers = Vec::new();
@@ -71,7 +71,7 @@ pub fn resolve(args: &DriftArgs) -> anyhow::Result<Options> {
         sources: crate::drift::sources_or_default(&args.paths),
         upstreams,
         only,
-        concurrency: args.concurrency.max(1),
+        concurrency: args.concurrency.clamp(1, crate::drift::MAX_CONCURRENCY),
         rate: args.rate,
         timeout: Duration::from_millis(timeout),
         headers,

@@ -308,6 +308,12 @@ fn resend_path(p: &str) -> String {
     }
 }
 
+/// The largest reply read from either side.
+const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
+
+/// The most requests in flight, whatever `--concurrency` says.
+pub const MAX_CONCURRENCY: usize = 256;
+
 /// A reply as read: status, content type, body.
 struct Got {
     status: u16,
@@ -354,11 +360,11 @@ async fn send(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let body = resp
-            .into_body()
+        // Bounded: a runaway reply must not take the run's memory with it.
+        let body = http_body_util::Limited::new(resp.into_body(), MAX_REPLY_BYTES)
             .collect()
             .await
-            .map_err(|e| format!("the reply broke off: {e}"))?
+            .map_err(|e| format!("the reply broke off or passed {MAX_REPLY_BYTES} bytes: {e}"))?
             .to_bytes();
         Ok(Got {
             status,
@@ -443,7 +449,9 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
             next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
         })
     });
-    let permits = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
+    let permits = Arc::new(tokio::sync::Semaphore::new(
+        opts.concurrency.clamp(1, MAX_CONCURRENCY),
+    ));
     let opts = Arc::new(opts);
     let mut set = tokio::task::JoinSet::new();
     for (n, job) in jobs.into_iter().enumerate() {
@@ -583,6 +591,20 @@ pub fn sources_or_default(paths: &[PathBuf]) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Starts are spaced by the rate, measured on the paused clock.
+    #[tokio::test(start_paused = true)]
+    async fn the_pace_spaces_request_starts_by_the_rate() {
+        let pace = Pace {
+            every: Duration::from_millis(100),
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        };
+        let start = tokio::time::Instant::now();
+        for _ in 0..4 {
+            pace.wait().await;
+        }
+        assert_eq!(start.elapsed(), Duration::from_millis(300));
+    }
 
     #[test]
     fn masked_query_parameters_are_left_out_of_a_resend() {

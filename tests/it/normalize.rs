@@ -216,3 +216,41 @@ fn rules_come_from_the_file_or_the_flags_and_a_bad_one_names_where_it_was_given(
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn fixtures_added_by_a_reload_or_the_control_api_are_normalised_too() {
+    let dir = FixtureDir::new();
+    let mut c = Config::for_tests(vec![dir.path().to_path_buf()]);
+    c.normalize = rules("uuid", &[]);
+    c.watch = true;
+    let s = TestServer::start(c).await;
+    let ask = "job 9f8e7d6c-0000-4aaa-8bbb-112233445566";
+    write(
+        dir.path(),
+        "later.json",
+        &crate::support::cassette(&[("job 123e4567-e89b-12d3-a456-426614174000", "from the file")]),
+    );
+    let store = s.state.store.clone();
+    crate::support::eventually("the new file is served", || {
+        crate::support::store_answer(&store, ask).as_deref() == Some("from the file")
+    })
+    .await;
+    assert_eq!(s.answer(ask).await.as_deref(), Some("from the file"));
+
+    let r = s
+        .post(
+            "/__aimock/fixtures",
+            &json!({"fixtures": [{"match": {"userMessage": "run 00000000-1111-4222-8333-444444444444"},
+                                   "response": {"content": "added"}}]})
+            .to_string(),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        s.answer("run aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee")
+            .await
+            .as_deref(),
+        Some("added")
+    );
+}
