@@ -149,6 +149,11 @@ pub struct DriftArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Replace stale recordings (any critical difference or warning) with fresh ones,
+    /// in place; hand-written fixtures, raw exchanges and new text alone are left as
+    /// they are.
+    #[arg(long)]
+    pub rerecord: bool,
     /// A header added to every upstream request, `NAME: VALUE` (repeatable).
     #[arg(long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,

@@ -75,6 +75,16 @@ pub fn resolve(args: &DriftArgs) -> anyhow::Result<Options> {
         rate: args.rate,
         timeout: Duration::from_millis(timeout),
         headers,
+        rerecord: args.rerecord,
+        secrets: match file.as_ref() {
+            Some(f) if !f.secret_patterns.is_empty() || !f.secret_allow.is_empty() => {
+                std::sync::Arc::new(
+                    crate::secrets::Detector::new(&f.secret_patterns, &f.secret_allow)
+                        .context("config key `secrets`: not a valid regular expression")?,
+                )
+            }
+            _ => crate::secrets::Detector::shared_builtin(),
+        },
         normalize: super::normalize_rules(
             &args.normalize,
             &args.normalize_regex,

@@ -12,13 +12,14 @@
 //! upstream that is down, times out or answers an error, and a stored request that does
 //! not read, are reported for that fixture and never stop the run.
 //!
-//! Not here: rewriting stale recordings (`--rerecord` is not built: re-record with
-//! `aimock record` after deleting the stale entries).
+//! Nothing is written, unless `--rerecord` asks for stale recordings to be replaced
+//! (`rerecord`).
 //!
 //! Rejected: rendering the fixture by calling the provider's renderer directly. Going
 //! through a real aimock exercises exactly what a client gets (routing, matching,
 //! normalisation, streaming), and needs no second path to keep in step.
 
+pub mod rerecord;
 pub mod shape;
 
 use std::collections::BTreeMap;
@@ -55,6 +56,10 @@ pub struct Options {
     pub headers: Vec<(String, String)>,
     /// The normalisation rules the cassettes were recorded with.
     pub normalize: Arc<crate::normalize::Normalizer>,
+    /// Replace stale recordings with fresh ones (`rerecord`).
+    pub rerecord: bool,
+    /// What fresh recordings are scanned with (the config file's `secrets` too).
+    pub secrets: Arc<crate::secrets::Detector>,
 }
 
 /// What became of one fixture.
@@ -81,6 +86,8 @@ pub struct FixtureReport {
     pub path: String,
     /// What happened.
     pub outcome: Outcome,
+    /// Replaced by a fresh recording (`--rerecord`).
+    pub rerecorded: bool,
 }
 
 /// The whole run.
@@ -90,6 +97,8 @@ pub struct Report {
     pub fixtures: Vec<FixtureReport>,
     /// Fixtures without a stored request (written by hand): never resent.
     pub without_request: usize,
+    /// Problems re-recording (a file that could not be rewritten, ...).
+    pub rerecord_problems: Vec<String>,
 }
 
 impl Report {
@@ -126,6 +135,11 @@ impl Report {
     pub fn write_text(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         for f in &self.fixtures {
             let head = format!("{} #{} {} {}", f.file.display(), f.index, f.method, f.path);
+            let head = if f.rerecorded {
+                format!("{head} (re-recorded)")
+            } else {
+                head
+            };
             match &f.outcome {
                 Outcome::Compared(d) if d.is_empty() => writeln!(out, "{head}: same shape")?,
                 Outcome::Compared(d) => {
@@ -137,6 +151,13 @@ impl Report {
                 Outcome::Error(e) => writeln!(out, "{head}: error: {e}")?,
                 Outcome::Skipped(why) => writeln!(out, "{head}: skipped: {why}")?,
             }
+        }
+        for p in &self.rerecord_problems {
+            writeln!(out, "rerecord: {p}")?;
+        }
+        let rerecorded = self.fixtures.iter().filter(|f| f.rerecorded).count();
+        if rerecorded > 0 {
+            writeln!(out, "drift: {rerecorded} stale recording(s) replaced")?;
         }
         writeln!(
             out,
@@ -162,6 +183,7 @@ impl Report {
                     "index": f.index,
                     "method": f.method,
                     "path": f.path,
+                    "rerecorded": f.rerecorded,
                 });
                 match &f.outcome {
                     Outcome::Compared(d) => {
@@ -193,6 +215,8 @@ impl Report {
                 "errors": self.errors(),
                 "skipped": self.outcomes(|o| matches!(o, Outcome::Skipped(_))),
                 "withoutRequest": self.without_request,
+                "rerecorded": self.fixtures.iter().filter(|f| f.rerecorded).count(),
+                "rerecordProblems": self.rerecord_problems,
             }
         })
     }
@@ -205,6 +229,8 @@ struct Job {
     stored: Result<StoredRequest, String>,
     /// The fixture's own `response.status`, when it is an error fixture.
     fixture_status: Option<u64>,
+    /// A raw exchange (`_raw`): compared, never re-recorded.
+    raw: bool,
 }
 
 /// Every fixture of `sources` with a stored request that `only` picks, and how many
@@ -253,6 +279,7 @@ fn jobs(sources: &[PathBuf], only: Option<&regex::Regex>) -> (Vec<Job>, usize, V
                     index,
                     stored,
                     fixture_status: entry.pointer("/response/status").and_then(Value::as_u64),
+                    raw: entry.get("_raw").is_some(),
                 });
             }
         }
@@ -412,6 +439,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
             method: String::new(),
             path: String::new(),
             outcome: Outcome::Error(p),
+            rerecorded: false,
         });
     }
     if jobs.is_empty() {
@@ -421,27 +449,31 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
     let mut config = crate::config::Config::for_tests(opts.sources.clone());
     config.strict = true;
     config.normalize = opts.normalize.clone();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let server = tokio::spawn(crate::app::run_with(
-        config,
-        crate::server::Mounts::default(),
-        async move {
-            let _ = stop_rx.await;
-        },
-        move |r| {
-            let _ = ready_tx.send(r.addr);
-        },
+    config.secrets = opts.secrets.clone();
+    let render = Local::start(config, "the aimock that renders the fixtures").await?;
+    let addr = render.addr;
+    // With --rerecord, the aimock that records the live replies, over an empty directory.
+    let rec_dir = std::env::temp_dir().join(format!(
+        "aimock-drift-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
     ));
-    let addr = match ready_rx.await {
-        Ok(a) => a,
-        Err(_) => {
-            return Err(match server.await {
-                Ok(Err(e)) => e.context("cannot start the aimock that renders the fixtures"),
-                _ => anyhow::anyhow!("cannot start the aimock that renders the fixtures"),
-            })
-        }
+    let recorder = if opts.rerecord {
+        std::fs::create_dir_all(&rec_dir)?;
+        Some(
+            Local::start(
+                rerecord::config(&rec_dir, &opts),
+                "the aimock that re-records",
+            )
+            .await?,
+        )
+    } else {
+        None
     };
+    let rec_addr = recorder.as_ref().map(|r| r.addr);
     let client = crate::record::https_client()?;
     let pace = opts.rate.filter(|r| *r > 0.0).map(|r| {
         Arc::new(Pace {
@@ -459,8 +491,10 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
             (client.clone(), permits.clone(), pace.clone(), opts.clone());
         set.spawn(async move {
             let _permit = permits.acquire_owned().await.ok();
-            let fr = check_one(n, job, &client, addr, pace.as_deref(), &opts).await;
-            (n, fr)
+            let raw = job.raw;
+            let (fr, provider) =
+                check_one(n, job, &client, (addr, rec_addr), pace.as_deref(), &opts).await;
+            (n, fr, provider, raw)
         });
     }
     let mut done = Vec::new();
@@ -470,39 +504,115 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
             Err(e) => tracing::error!(error = %e, "a drift check panicked"),
         }
     }
-    done.sort_by_key(|(n, _)| *n);
-    report.fixtures.extend(done.into_iter().map(|(_, f)| f));
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    done.sort_by_key(|(n, ..)| *n);
+    render.stop().await;
+    if let Some(r) = recorder {
+        // Stopping flushes every recording to the temporary directory.
+        r.stop().await;
+        let mut fresh = BTreeMap::new();
+        let mut stale = Vec::new();
+        for (n, f, provider, raw) in &done {
+            let Outcome::Compared(d) = &f.outcome else {
+                continue;
+            };
+            if *raw || !d.iter().any(|d| d.level >= Level::Warning) {
+                continue;
+            }
+            match provider.and_then(|p| rerecord::fresh_entry(&rec_dir, p, *n)) {
+                Some(e) => {
+                    fresh.insert((f.file.clone(), f.index), e);
+                    stale.push((f.file.clone(), f.index));
+                }
+                None => report.rerecord_problems.push(format!(
+                    "{} #{}: no fresh recording was made",
+                    f.file.display(),
+                    f.index
+                )),
+            }
+        }
+        let written = rerecord::write_back(fresh, &mut report.rerecord_problems);
+        if written > 0 {
+            for (_, f, ..) in &mut done {
+                let key = (f.file.clone(), f.index);
+                // A file that could not be rewritten is named in the problems.
+                f.rerecorded = stale.contains(&key)
+                    && !report
+                        .rerecord_problems
+                        .iter()
+                        .any(|p| p.starts_with(&f.file.display().to_string()));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&rec_dir);
+    }
+    report.fixtures.extend(done.into_iter().map(|(_, f, ..)| f));
     Ok(report)
+}
+
+/// An aimock run in process for the drift run: its address, and how to stop it.
+struct Local {
+    addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Local {
+    async fn start(config: crate::config::Config, what: &'static str) -> anyhow::Result<Local> {
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(crate::app::run_with(
+            config,
+            crate::server::Mounts::default(),
+            async move {
+                let _ = stop_rx.await;
+            },
+            move |r| {
+                let _ = ready_tx.send(r.addr);
+            },
+        ));
+        match ready_rx.await {
+            Ok(addr) => Ok(Local { addr, stop, task }),
+            Err(_) => Err(match task.await {
+                Ok(Err(e)) => e.context(format!("cannot start {what}")),
+                _ => anyhow::anyhow!("cannot start {what}"),
+            }),
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
 }
 
 async fn check_one(
     n: usize,
     job: Job,
     client: &crate::record::HttpsClient,
-    addr: std::net::SocketAddr,
+    addrs: (std::net::SocketAddr, Option<std::net::SocketAddr>),
     pace: Option<&Pace>,
     opts: &Options,
-) -> FixtureReport {
+) -> (FixtureReport, Option<&'static str>) {
     let mut fr = FixtureReport {
         file: job.file,
         index: job.index,
         method: String::new(),
         path: String::new(),
         outcome: Outcome::Skipped(String::new()),
+        rerecorded: false,
     };
     let stored = match job.stored {
         Ok(s) => s,
         Err(e) => {
             fr.outcome = Outcome::Error(e);
-            return fr;
+            return (fr, None);
         }
     };
     fr.method = stored.method.clone();
     fr.path = stored.path.clone();
-    fr.outcome = compare_one(n, &stored, job.fixture_status, client, addr, pace, opts).await;
-    fr
+    let (outcome, provider) =
+        compare_one(n, &stored, job.fixture_status, client, addrs, pace, opts).await;
+    fr.outcome = outcome;
+    (fr, provider)
 }
 
 async fn compare_one(
@@ -510,16 +620,52 @@ async fn compare_one(
     stored: &StoredRequest,
     fixture_status: Option<u64>,
     client: &crate::record::HttpsClient,
-    addr: std::net::SocketAddr,
+    (addr, rec_addr): (std::net::SocketAddr, Option<std::net::SocketAddr>),
+    pace: Option<&Pace>,
+    opts: &Options,
+) -> (Outcome, Option<&'static str>) {
+    let provider = match provider_of(stored) {
+        Ok(p) => p,
+        Err(o) => return (o, None),
+    };
+    let outcome = compare_with(
+        n,
+        stored,
+        fixture_status,
+        provider,
+        client,
+        (addr, rec_addr),
+        pace,
+        opts,
+    )
+    .await;
+    (outcome, Some(provider))
+}
+
+/// The provider aimock serves the stored request's path as.
+fn provider_of(stored: &StoredRequest) -> Result<&'static str, Outcome> {
+    let method = http::Method::from_bytes(stored.method.as_bytes()).unwrap_or(http::Method::POST);
+    let bare = stored.path.split('?').next().unwrap_or("");
+    match crate::server::router::route(&method, bare) {
+        crate::server::router::Route::Provider(s) => Ok(s.provider()),
+        _ => Err(Outcome::Error(format!(
+            "aimock serves no provider at {method} {bare}"
+        ))),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn compare_with(
+    n: usize,
+    stored: &StoredRequest,
+    fixture_status: Option<u64>,
+    provider: &'static str,
+    client: &crate::record::HttpsClient,
+    (addr, rec_addr): (std::net::SocketAddr, Option<std::net::SocketAddr>),
     pace: Option<&Pace>,
     opts: &Options,
 ) -> Outcome {
     let method = http::Method::from_bytes(stored.method.as_bytes()).unwrap_or(http::Method::POST);
-    let bare = stored.path.split('?').next().unwrap_or("");
-    let provider = match crate::server::router::route(&method, bare) {
-        crate::server::router::Route::Provider(s) => s.provider(),
-        _ => return Outcome::Error(format!("aimock serves no provider at {method} {bare}")),
-    };
     if provider == "bedrock" {
         return Outcome::Skipped(
             "Bedrock requests need AWS SigV4 signing, which drift does not do".into(),
@@ -536,7 +682,13 @@ async fn compare_one(
         );
     }
     let path = resend_path(&stored.path);
-    let Some(live_uri) = crate::record::Recorder::upstream_uri(base, &path) else {
+    // With --rerecord the live request goes through the recording aimock, which
+    // forwards it upstream and relays the reply byte for byte.
+    let live_uri = match rec_addr {
+        Some(a) => format!("http://{a}{path}").parse::<Uri>().ok(),
+        None => crate::record::Recorder::upstream_uri(base, &path),
+    };
+    let Some(live_uri) = live_uri else {
         return Outcome::Error(format!(
             "cannot build the upstream URL from {base} and {path}"
         ));
@@ -563,6 +715,9 @@ async fn compare_one(
     }
     let mut extra = env_credentials(provider);
     extra.extend(opts.headers.iter().cloned());
+    if rec_addr.is_some() {
+        extra.push(("x-test-id".into(), rerecord::test_id(n)));
+    }
     let live = match send(client, live_uri, stored, &extra, opts.timeout).await {
         Ok(g) => g,
         Err(e) => return Outcome::Error(format!("upstream {provider}: {e}")),

@@ -78,6 +78,8 @@ fn options(dir: &Path, base: &str) -> Options {
             "Bearer sk-test-not-a-real-key".into(),
         )],
         normalize: aimock::normalize::Normalizer::none(),
+        rerecord: false,
+        secrets: aimock::secrets::Detector::shared_builtin(),
     }
 }
 
@@ -326,4 +328,81 @@ async fn the_binary_prints_json_and_exits_1_on_a_critical_difference() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs at least one upstream"));
+}
+
+#[tokio::test]
+async fn rerecord_replaces_exactly_the_stale_recordings_in_place() {
+    let dir = cassette();
+    let (_, stream) = renders(dir.path()).await;
+    // The provider now answers the weather question with a tool call.
+    let tool_dir = FixtureDir::with(
+        "t.json",
+        json!([{"match": {"userMessage": "weather?"},
+                "response": {"toolCalls": [{"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}]}}]),
+    );
+    let tool_reply = {
+        let s = TestServer::with_fixtures(tool_dir.path()).await;
+        s.post(CHAT, &chat_request().to_string(), &[]).await.json()
+    };
+    let up = FakeUpstream::start().await;
+    up.script(
+        CHAT,
+        Script::body(200, "application/json", tool_reply.to_string()),
+    );
+    up.script(MESSAGES, Script::body(200, "text/event-stream", stream));
+    let file = dir.path().join("recorded/mixed.json");
+    let before: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+
+    let mut o = options(dir.path(), &up.url());
+    o.rerecord = true;
+    let r = aimock::drift::run(o).await.unwrap();
+    assert!(r.rerecord_problems.is_empty(), "{:?}", r.rerecord_problems);
+    let f0 = r.fixtures.iter().find(|f| f.index == 0).unwrap();
+    assert!(f0.rerecorded, "{f0:?}");
+    assert!(
+        findings(&r, 0).contains(&pair("warning", "choices[].message.tool_calls")),
+        "{:?}",
+        findings(&r, 0)
+    );
+    assert!(
+        !r.fixtures.iter().find(|f| f.index == 1).unwrap().rerecorded,
+        "same shape: kept"
+    );
+
+    let after: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let fx = &after["fixtures"];
+    assert_eq!(fx.as_array().unwrap().len(), 4);
+    assert_eq!(
+        fx[0]["response"]["toolCalls"][0]["name"], "get_weather",
+        "{fx:#}"
+    );
+    assert_eq!(fx[0]["match"]["userMessage"], "weather?");
+    assert_eq!(fx[0]["recordedRequest"]["body"], chat_request());
+    assert!(
+        !std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("sk-test-not-a-real-key"),
+        "the credential used upstream is not recorded"
+    );
+    for i in 1..4 {
+        assert_eq!(fx[i], before["fixtures"][i], "fixture #{i} untouched");
+    }
+    let mut text = Vec::new();
+    r.write_text(&mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains("#0 POST /v1/chat/completions (re-recorded):"),
+        "{text}"
+    );
+    assert!(text.contains("1 stale recording(s) replaced"), "{text}");
+
+    // Compared again, the fresh recording has the provider's shape.
+    let r = aimock::drift::run(options(dir.path(), &up.url()))
+        .await
+        .unwrap();
+    let left: Vec<_> = findings(&r, 0)
+        .into_iter()
+        .filter(|(l, _)| l != "info")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
