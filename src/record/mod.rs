@@ -308,7 +308,7 @@ impl Recorder {
         // Computed before the body is handed on; a recording made raw (now or because
         // its reply turns out unreadable) matches on it.
         let raw_key = (!self.config.proxy_only).then(|| raw::key_for(parts, &body));
-        let stored = (!self.config.proxy_only).then(|| stored::stored_request(parts, &body));
+        let stored = (!self.config.proxy_only).then(|| stored::Source::new(parts, body.clone()));
         let provider = surface.provider();
         let Some(base) = self.config.upstreams.get(provider) else {
             return respond(
@@ -409,12 +409,13 @@ impl Recorder {
             let ct = content_type.clone();
             let headers = head.headers.clone();
             let raw_key = raw_key.unwrap_or_else(|| raw::key_for(parts, b""));
-            let stored = stored.unwrap_or(Value::Null);
             Some(Box::new(move |cap: Capture| {
                 // Counted before it is deferred, so `flush` waits for it from now on.
                 writes.start();
                 deferred.defer(Box::new(move || {
                     let saved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        // Built here, deferred: the body's JSON parse is off the request path.
+                        let stored = stored.map(|s| s.to_json()).unwrap_or(Value::Null);
                         let reply = Reply {
                             status: status.as_u16(),
                             content_type: &ct,

@@ -31,43 +31,72 @@ pub const FIELD: &str = "recordedRequest";
 /// body or which API version answers, never a credential.
 const KEPT_HEADERS: &[&str] = &["anthropic-version", "anthropic-beta", "openai-beta"];
 
-/// The stored form of a forwarded request (not yet redacted by the detector; the query
-/// already has its credential parameters masked).
-pub(crate) fn stored_request(parts: &http::request::Parts, body: &[u8]) -> Value {
-    let mut out = Map::new();
-    out.insert("method".into(), parts.method.as_str().into());
-    let mut path = parts.uri.path().to_string();
-    if let Some(q) = parts.uri.query().filter(|q| !q.is_empty()) {
-        path.push('?');
-        path.push_str(&redact_query(q));
-    }
-    out.insert("path".into(), path.into());
-    let mut headers = Map::new();
-    if let Some(ct) = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    {
-        // A multipart boundary is random per request and says nothing.
-        let ct = ct.split(';').next().unwrap_or(ct).trim();
-        if !ct.is_empty() {
-            headers.insert("content-type".into(), ct.into());
+/// What a stored request is built from, taken from the request head before it is
+/// forwarded; the body (a cheap `Bytes` clone) is read only when the recording is saved,
+/// off the request path, so forwarding never waits for a JSON parse of it.
+pub(crate) struct Source {
+    method: String,
+    /// Path and masked query.
+    path: String,
+    headers: Map<String, Value>,
+    body: bytes::Bytes,
+}
+
+impl Source {
+    /// The parts of `parts` a stored request keeps, and the body.
+    pub(crate) fn new(parts: &http::request::Parts, body: bytes::Bytes) -> Source {
+        let mut path = parts.uri.path().to_string();
+        if let Some(q) = parts.uri.query().filter(|q| !q.is_empty()) {
+            path.push('?');
+            path.push_str(&redact_query(q));
+        }
+        let mut headers = Map::new();
+        if let Some(ct) = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+        {
+            // A multipart boundary is random per request and says nothing.
+            let ct = ct.split(';').next().unwrap_or(ct).trim();
+            if !ct.is_empty() {
+                headers.insert("content-type".into(), ct.into());
+            }
+        }
+        for name in KEPT_HEADERS {
+            if let Some(v) = parts.headers.get(*name).and_then(|v| v.to_str().ok()) {
+                headers.insert((*name).into(), v.into());
+            }
+        }
+        Source {
+            method: parts.method.as_str().to_string(),
+            path,
+            headers,
+            body,
         }
     }
-    for name in KEPT_HEADERS {
-        if let Some(v) = parts.headers.get(*name).and_then(|v| v.to_str().ok()) {
-            headers.insert((*name).into(), v.into());
+
+    /// The stored form (not yet redacted by the detector; the query already has its
+    /// credential parameters masked).
+    pub(crate) fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        out.insert("method".into(), self.method.clone().into());
+        out.insert("path".into(), self.path.clone().into());
+        if !self.headers.is_empty() {
+            out.insert("headers".into(), Value::Object(self.headers.clone()));
         }
-    }
-    if !headers.is_empty() {
-        out.insert("headers".into(), Value::Object(headers));
-    }
-    if !body.is_empty() {
-        if let Ok(v) = serde_json::from_slice::<Value>(body) {
-            out.insert("body".into(), v);
+        if !self.body.is_empty() {
+            if let Ok(v) = serde_json::from_slice::<Value>(&self.body) {
+                out.insert("body".into(), v);
+            }
         }
+        Value::Object(out)
     }
-    Value::Object(out)
+}
+
+/// The stored form of a forwarded request (see [`Source::to_json`]).
+#[cfg(test)]
+fn stored_request(parts: &http::request::Parts, body: &[u8]) -> Value {
+    Source::new(parts, bytes::Bytes::copy_from_slice(body)).to_json()
 }
 
 /// A stored request as `aimock drift` resends it.
