@@ -70,7 +70,13 @@ pub fn load_store(config: &Config) -> anyhow::Result<FixtureStore> {
         );
     }
     tracing::info!(fixtures = count, files = files.len(), "cassettes loaded");
-    Ok(FixtureStore::new(files))
+    if !config.normalize.is_empty() {
+        tracing::info!(rules = ?config.normalize.names(), "normalising request text before matching and recording");
+    }
+    Ok(FixtureStore::with_normalizer(
+        files,
+        config.normalize.clone(),
+    ))
 }
 
 /// A running server: its address and the state it serves.

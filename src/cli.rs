@@ -119,6 +119,53 @@ pub enum Command {
     Record(Box<RecordCmd>),
     /// Validate cassettes without serving them (exit 1 when any has an error).
     Check(CheckArgs),
+    /// Resend every recording's stored request to the real provider and report where
+    /// what aimock serves differs in shape from what the provider sends now (exit 1 on
+    /// any critical difference or any fixture that could not be checked).
+    Drift(Box<DriftArgs>),
+}
+
+/// Options of `aimock drift`.
+#[derive(Debug, Args, Clone)]
+pub struct DriftArgs {
+    /// Cassette files or directories, in load order (default: ./cassettes).
+    #[arg(value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
+    /// The upstreams, as for `record` (only --provider-* and --upstream-timeout-ms
+    /// are used). Credentials come from OPENAI_API_KEY, ANTHROPIC_API_KEY,
+    /// GEMINI_API_KEY, CO_API_KEY, AZURE_OPENAI_API_KEY, TAVILY_API_KEY, or --header.
+    #[command(flatten)]
+    pub record: RecordArgs,
+    /// Only fixtures whose `FILE #INDEX METHOD PATH` or userMessage this regular
+    /// expression matches.
+    #[arg(long, value_name = "PATTERN")]
+    pub only: Option<String>,
+    /// Requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub concurrency: usize,
+    /// At most this many upstream requests started per second.
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Replace stale recordings (any critical difference or warning) with fresh ones,
+    /// in place; hand-written fixtures, raw exchanges and new text alone are left as
+    /// they are.
+    #[arg(long)]
+    pub rerecord: bool,
+    /// A header added to every upstream request, `NAME: VALUE` (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// The normalisation rules the cassettes were recorded with (as for `replay`).
+    #[arg(long, value_name = "RULES")]
+    pub normalize: Vec<String>,
+    /// A user normalisation rule, `PATTERN=>REPLACEMENT` (as for `replay`).
+    #[arg(long, value_name = "PATTERN=>REPLACEMENT")]
+    pub normalize_regex: Vec<String>,
+    /// A config file: its `llm.record.providers` and `normalize` (flags win).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Options of `aimock check`.
@@ -127,6 +174,15 @@ pub struct CheckArgs {
     /// Cassette files or directories to check, in load order (default: ./cassettes).
     #[arg(value_name = "PATHS")]
     pub paths: Vec<PathBuf>,
+    /// Note what these normalisation rules change in the cassettes (as for `replay`).
+    #[arg(long, value_name = "RULES")]
+    pub normalize: Vec<String>,
+    /// A user normalisation rule, `PATTERN=>REPLACEMENT` (as for `replay`).
+    #[arg(long, value_name = "PATTERN=>REPLACEMENT")]
+    pub normalize_regex: Vec<String>,
+    /// Read the normalisation rules from this config file's `normalize` (the flags win).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Options shared by `replay` and `record`.
@@ -277,6 +333,16 @@ pub struct ServeArgs {
     /// saves the vector databases' answers).
     #[arg(long, value_name = "FILE")]
     pub vector: Option<PathBuf>,
+
+    // Request normalisation (see `normalize`): replaces the config file's `normalize`.
+    /// Built-in normalisation rules applied to request text before matching and
+    /// recording: uuid, isoDate, isoDateTime, unixTimestamp (comma list; repeatable).
+    #[arg(long, value_name = "RULES")]
+    pub normalize: Vec<String>,
+    /// A user normalisation rule, `PATTERN=>REPLACEMENT` (a regular expression; `$1`
+    /// refers to a group; repeatable, applied in order after the built-ins).
+    #[arg(long, value_name = "PATTERN=>REPLACEMENT")]
+    pub normalize_regex: Vec<String>,
 }
 
 /// `aimock record`: the serve options plus the upstreams.

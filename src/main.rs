@@ -30,8 +30,16 @@ fn check(args: &CheckArgs) -> ExitCode {
     } else {
         args.paths.clone()
     };
+    let rules = match check_rules(args) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let result = aimock::check::run(&paths, &mut out).and_then(|s| out.flush().map(|()| s));
+    let result =
+        aimock::check::run_with(&paths, &rules, &mut out).and_then(|s| out.flush().map(|()| s));
     match result {
         Ok(s) if s.errors == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
@@ -40,6 +48,55 @@ fn check(args: &CheckArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `aimock drift`: 0 when nothing is critical and every fixture was checked, 1
+/// otherwise, 2 on bad arguments.
+fn drift(args: &aimock::cli::DriftArgs) -> ExitCode {
+    let opts = match aimock::config::drift::resolve(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = match runtime.block_on(aimock::drift::run(opts)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = if args.json {
+        writeln!(out, "{:#}", report.to_json())
+    } else {
+        report.write_text(&mut out)
+    };
+    if let Err(e) = written.and_then(|()| out.flush()) {
+        eprintln!("error: cannot write the report: {e}");
+        return ExitCode::from(2);
+    }
+    ExitCode::from(report.exit_code())
+}
+
+/// The normalisation rules `aimock check` notes: its flags', else its config file's.
+fn check_rules(args: &CheckArgs) -> anyhow::Result<std::sync::Arc<aimock::normalize::Normalizer>> {
+    let file = match &args.config {
+        Some(p) => aimock::config::file::load(p)?.normalize,
+        None => None,
+    };
+    aimock::config::normalize_rules(&args.normalize, &args.normalize_regex, file.as_ref())
 }
 
 /// The reference's command line as `replay` or `record` options: whether to record
@@ -107,6 +164,7 @@ fn main() -> ExitCode {
     let mut early_warnings = Vec::new();
     let resolved = match &cli.command {
         Some(Command::Check(a)) => return check(a),
+        Some(Command::Drift(a)) => return drift(a),
         Some(Command::Replay(a)) => Config::resolve(a),
         Some(Command::Record(r)) => Config::resolve_record(&r.serve, &r.record),
         None => {

@@ -5,7 +5,10 @@
 //! not spend time on at start-up:
 //! - fixtures that can never match because an earlier one catches every request they
 //!   would (`shadow`);
-//! - credential-shaped strings (`secrets`).
+//! - credential-shaped strings (`secrets`);
+//! - with normalisation rules ([`run_with`]), which `match` values they rewrite: one
+//!   `note:` line per file with the count, then one per value (a note is neither an
+//!   error nor a warning). The shadow check then sees the criteria as the server would.
 //!
 //! Unknown fields, empty content and tool-call arguments that are not JSON are reported
 //! by the loader itself (`cassette::model`), with the same wording the server logs.
@@ -25,6 +28,7 @@ use serde_json::Value;
 
 use crate::cassette::load::{self, LoadedFile};
 use crate::cassette::model::{Finding, Fixture, Severity};
+use crate::normalize::Normalizer;
 
 /// Totals for one run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -39,6 +43,8 @@ pub struct Summary {
     pub warnings: usize,
     /// Raw exchange fixtures (replayed byte for byte, not editable), each listed.
     pub raw: usize,
+    /// `match` values the normalisation rules rewrite.
+    pub normalized: usize,
 }
 
 /// One file, with its bytes kept for positions.
@@ -47,11 +53,23 @@ struct Checked {
     bytes: Vec<u8>,
     /// Findings from this index on were added by the check and still need positions.
     added_from: usize,
+    /// What the normalisation rules rewrite: fixture index, field, before, after.
+    normalized: Vec<(usize, &'static str, String, String)>,
 }
 
 /// Check `sources` (files or directories, in load order) and write every problem and a
 /// summary line to `out`.
 pub fn run(sources: &[PathBuf], out: &mut dyn Write) -> std::io::Result<Summary> {
+    run_with(sources, &Normalizer::default(), out)
+}
+
+/// [`run`], with the request normalisation rules the server would run with: the
+/// report notes every `match` value they rewrite.
+pub fn run_with(
+    sources: &[PathBuf],
+    rules: &Normalizer,
+    out: &mut dyn Write,
+) -> std::io::Result<Summary> {
     let mut summary = Summary::default();
     let mut files: Vec<Checked> = Vec::new();
     for (i, src) in sources.iter().enumerate() {
@@ -78,6 +96,9 @@ pub fn run(sources: &[PathBuf], out: &mut dyn Write) -> std::io::Result<Summary>
             files.push(read(&path, load::order_key(i, &root, &path)));
         }
     }
+    for f in &mut files {
+        normalize(f, rules);
+    }
     add_shadow_warnings(&mut files);
     for f in &mut files {
         add_secret_warnings(f);
@@ -89,15 +110,24 @@ pub fn run(sources: &[PathBuf], out: &mut dyn Write) -> std::io::Result<Summary>
         summary.fixtures += f.lf.fixtures.len();
         print_file(&f.lf, out, &mut summary)?;
         list_raw(&f.lf, out, &mut summary)?;
+        print_normalized(f, out, &mut summary)?;
     }
     let raw = if summary.raw > 0 {
         format!(", {} raw (not editable)", summary.raw)
     } else {
         String::new()
     };
+    let normalized = if summary.normalized > 0 {
+        format!(
+            ", {} match value(s) change under the normalisation rules",
+            summary.normalized
+        )
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "checked {} file(s), {} fixture(s): {} error(s), {} warning(s){raw}",
+        "checked {} file(s), {} fixture(s): {} error(s), {} warning(s){raw}{normalized}",
         summary.files, summary.fixtures, summary.errors, summary.warnings
     )?;
     Ok(summary)
@@ -113,6 +143,7 @@ fn read(path: &Path, order: load::OrderKey) -> Checked {
                 lf,
                 bytes,
                 added_from,
+                normalized: Vec::new(),
             }
         }
         // load_file reports the read error the way the server does.
@@ -123,9 +154,51 @@ fn read(path: &Path, order: load::OrderKey) -> Checked {
                 lf,
                 bytes: Vec::new(),
                 added_from,
+                normalized: Vec::new(),
             }
         }
     }
+}
+
+/// Rewrite the file's fixtures as the server would, noting what changed.
+fn normalize(f: &mut Checked, rules: &Normalizer) {
+    if rules.is_empty() {
+        return;
+    }
+    for fx in &mut f.lf.fixtures {
+        let (changes, _) = rules.criteria(&fx.criteria);
+        let index = fx.origin.index;
+        f.normalized
+            .extend(changes.into_iter().map(|(k, a, b)| (index, k, a, b)));
+        *fx = rules.fixture(fx);
+    }
+}
+
+/// The notes for what the rules rewrote in one file: a count, then each value.
+fn print_normalized(
+    f: &Checked,
+    out: &mut dyn Write,
+    summary: &mut Summary,
+) -> std::io::Result<()> {
+    if f.normalized.is_empty() {
+        return Ok(());
+    }
+    let path = f.lf.path.display();
+    summary.normalized += f.normalized.len();
+    writeln!(
+        out,
+        "{path}: note: {} match value(s) change under the normalisation rules",
+        f.normalized.len()
+    )?;
+    for (i, field, before, after) in &f.normalized {
+        writeln!(
+            out,
+            "{path}: note: fixture #{i}: match.{field}: {:?} is matched as {:?}",
+            crate::request::truncate(before, 80),
+            crate::request::truncate(after, 80)
+        )?;
+    }
+    Ok(())
 }
 
 fn add_shadow_warnings(files: &mut [Checked]) {

@@ -80,6 +80,8 @@ pub struct FileConfig {
     pub secret_allow: Vec<String>,
     /// `auth.apiKeys`: inbound API keys (the environment and command line win).
     pub api_keys: Vec<String>,
+    /// `normalize` (aimock's own): the request normalisation rules as written.
+    pub normalize: Option<crate::normalize::RuleSpec>,
     /// The sections mounted services read (`mcp`, `a2a`, `agui`, `vector`,
     /// `services`, ...: [`crate::services::KNOWN_SECTIONS`]), kept as written; each
     /// service validates its own section when it is mounted.
@@ -192,6 +194,7 @@ pub fn parse(bytes: &[u8]) -> anyhow::Result<FileConfig> {
             "llm" => llm(v, &mut out)?,
             "secrets" => secrets(v, &mut out)?,
             "auth" => auth(v, &mut out)?,
+            "normalize" => out.normalize = Some(crate::normalize::RuleSpec::from_json(v)?),
             // The sections mounted services read (`services::KNOWN_SECTIONS`): kept as
             // written for the service that claims it; one nobody serves yet is a warning.
             k if crate::services::KNOWN_SECTIONS.iter().any(|(s, _)| *s == k) => {

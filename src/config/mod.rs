@@ -4,9 +4,11 @@
 //! the file, then the default.
 //!
 //! - `file`: the reference's JSON config file shape, read as it is written;
-//! - `record`: record-mode settings (upstreams, timeouts, where recordings go).
+//! - `record`: record-mode settings (upstreams, timeouts, where recordings go);
+//! - `drift`: `aimock drift`'s options.
 
 pub mod access;
+pub mod drift;
 pub mod file;
 pub mod record;
 pub mod sections;
@@ -82,6 +84,26 @@ pub struct Config {
     pub access: access::AccessConfig,
     /// Connections served at once; past it, new ones wait in the listen backlog.
     pub max_connections: usize,
+    /// Request normalisation rules (`--normalize`, `--normalize-regex`, the file's
+    /// `normalize`; see [`normalize_rules`]).
+    pub normalize: std::sync::Arc<crate::normalize::Normalizer>,
+}
+
+/// The request normalisation rules: the command line's when it gives any, else the
+/// config file's (`normalize`), compiled. A bad rule is an error naming its flag or key.
+pub fn normalize_rules(
+    names: &[String],
+    regexes: &[String],
+    file: Option<&crate::normalize::RuleSpec>,
+) -> anyhow::Result<std::sync::Arc<crate::normalize::Normalizer>> {
+    let flags = crate::normalize::RuleSpec::from_flags(names, regexes)?;
+    let spec = match file {
+        Some(f) if flags.is_empty() => f,
+        _ => &flags,
+    };
+    Ok(std::sync::Arc::new(crate::normalize::Normalizer::build(
+        spec,
+    )?))
 }
 
 /// The PEM files TLS is served with.
@@ -186,6 +208,11 @@ impl Config {
         } else {
             vec![PathBuf::from(DEFAULT_CASSETTES)]
         };
+        let normalize = normalize_rules(
+            &args.normalize,
+            &args.normalize_regex,
+            file.normalize.as_ref(),
+        )?;
         let hard_turn_index = std::env::var("AIMOCK_STRICT_TURN_INDEX")
             .is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
         let file_chaos = file.chaos.unwrap_or_default();
@@ -253,6 +280,7 @@ impl Config {
             max_connections: args
                 .max_connections
                 .map_or(DEFAULT_MAX_CONNECTIONS, |n| n as usize),
+            normalize,
         })
     }
 
@@ -376,6 +404,7 @@ impl Config {
             tls: None,
             access: access::AccessConfig::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            normalize: crate::normalize::Normalizer::none(),
         }
     }
 }

@@ -24,6 +24,8 @@ pub(crate) struct Pending {
     pub surface: Surface,
     /// The create's request: the fixture's match.
     pub req: ChatRequest,
+    /// The create's request as sent (`record::stored`), or `Null`.
+    pub stored: Value,
     /// Every status the upstream sent, the create's reply first.
     polls: Vec<Value>,
     /// The content download's `b64` and `contentType`, or a variant's.
@@ -89,6 +91,7 @@ impl RecordingJobs {
         &self,
         surface: &Surface,
         req: &ChatRequest,
+        stored: &Value,
         step: JobStep<'_>,
         media: Option<&Value>,
     ) -> Option<Pending> {
@@ -102,6 +105,7 @@ impl RecordingJobs {
                     Pending {
                         surface: surface.clone(),
                         req: req.clone(),
+                        stored: stored.clone(),
                         polls: vec![status],
                         content: Map::new(),
                         veo,

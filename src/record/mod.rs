@@ -11,6 +11,7 @@
 //!   itself is `server::realtime::bridge`).
 //! - `writer`: file layout, slugs, atomic appends.
 //! - `redact`: credentials never reach the disk.
+//! - `stored`: the request a recording was made from (`recordedRequest`).
 //!
 //! Collapsing a captured reply into a fixture `response` is each provider's job
 //! (`providers::Surface::collapse`).
@@ -22,6 +23,7 @@ pub(crate) mod matchkey;
 pub(crate) mod raw;
 pub(crate) mod redact;
 pub(crate) mod socket;
+pub mod stored;
 pub(crate) mod tee;
 pub mod writer;
 
@@ -226,6 +228,7 @@ impl Recorder {
             persist(
                 job.surface.provider(),
                 &job.req,
+                job.stored.clone(),
                 response,
                 Vec::new(),
                 None,
@@ -305,6 +308,7 @@ impl Recorder {
         // Computed before the body is handed on; a recording made raw (now or because
         // its reply turns out unreadable) matches on it.
         let raw_key = (!self.config.proxy_only).then(|| raw::key_for(parts, &body));
+        let stored = (!self.config.proxy_only).then(|| stored::Source::new(parts, body.clone()));
         let provider = surface.provider();
         let Some(base) = self.config.upstreams.get(provider) else {
             return respond(
@@ -410,6 +414,8 @@ impl Recorder {
                 writes.start();
                 deferred.defer(Box::new(move || {
                     let saved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        // Built here, deferred: the body's JSON parse is off the request path.
+                        let stored = stored.map(|s| s.to_json()).unwrap_or(Value::Null);
                         let reply = Reply {
                             status: status.as_u16(),
                             content_type: &ct,
@@ -425,8 +431,12 @@ impl Recorder {
                             jobs: &jobs,
                         };
                         match what {
-                            Save::Fixture(req) => save(&surface, &req, raw_key, reply, &ctx),
-                            Save::Raw(reason) => save_raw(&surface, raw_key, reply, reason, &ctx),
+                            Save::Fixture(req) => {
+                                save(&surface, &req, raw_key, stored, reply, &ctx)
+                            }
+                            Save::Raw(reason) => {
+                                save_raw(&surface, raw_key, stored, reply, reason, &ctx)
+                            }
                         }
                     }));
                     if saved.is_err() {
@@ -516,6 +526,7 @@ fn save(
     surface: &Surface,
     req: &ChatRequest,
     key: RawKey,
+    stored: Value,
     reply: Reply<'_>,
     ctx: &SaveContext<'_>,
 ) {
@@ -526,7 +537,8 @@ fn save(
         // poll or download is relayed but not kept.
         if status < 400 || step != crate::providers::JobStep::Start {
             let over = if status < 400 {
-                ctx.jobs.take(surface, req, step, collapsed.media.as_ref())
+                ctx.jobs
+                    .take(surface, req, &stored, step, collapsed.media.as_ref())
             } else {
                 tracing::warn!(status, "a job poll failed upstream; not recorded");
                 None
@@ -537,6 +549,7 @@ fn save(
                     persist(
                         job.surface.provider(),
                         &job.req,
+                        job.stored.clone(),
                         response,
                         Vec::new(),
                         None,
@@ -554,7 +567,7 @@ fn save(
             surface.provider(),
             reply.content_type
         );
-        return save_raw(surface, key, reply, reason, ctx);
+        return save_raw(surface, key, stored, reply, reason, ctx);
     }
     let (mut response, warnings) = collapsed.to_response();
     // A speech stream says nothing of its audio's format: the request asked for it.
@@ -574,25 +587,41 @@ fn save(
     } else {
         None
     };
-    persist(surface.provider(), req, response, warnings, timings, ctx);
+    persist(
+        surface.provider(),
+        req,
+        stored,
+        response,
+        warnings,
+        timings,
+        ctx,
+    );
 }
 
-/// Register and persist one fixture `response` recorded for `req` from `provider`;
-/// the caller has already counted its write as started. Returns the fixture as served.
+/// Register and persist one fixture `response` recorded for `req` from `provider`,
+/// with `stored`, the request as sent (`Value::Null`: none to keep); the caller has
+/// already counted its write as started. Returns the fixture as served.
+#[allow(clippy::too_many_arguments)]
 fn persist(
     provider: &str,
     req: &ChatRequest,
+    mut stored: Value,
     mut response: Value,
     mut warnings: Vec<String>,
     timings: Option<Value>,
     ctx: &SaveContext<'_>,
 ) -> Option<Arc<crate::cassette::Fixture>> {
+    // Derived from the request as matching sees it: recorded matches are written in
+    // normalised form (`crate::normalize`), so they match the same request tomorrow.
+    let req = &*ctx.store.normalized(req);
     let (mut matcher, empty) = matchkey::match_for(req, ctx.config.full_model_version);
     let mut entry = Map::new();
     let mut changed = Vec::new();
     ctx.secrets.redact_json(&mut matcher, "match", &mut changed);
     ctx.secrets
         .redact_json(&mut response, "response", &mut changed);
+    ctx.secrets
+        .redact_json(&mut stored, stored::FIELD, &mut changed);
     if !changed.is_empty() {
         tracing::warn!(fields = ?changed, "credential-shaped values redacted from a recording");
         warnings.push(format!(
@@ -604,6 +633,9 @@ fn persist(
     entry.insert("response".into(), response);
     if let Some(t) = timings {
         entry.insert("recordedTimings".into(), t);
+    }
+    if !stored.is_null() {
+        entry.insert(stored::FIELD.into(), stored);
     }
     let path = writer::recording_path(&ctx.config.record_dir, provider, &req.test_id);
     if empty {
@@ -617,6 +649,7 @@ fn persist(
 fn save_raw(
     surface: &Surface,
     key: RawKey,
+    mut stored: Value,
     reply: Reply<'_>,
     reason: String,
     ctx: &SaveContext<'_>,
@@ -631,6 +664,8 @@ fn save_raw(
         ctx.secrets,
         &mut changed,
     );
+    ctx.secrets
+        .redact_json(&mut stored, stored::FIELD, &mut changed);
     let mut warnings = Vec::new();
     if !changed.is_empty() {
         tracing::warn!(fields = ?changed, "credential-shaped values redacted from a raw recording");
@@ -651,6 +686,9 @@ fn save_raw(
     entry.insert("match".into(), Value::Object(matcher));
     entry.insert("response".into(), raw.to_json());
     entry.insert("_raw".into(), reason.clone().into());
+    if !stored.is_null() {
+        entry.insert(stored::FIELD.into(), stored);
+    }
     // Raw recordings of one provider share a file beside its editable ones.
     let path = writer::recording_path(
         &ctx.config.record_dir,

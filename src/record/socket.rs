@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Uri;
+use serde_json::Value;
 
 use super::{capture, persist, Recorder, SaveContext};
 use crate::cassette::Fixture;
@@ -73,6 +74,16 @@ impl Recorder {
             writes: &self.writes,
             jobs: &self.jobs,
         };
-        persist(provider, req, response, warnings, timings, &ctx)
+        // No `recordedRequest`: a turn is a frame inside a WebSocket session, not a
+        // request that could be sent again on its own.
+        persist(
+            provider,
+            req,
+            Value::Null,
+            response,
+            warnings,
+            timings,
+            &ctx,
+        )
     }
 }

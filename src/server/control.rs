@@ -320,9 +320,11 @@ fn list_fixtures(state: &AppState, query: Option<&str>) -> Response<Body> {
                     "match": m,
                     "responseKind": f.reply.kind_name(),
                 });
-                for k in ["latency", "chaos"] {
+                for k in ["latency", "chaos", "recordedRequest"] {
                     if let Some(v) = raw.get(k) {
-                        o[k] = v.clone();
+                        let mut v = v.clone();
+                        state.config.secrets.redact_json(&mut v, k, &mut Vec::new());
+                        o[k] = v;
                     }
                 }
                 o

@@ -16,7 +16,9 @@ fn resolve(args: &[&str]) -> anyhow::Result<Config> {
     match cli.command {
         Some(Sub::Replay(a)) => Config::resolve(&a),
         Some(Sub::Record(r)) => Config::resolve_record(&r.serve, &r.record),
-        Some(Sub::Check(_)) | None => unreachable!("a replay or record command line"),
+        Some(Sub::Check(_)) | Some(Sub::Drift(_)) | None => {
+            unreachable!("a replay or record command line")
+        }
     }
 }
 
