@@ -420,3 +420,21 @@ pub struct RecordArgs {
     #[arg(long, value_name = "URL")]
     pub upstream_vector: Option<String>,
 }
+
+impl RecordArgs {
+    /// The model providers' upstreams by name (`--provider-*`), given or not: the one
+    /// list `record`, `drift` and the reference's command line read.
+    pub fn providers(&self) -> [(&'static str, &Option<String>); 9] {
+        [
+            ("openai", &self.provider_openai),
+            ("anthropic", &self.provider_anthropic),
+            ("gemini", &self.provider_gemini),
+            ("vertexai", &self.provider_vertexai),
+            ("bedrock", &self.provider_bedrock),
+            ("azure", &self.provider_azure),
+            ("ollama", &self.provider_ollama),
+            ("cohere", &self.provider_cohere),
+            ("tavily", &self.provider_tavily),
+        ]
+    }
+}

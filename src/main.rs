@@ -129,22 +129,15 @@ fn reference_command_line(
 
 /// Some upstream is named on the command line.
 fn has_upstream(r: &aimock::cli::RecordArgs) -> bool {
-    [
-        &r.provider_openai,
-        &r.provider_anthropic,
-        &r.provider_gemini,
-        &r.provider_vertexai,
-        &r.provider_bedrock,
-        &r.provider_azure,
-        &r.provider_ollama,
-        &r.provider_cohere,
-        &r.provider_tavily,
-        &r.upstream_mcp,
-        &r.upstream_a2a,
-        &r.upstream_agui,
-    ]
-    .iter()
-    .any(|u| u.is_some())
+    r.providers().iter().any(|(_, u)| u.is_some())
+        || [
+            &r.upstream_mcp,
+            &r.upstream_a2a,
+            &r.upstream_agui,
+            &r.upstream_vector,
+        ]
+        .iter()
+        .any(|u| u.is_some())
 }
 
 /// The config file at `path` has an `llm.record` object naming providers. A file that

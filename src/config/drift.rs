@@ -21,17 +21,7 @@ pub fn resolve(args: &DriftArgs) -> anyhow::Result<Options> {
         }
     }
     let rec = &args.record;
-    for (name, value) in [
-        ("openai", &rec.provider_openai),
-        ("anthropic", &rec.provider_anthropic),
-        ("gemini", &rec.provider_gemini),
-        ("vertexai", &rec.provider_vertexai),
-        ("bedrock", &rec.provider_bedrock),
-        ("azure", &rec.provider_azure),
-        ("ollama", &rec.provider_ollama),
-        ("cohere", &rec.provider_cohere),
-        ("tavily", &rec.provider_tavily),
-    ] {
+    for (name, value) in rec.providers() {
         if let Some(v) = value {
             upstreams.insert(name.to_string(), super::record::parse_base(name, v)?);
         }

@@ -295,17 +295,7 @@ impl Config {
         for (name, url) in &frec.providers {
             upstreams.insert(name.clone(), record::parse_base(name, url)?);
         }
-        for (name, value) in [
-            ("openai", &rec.provider_openai),
-            ("anthropic", &rec.provider_anthropic),
-            ("gemini", &rec.provider_gemini),
-            ("vertexai", &rec.provider_vertexai),
-            ("bedrock", &rec.provider_bedrock),
-            ("azure", &rec.provider_azure),
-            ("ollama", &rec.provider_ollama),
-            ("cohere", &rec.provider_cohere),
-            ("tavily", &rec.provider_tavily),
-        ] {
+        for (name, value) in rec.providers() {
             if let Some(v) = value {
                 upstreams.insert(name.to_string(), record::parse_base(name, v)?);
             }
