@@ -113,24 +113,10 @@ pub fn fallback_embedding(op: &Op, req: &ChatRequest, ctx: &RenderContext) -> Op
     }
 }
 
-/// A deterministic UUID-shaped id (Cohere's response ids are UUIDs).
+/// A deterministic UUID-shaped id (Cohere's response ids are UUIDs): the one every
+/// service-shaped reply uses.
 fn uuid(ctx: &RenderContext, label: &str) -> String {
-    let hex: String = (0..4)
-        .map(|i| {
-            format!(
-                "{:08x}",
-                (ctx.unit(&format!("{label}{i}")) * 4_294_967_296.0) as u64
-            )
-        })
-        .collect();
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
-    )
+    crate::providers::common::service::uuid(ctx, label)
 }
 
 #[cfg(test)]
