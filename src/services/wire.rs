@@ -26,6 +26,18 @@ pub fn json(status: u16, v: &Value) -> Response<Body> {
     r
 }
 
+/// The 404 for a path below a mount that serves its root alone (`/mcp` and `/mcp/`
+/// are the endpoint; `/mcp/x` is not), or `None` for the root itself.
+pub fn only_the_root(path: &str, prefix: &str) -> Option<Response<Body>> {
+    let rest = path.strip_prefix(prefix).unwrap_or("");
+    (!(rest.is_empty() || rest == "/")).then(|| {
+        json(
+            404,
+            &serde_json::json!({"error": format!("Not found: {path}")}),
+        )
+    })
+}
+
 /// A reply with a status and no body.
 pub fn status(status: u16) -> Response<Body> {
     let mut r = Response::new(Body::empty());

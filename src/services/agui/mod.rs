@@ -116,9 +116,8 @@ impl Service for AguiService {
 
     fn handle(&self, req: ServiceRequest) -> Reply<'_> {
         Box::pin(async move {
-            let rest = req.path.strip_prefix(self.prefix.as_str()).unwrap_or("");
-            if !(rest.is_empty() || rest == "/") {
-                return wire::json(404, &json!({"error": format!("Not found: {}", req.path)}));
+            if let Some(not_found) = wire::only_the_root(&req.path, &self.prefix) {
+                return not_found;
             }
             if req.method != Method::POST {
                 let mut r = wire::json(

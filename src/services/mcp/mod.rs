@@ -322,9 +322,8 @@ impl Service for McpService {
 
     fn handle(&self, req: ServiceRequest) -> Reply<'_> {
         Box::pin(async move {
-            let rest = req.path.strip_prefix(self.prefix.as_str()).unwrap_or("");
-            if !(rest.is_empty() || rest == "/") {
-                return wire::json(404, &json!({"error": format!("Not found: {}", req.path)}));
+            if let Some(not_found) = wire::only_the_root(&req.path, &self.prefix) {
+                return not_found;
             }
             match req.method {
                 Method::POST => self.post(&req).await,
