@@ -207,6 +207,19 @@ impl Recorder {
         self
     }
 
+    /// What a save needs, borrowed from the recorder (a deferred capture builds its own
+    /// from clones it owns).
+    fn save_context(&self) -> SaveContext<'_> {
+        SaveContext {
+            config: &self.config,
+            secrets: &self.secrets,
+            store: &self.store,
+            counter: &self.recorded,
+            writes: &self.writes,
+            jobs: &self.jobs,
+        }
+    }
+
     /// Wait until every recording handed to the writer is on disk (shutdown calls this
     /// after the last connection closed, under its own deadline).
     pub async fn flush(&self) {
@@ -217,14 +230,7 @@ impl Recorder {
             tracing::warn!("a video job was still being recorded at shutdown; writing what it has");
             self.writes.start();
             let response = job.response();
-            let ctx = SaveContext {
-                config: &self.config,
-                secrets: &self.secrets,
-                store: &self.store,
-                counter: &self.recorded,
-                writes: &self.writes,
-                jobs: &self.jobs,
-            };
+            let ctx = self.save_context();
             persist(
                 job.surface.provider(),
                 &job.req,

@@ -17,7 +17,7 @@ use std::time::Duration;
 use http::Uri;
 use serde_json::Value;
 
-use super::{capture, persist, Recorder, SaveContext};
+use super::{capture, persist, Recorder};
 use crate::cassette::Fixture;
 use crate::providers::common::collapse::Collapsed;
 use crate::request::ChatRequest;
@@ -66,14 +66,7 @@ impl Recorder {
             None
         };
         self.writes.start();
-        let ctx = SaveContext {
-            config: &self.config,
-            secrets: &self.secrets,
-            store: &self.store,
-            counter: &self.recorded,
-            writes: &self.writes,
-            jobs: &self.jobs,
-        };
+        let ctx = self.save_context();
         // No `recordedRequest`: a turn is a frame inside a WebSocket session, not a
         // request that could be sent again on its own.
         persist(
