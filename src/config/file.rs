@@ -83,8 +83,8 @@ pub struct FileConfig {
     /// `normalize` (aimock's own): the request normalisation rules as written.
     pub normalize: Option<crate::normalize::RuleSpec>,
     /// The sections mounted services read (`mcp`, `a2a`, `agui`, `vector`,
-    /// `services`, ...: [`crate::services::KNOWN_SECTIONS`]), kept as written; each
-    /// service validates its own section when it is mounted.
+    /// `services`: [`SERVICE_SECTIONS`]), kept as written; each service validates its
+    /// own section when it is mounted.
     pub sections: BTreeMap<String, Value>,
     /// The directory the config file is in: relative paths inside sections resolve
     /// against it.
@@ -92,6 +92,11 @@ pub struct FileConfig {
     /// Everything ignored, one sentence each, naming the key.
     pub warnings: Vec<String>,
 }
+
+/// The reference's config sections that mounted services read (`services::CONFIGURED`
+/// claims each; a test there holds the lists together). Named here, not taken from
+/// `services`, so configuration does not depend on what it configures.
+pub const SERVICE_SECTIONS: &[&str] = &["mcp", "a2a", "agui", "vector", "services"];
 
 const LLM_KEYS: &[&str] = &[
     "fixtures",
@@ -195,14 +200,9 @@ pub fn parse(bytes: &[u8]) -> anyhow::Result<FileConfig> {
             "secrets" => secrets(v, &mut out)?,
             "auth" => auth(v, &mut out)?,
             "normalize" => out.normalize = Some(crate::normalize::RuleSpec::from_json(v)?),
-            // The sections mounted services read (`services::KNOWN_SECTIONS`): kept as
-            // written for the service that claims it; one nobody serves yet is a warning.
-            k if crate::services::KNOWN_SECTIONS.iter().any(|(s, _)| *s == k) => {
-                if !crate::services::serves_section(k) {
-                    out.warnings.push(format!(
-                        "config section `{k}` is not served by aimock (ignored)"
-                    ));
-                }
+            // The sections mounted services read: kept as written for the service that
+            // claims it.
+            k if SERVICE_SECTIONS.contains(&k) => {
                 out.sections.insert(k.to_string(), v.clone());
             }
             k => out

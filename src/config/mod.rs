@@ -69,7 +69,7 @@ pub struct Config {
     /// How long a client gets to send a request head (and an idle connection lives).
     pub header_read_timeout: Duration,
     /// The config file's sections for mounted services, as written
-    /// ([`crate::services::KNOWN_SECTIONS`]); each service reads its own at start-up.
+    /// ([`file::SERVICE_SECTIONS`]); each service reads its own at start-up.
     pub sections: std::collections::BTreeMap<String, serde_json::Value>,
     /// The config file's directory, which relative paths in `sections` resolve against.
     pub config_dir: Option<PathBuf>,

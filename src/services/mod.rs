@@ -10,8 +10,9 @@
 //! `POST /__aimock/reset` resets every service.
 //!
 //! Each service lives in a folder of its own under `services/`, claiming its config
-//! section from [`KNOWN_SECTIONS`] in [`CONFIGURED`]; a section nobody claims yet is
-//! read past with a "not served" warning. Served: the agent stack, `mcp`, `a2a` and
+//! section (one of [`crate::config::file::SERVICE_SECTIONS`], which the config file
+//! keeps as written) in [`CONFIGURED`]; a test holds the two lists to each other.
+//! Served: the agent stack, `mcp`, `a2a` and
 //! `agui` (sharing `wire` for replies, `source` for their own files, `upstream` for
 //! recording, and `codec::jsonrpc`); the vector databases (`vector`); and `web`, which
 //! turns the `services` section into search, rerank and moderation fixtures (those
@@ -38,17 +39,6 @@ pub mod upstream;
 pub mod vector;
 pub mod web;
 pub mod wire;
-
-/// The config-file sections of the reference that mounted services will serve, with
-/// the issue that brings each. A section named here loads with a "not served" warning
-/// until a service claims it.
-pub const KNOWN_SECTIONS: &[(&str, &str)] = &[
-    ("mcp", "the agent stack: MCP tool servers"),
-    ("a2a", "the agent stack: A2A agents"),
-    ("agui", "the agent stack: AG-UI front ends"),
-    ("vector", "RAG mocks: Pinecone, Qdrant, Chroma"),
-    ("services", "RAG mocks: search, rerank, moderation"),
-];
 
 /// Builds the services one config section asks for: the section as written, and the
 /// whole configuration (for the config file's directory, the cassettes, the secrets
@@ -222,6 +212,22 @@ mod tests {
         assert_eq!(s.find("/mcp/tools/list").map(|x| x.name()), Some("tools"));
         assert!(s.find("/mcpx").is_none());
         assert!(s.find("/v1/chat/completions").is_none());
+    }
+
+    #[test]
+    fn every_section_the_config_file_keeps_is_claimed_by_a_service_and_back() {
+        for s in crate::config::file::SERVICE_SECTIONS {
+            assert!(
+                serves_section(s),
+                "section `{s}` is kept but no service claims it"
+            );
+        }
+        for (s, _) in CONFIGURED {
+            assert!(
+                crate::config::file::SERVICE_SECTIONS.contains(s),
+                "service section `{s}` is not kept by the config file"
+            );
+        }
     }
 
     #[test]
