@@ -60,6 +60,22 @@ impl SourceFile {
         self.file.load(&self.name, true)
     }
 
+    /// [`SourceFile::watch`] for a section held as a swappable parsed value: each
+    /// good edit is parsed with `parse` and replaces what `target` holds (MCP, A2A and
+    /// AG-UI keep their section this way).
+    pub fn watch_into<T: Send + Sync + 'static>(
+        self: &Arc<Self>,
+        config: &crate::config::Config,
+        target: Arc<std::sync::RwLock<Arc<T>>>,
+        parse: fn(&Value) -> anyhow::Result<T>,
+    ) {
+        self.watch(config, move |v| {
+            let parsed = parse(v)?;
+            *target.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(parsed);
+            Ok(())
+        });
+    }
+
     /// Watch the file (when the config watches at all): on a change, `apply` gets the
     /// section as it now stands. Needs a Tokio runtime; without one nothing is watched.
     pub fn watch(

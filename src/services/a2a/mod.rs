@@ -74,12 +74,7 @@ pub fn from_section(
     let source = crate::services::source::for_section(config, "a2a");
     let recorder = record::A2aRecorder::from_config(config, shared.clone(), source.clone())?;
     if let Some(src) = &source {
-        let target = shared.clone();
-        src.watch(config, move |v| {
-            let c = A2aConfig::parse(v)?;
-            *target.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(c);
-            Ok(())
-        });
+        src.watch_into(config, shared.clone(), A2aConfig::parse);
     }
     Ok(vec![Arc::new(A2aService {
         prefix,

@@ -50,12 +50,7 @@ pub fn from_section(
     let source = crate::services::source::for_section(config, "agui");
     let recorder = record::AguiRecorder::from_config(config, shared.clone(), source.clone())?;
     if let Some(src) = &source {
-        let target = shared.clone();
-        src.watch(config, move |v| {
-            let c = AguiConfig::parse(v)?;
-            *target.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(c);
-            Ok(())
-        });
+        src.watch_into(config, shared.clone(), AguiConfig::parse);
     }
     Ok(vec![Arc::new(AguiService {
         prefix,

@@ -69,12 +69,7 @@ pub fn from_section(
     let source = crate::services::source::for_section(config, "mcp");
     let recorder = record::McpRecorder::from_config(config, shared.clone(), source.clone())?;
     if let Some(src) = &source {
-        let target = shared.clone();
-        src.watch(config, move |v| {
-            let c = McpConfig::parse(v)?;
-            *target.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(c);
-            Ok(())
-        });
+        src.watch_into(config, shared.clone(), McpConfig::parse);
     }
     Ok(vec![Arc::new(McpService {
         prefix,
