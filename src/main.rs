@@ -60,15 +60,9 @@ fn drift(args: &aimock::cli::DriftArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let report = match runtime.block_on(aimock::drift::run(opts)) {
         Ok(r) => r,
@@ -152,6 +146,18 @@ fn config_records(path: Option<&std::path::Path>) -> bool {
         .is_some_and(|p| p.as_object().is_some_and(|o| !o.is_empty()))
 }
 
+/// The async runtime `drift` and the server run on, or the exit code when it cannot
+/// start (said on stderr: logging may not be set up yet).
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut early_warnings = Vec::new();
@@ -182,15 +188,9 @@ fn main() -> ExitCode {
     for w in early_warnings {
         tracing::warn!("{w}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = runtime.block_on(aimock::app::run(config, aimock::shutdown::signal(), |r| {
         // The one line a harness reads to learn the port; flushed at once.
