@@ -229,17 +229,7 @@ impl Recorder {
         for job in self.jobs.drain() {
             tracing::warn!("a video job was still being recorded at shutdown; writing what it has");
             self.writes.start();
-            let response = job.response();
-            let ctx = self.save_context();
-            persist(
-                job.surface.provider(),
-                &job.req,
-                job.stored.clone(),
-                response,
-                Vec::new(),
-                None,
-                &ctx,
-            );
+            persist_job(&job, &self.save_context());
         }
         loop {
             let idle = self.writes.idle.notified();
@@ -525,6 +515,19 @@ struct SaveContext<'a> {
     jobs: &'a jobs::RecordingJobs,
 }
 
+/// Write a video job's recording as it stands: when the job is over, or at shutdown.
+fn persist_job(job: &jobs::Pending, ctx: &SaveContext<'_>) {
+    persist(
+        job.surface.provider(),
+        &job.req,
+        job.stored.clone(),
+        job.response(),
+        Vec::new(),
+        None,
+        ctx,
+    );
+}
+
 /// Collapse, register and persist one completed capture. Runs deferred (see
 /// [`deferred`]); the caller has already counted its write as started. A reply the
 /// provider's collapse finds nothing in is saved raw instead.
@@ -551,16 +554,7 @@ fn save(
             };
             match over {
                 Some(job) => {
-                    let response = job.response();
-                    persist(
-                        job.surface.provider(),
-                        &job.req,
-                        job.stored.clone(),
-                        response,
-                        Vec::new(),
-                        None,
-                        ctx,
-                    );
+                    persist_job(&job, ctx);
                 }
                 None => ctx.writes.done(false),
             }
