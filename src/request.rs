@@ -9,8 +9,6 @@
 
 use std::borrow::Cow;
 
-use sha2::{Digest, Sha256};
-
 /// Who said a message, in the OpenAI-chat vocabulary every provider is mapped onto.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -228,9 +226,13 @@ pub struct ChatRequest {
     pub test_id: Cow<'static, str>,
     /// Rendering wishes.
     pub hints: RenderHints,
-    /// SHA-256 of the raw request body: with the fixture's own digest it seeds every
-    /// generated id, so replies are deterministic per (fixture, request).
-    pub body_digest: [u8; 32],
+    /// XXH3-128 of the raw request body: with the fixture's own digest it seeds every
+    /// generated id, so replies are deterministic per (fixture, request). Not SHA-256:
+    /// nothing here needs collision resistance against an adversary, only the same
+    /// bytes for the same body, and hashing every request body with SHA-256 was the
+    /// largest single cost of a replay (two of the six SHA-256 blocks a chat request
+    /// paid; the seed below it now fits in one block too).
+    pub body_digest: [u8; 16],
     /// SHA-256 (lower-case hex) of the main uploaded file of a multipart request (the
     /// audio `file`, the first `image` of an edit, a video's `input_reference`):
     /// `match.fileDigest` compares it, so two uploads with the same fields are told
@@ -263,7 +265,7 @@ impl ChatRequest {
             context: None,
             test_id: Cow::Borrowed(DEFAULT_TEST_ID),
             hints: RenderHints::default(),
-            body_digest: Sha256::digest(body).into(),
+            body_digest: xxhash_rust::xxh3::xxh3_128(body).to_le_bytes(),
             file_digest: None,
         }
     }

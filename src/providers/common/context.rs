@@ -12,7 +12,7 @@ use crate::request::ChatRequest;
 /// Deterministic inputs to rendering: the seed for ids, and the chunk size.
 #[derive(Debug, Clone)]
 pub struct RenderContext {
-    /// SHA-256 of (fixture digest, request body digest).
+    /// SHA-256 of (fixture digest, request body digest): 48 bytes in, one block.
     pub seed: [u8; 32],
     /// Characters per streamed text or argument slice.
     pub chunk_size: usize,
@@ -40,7 +40,7 @@ impl RenderContext {
     /// A context for replies that no fixture backs (fallback embeddings).
     pub fn for_request(req: &ChatRequest) -> RenderContext {
         RenderContext {
-            seed: req.body_digest,
+            seed: Sha256::digest(req.body_digest).into(),
             chunk_size: 20,
             whole: false,
         }
