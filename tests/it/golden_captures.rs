@@ -784,7 +784,7 @@ fn kinds(v: &Value, out: &mut BTreeSet<String>) {
 /// the SSE event names and EventStream event types.
 fn payload_kinds(ext: &str, body: &[u8]) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    let mut json = |b: &[u8], out: &mut BTreeSet<String>| {
+    let json = |b: &[u8], out: &mut BTreeSet<String>| {
         if let Ok(v) = serde_json::from_slice::<Value>(b) {
             kinds(&v, out);
             if let Some(inner) = v["bytes"].as_str() {
