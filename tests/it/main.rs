@@ -9,6 +9,7 @@ mod connections;
 mod control;
 mod differential;
 mod drift;
+mod golden_captures;
 mod hostile;
 mod media;
 mod metrics;

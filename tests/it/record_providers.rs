@@ -39,6 +39,11 @@ fn captures(dir: &str, prefix: &str) -> Vec<Capture> {
             &std::fs::read(format!("{GOLDEN}/{dir}/{n}.meta.json")).unwrap(),
         )
         .unwrap();
+        // The captures added for issue 19 (server tools, other Bedrock families, ...)
+        // are held by `golden_captures`, which lists the ones that do not round-trip yet.
+        if meta["added_for"].is_string() {
+            continue;
+        }
         let ct = meta["response"]["content_type"].as_str().unwrap();
         // The fake answers with a static content type: pick the one the capture had.
         let content_type = if ct.contains("amazon.eventstream") {

@@ -83,6 +83,9 @@ impl FakeUpstream {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                // A reply's head and body go out as separate writes: without this,
+                // Nagle holds the body back for the client's delayed ACK (~40 ms).
+                let _ = stream.set_nodelay(true);
                 let (seen, scripts) = (seen2.clone(), scripts2.clone());
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
