@@ -142,9 +142,11 @@ export async function startAimock(options = {}) {
     /** Add fixtures in the cassette format (appended: lowest priority). */
     addFixtures: (fixtures) => control("POST", "/__aimock/fixtures", { fixtures }),
     addFixture: (match, response, extra = {}) => control("POST", "/__aimock/fixtures", { fixtures: [{ match, response, ...extra }] }),
-    /** Journal entries, oldest first; `filters` are the journal's query parameters (`testId`, `path`, `status`, ...). */
+    /** Journal entries, oldest first; `filters` are the journal's query parameters (`testId`, sanitised as `testUrl` does; `path`, `status`, ...). */
     journal: (filters = {}) => {
-      const q = new URLSearchParams(Object.entries(filters).map(([k, v]) => [k, String(v)])).toString();
+      const f = { ...filters };
+      if (f.testId != null) f.testId = sanitizeTestId(f.testId); // as testUrl sent it
+      const q = new URLSearchParams(Object.entries(f).map(([k, v]) => [k, String(v)])).toString();
       return control("GET", `/__aimock/journal${q ? `?${q}` : ""}`);
     },
     /** Entries of `testId` that no fixture answered. */
