@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the end-to-end suite (official Python SDKs, and the JavaScript clients in
-# tests/e2e/js, against the real binary). Creates or reuses .venv with the pinned SDK
+# tests/e2e/js, against the real binary) and the pytest plugin's tests. Creates or reuses .venv with the pinned SDK
 # versions and tests/e2e/js/node_modules with the pinned npm packages. Extra arguments
 # go to pytest.
 set -euo pipefail
@@ -25,5 +25,16 @@ if [ ! -f "$JS_STAMP" ] || [ "$(cat "$JS_STAMP")" != "$JS_WANT" ]; then
   npm ci --prefix "$JS" --no-audit --no-fund --loglevel=error
   echo "$JS_WANT" > "$JS_STAMP"
 fi
+# The pytest plugin (python/pytest-aimock), reinstalled when its sources changed; its
+# own tests (pytester sessions, hence -p pytester) run with the suite.
+PLUGIN=python/pytest-aimock
+PLUGIN_STAMP=.venv/.pytest-aimock.sha256
+PLUGIN_WANT=$(find "$PLUGIN" -path "$PLUGIN/build" -prune -o -type f \( -name '*.py' -o -name '*.toml' -o -name '*.md' \) -print \
+  | sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
+if [ ! -f "$PLUGIN_STAMP" ] || [ "$(cat "$PLUGIN_STAMP")" != "$PLUGIN_WANT" ]; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "./$PLUGIN"
+  rm -rf "$PLUGIN/build" "$PLUGIN"/src/*.egg-info
+  echo "$PLUGIN_WANT" > "$PLUGIN_STAMP"
+fi
 export AIMOCK_BIN=${AIMOCK_BIN:-$PWD/target/debug/aimock}
-exec .venv/bin/python -m pytest tests/e2e -q "$@"
+exec .venv/bin/python -m pytest -p pytester tests/e2e "$PLUGIN/tests" -q "$@"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The single test command: build, run every Rust test, then the end-to-end suite that
-# drives the real binary with the official Python SDKs.
+# The single test command: build, run every Rust test, then the end-to-end suites that
+# drive the real binary with the official Python SDKs (and the pytest plugin) and the
+# official JavaScript SDKs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "==> cargo build"
@@ -9,3 +10,5 @@ echo "==> cargo test"
 cargo test --locked
 echo "==> end-to-end (official SDKs)"
 scripts/e2e.sh "$@"
+echo "==> end-to-end (official JavaScript SDKs)"
+scripts/e2e-js.sh

@@ -8,6 +8,7 @@
 //! - `control`: the `/__aimock/*` control API (fixtures, journal, reset, one-shot errors).
 //! - `catalogue`: models lists and Ollama's tags.
 //! - `tls`: TLS beside plain HTTP on the one port (the first byte decides).
+//! - `test_path`: the `/__test/{id}/` prefix that carries a test id in a base URL.
 //! - `websocket`: the upgrade point realtime surfaces mount their handlers on.
 //! - `jobs`: the video jobs replayed creates started, advanced by their polls.
 //! - `realtime`: the WebSocket I/O of the realtime surfaces (OpenAI Realtime, Responses
@@ -41,6 +42,7 @@ pub mod known;
 pub mod pipeline;
 pub mod realtime;
 pub mod router;
+pub mod test_path;
 pub mod tls;
 pub mod websocket;
 

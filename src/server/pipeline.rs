@@ -1,8 +1,9 @@
 //! The request lifecycle, top to bottom, in one place:
 //!
-//! 0. **access**: while API keys are set, a request without one gets a 401 here
-//!    (`access`; the probes, preflights and the control API, guarded by its own
-//!    token rule, pass);
+//! 0. **test-id prefix**: `/__test/{id}/...` is served as `...` with `X-Test-Id: {id}`
+//!    (`test_path`); then **access**: while API keys are set, a request without one
+//!    gets a 401 here (`access`; the probes, preflights and the control API, guarded
+//!    by its own token rule, pass);
 //! 1. **route**: a pure match of method and path (`router`); probes, `/metrics` and
 //!    the control API (`control`) are answered at once;
 //! 2. **read**: the body, bounded by `--max-body-bytes` (413 past it);
@@ -68,6 +69,21 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let started = Instant::now();
+    // A test id in the path (`/__test/{id}/...`, `test_path`) is taken off before any
+    // step looks at the request; a plain request pays one prefix comparison.
+    if super::test_path::has_prefix(req.uri().path()) {
+        if let Err(super::test_path::Refusal::BadId(id)) = super::test_path::strip(&mut req) {
+            let bad = Failure::client(
+                400,
+                "invalid_test_id",
+                format!("The test id in the path is not usable as a header value: {id:?}"),
+            );
+            tracing::warn!(test_id = ?id, "refused a test-id path prefix");
+            let mut resp = respond(&bad, None, req.uri().path());
+            add_cors(resp.headers_mut());
+            return resp;
+        }
+    }
     // Step 0, only while API keys are set: no key, no service (`access`).
     if state.access.guards() {
         if let Some(mut refused) = super::access::admit(&state, &mut req, started) {
@@ -866,6 +882,21 @@ where
     let mut draft = Draft::new(state.journal.request_id(known.request_id));
     draft.service = Some(Arc::from(svc.name()));
     draft.source = Source::Service;
+    // The test id a service request was sent under, for the journal's `testId` (and its
+    // filter), read as a provider request's is.
+    draft.test_id = known
+        .test_id
+        .and_then(|v| scope_value(v.as_bytes()))
+        .or_else(|| {
+            RequestParts {
+                path: &path,
+                query: parts.uri.query(),
+                headers: &parts.headers,
+            }
+            .query_param("testId")
+            .filter(|s| !s.is_empty())
+        })
+        .map(Cow::Owned);
     let resp = match read_body(body, state.config.max_body_bytes).await {
         Ok(bytes) => {
             svc.handle(ServiceRequest {

@@ -32,6 +32,7 @@ mod secrets;
 mod services;
 mod shutdown;
 mod support;
+mod test_path;
 mod unused;
 mod upstream;
 mod websocket;
