@@ -462,6 +462,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     };
     for e in rd.flatten() {
         let p = e.path();
+        // Hidden files are notes beside the recordings (provenance, editor files).
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         if p.is_dir() {
             walk(&p, out);
         } else {
