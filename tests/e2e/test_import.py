@@ -128,7 +128,9 @@ def test_polly_har_openai_stream_and_anthropic_replay(imported, start_aimock):
     har = json.loads((DATA / "har" / "anthropic-messages.har").read_text())
     body = json.loads(har["log"]["entries"][0]["request"]["postData"]["text"])
     reply = json.loads(har["log"]["entries"][0]["response"]["content"]["text"])
-    a = anthropic.Anthropic(base_url=imported.url, api_key=FAKE_KEY, max_retries=0)
+    # The same question was also recorded streaming (anthropic-messages-streaming.har).
+    alone = start_aimock(imported.cassettes / "har" / "anthropic-messages.json", "--strict")
+    a = anthropic.Anthropic(base_url=alone.url, api_key=FAKE_KEY, max_retries=0)
     m = a.messages.create(**body)
     assert m.content[0].text == reply["content"][0]["text"]
 
