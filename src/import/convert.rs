@@ -8,9 +8,15 @@
 //!   any other text is the reply's content. The file's name (without a leading
 //!   `NNN-` and with `-`/`_` as spaces) is the user message it answers, as in the
 //!   reference.
-//! - **mock-llm** YAML configs: `routes: [{method, path, match: {body}, response}]`,
-//!   each response an OpenAI body, matched on the last user message of the route's
-//!   `match.body.messages`; `mcp.tools` becomes an `mcp` section file (`--mcp FILE`).
+//! - **mock-llm** YAML configs, in both shapes seen: the reference's
+//!   `routes: [{method, path, match: {body}, response}]` (each response an OpenAI
+//!   body, matched on the last user message of `match.body.messages`; `mcp.tools`
+//!   becomes an `mcp` section file for `--mcp FILE`), and dwmkerr/mock-llm's own
+//!   `rules: [{path, method, match, response: {status, content}}]`, whose `content` is
+//!   the body as JSON text with `{{...}}` templates and whose `match` is a JMESPath
+//!   expression: a `contains(...content, 'X')` or `... == 'X'` test on the messages
+//!   gives the user message `X`; any other expression (`@` matches everything) has
+//!   no aimock equivalent and the rule is skipped, saying so.
 //!
 //! Their matches keep only the user message (and model where the source names one):
 //! these mocks never said which turn a reply belongs to.
@@ -46,7 +52,8 @@ fn message_from_name(path: &Path) -> String {
 fn detemplate(raw: &str) -> String {
     let comment = Regex::new(r"(?s)\{#.*?#\}").expect("valid regex");
     let block = Regex::new(r"(?s)\{%.*?%\}").expect("valid regex");
-    let expr = Regex::new(r"\{\{\s*([\w.]+)\s*\}\}").expect("valid regex");
+    // Tera's `{{ name }}` and mock-llm's `{{jmes request body.x[-1]}}` alike.
+    let expr = Regex::new(r"\{\{\s*([^{}]*?)\s*\}\}").expect("valid regex");
     let t = comment.replace_all(raw, "");
     let t = block.replace_all(&t, "");
     expr.replace_all(&t, "[$1]").trim().to_string()
@@ -77,7 +84,7 @@ pub fn read_vidaimock(path: &Path) -> anyhow::Result<(Vec<Exchange>, Option<Valu
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
     Ok((
         vec![chat_call(
-            format!("{name}"),
+            name.to_string(),
             "POST",
             "/v1/chat/completions",
             json!({"messages": [{"role": "user", "content": user}]}),
@@ -106,6 +113,7 @@ fn chat_call(
         response_headers: vec![("content-type".into(), "application/json".into())],
         response_body: serde_json::to_vec(reply).unwrap_or_default(),
         synthetic: true,
+        skip: None,
     }
 }
 
@@ -118,11 +126,15 @@ pub fn read_mockllm(path: &Path) -> anyhow::Result<(Vec<Exchange>, Option<Value>
     let doc: Value = serde_json::to_value(&yaml).context("YAML that has no JSON form")?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
     let routes = doc.get("routes").and_then(Value::as_array);
+    let rules = doc.get("rules").and_then(Value::as_array);
     let tools = doc.pointer("/mcp/tools").and_then(Value::as_array);
-    if routes.is_none() && tools.is_none() {
-        anyhow::bail!("no `routes` and no `mcp.tools`: not a mock-llm config");
+    if routes.is_none() && rules.is_none() && tools.is_none() {
+        anyhow::bail!("no `routes`, `rules` or `mcp.tools`: not a mock-llm config");
     }
     let mut out = Vec::new();
+    for (i, r) in rules.into_iter().flatten().enumerate() {
+        out.push(rule_call(format!("{name} rules[{i}]"), r));
+    }
     for (i, r) in routes.into_iter().flatten().enumerate() {
         let origin = format!("{name} routes[{i}]");
         let method = r["method"].as_str().unwrap_or("POST");
@@ -161,6 +173,50 @@ pub fn read_mockllm(path: &Path) -> anyhow::Result<(Vec<Exchange>, Option<Value>
     Ok((out, section))
 }
 
+/// The user message a mock-llm JMESPath `match` tests for, if it is that simple.
+fn jmes_user_message(expr: &str) -> Option<String> {
+    let contains = Regex::new(r"^\s*contains\(\s*[\w.\[\]\-]*content\s*,\s*'([^']*)'\s*\)\s*$")
+        .expect("valid regex");
+    let equals = Regex::new(r"^\s*[\w.\[\]\-]*content\s*==\s*'([^']*)'\s*$").expect("valid regex");
+    contains
+        .captures(expr)
+        .or_else(|| equals.captures(expr))
+        .map(|c| c[1].to_string())
+}
+
+/// One dwmkerr/mock-llm rule as a made-up call; one whose match cannot be said as a
+/// user message carries why it is skipped.
+fn rule_call(origin: String, r: &Value) -> Exchange {
+    let method = r["method"].as_str().unwrap_or("POST");
+    let path = r["path"].as_str().unwrap_or("/v1/chat/completions");
+    let status = r
+        .pointer("/response/status")
+        .and_then(Value::as_u64)
+        .unwrap_or(200) as u16;
+    let content = r
+        .pointer("/response/content")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let text = detemplate(content);
+    let reply = serde_json::from_str::<Value>(&text).unwrap_or_else(|_| completion(&text));
+    let expr = r["match"].as_str().unwrap_or("@");
+    let Some(user) = jmes_user_message(expr) else {
+        let mut x = chat_call(origin, method, path, json!({}), status, &reply);
+        x.skip = Some(format!(
+            "its match `{expr}` names no user message (aimock has no catch-all fixture)"
+        ));
+        return x;
+    };
+    chat_call(
+        origin,
+        method,
+        path,
+        json!({"messages": [{"role": "user", "content": user}]}),
+        status,
+        &reply,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +228,20 @@ mod tests {
             "tell me a joke"
         );
         assert_eq!(message_from_name(Path::new("greeting.json")), "greeting");
+    }
+
+    #[test]
+    fn simple_jmespath_tests_give_the_user_message() {
+        assert_eq!(
+            jmes_user_message("contains(body.messages[-1].content, 'hello')").as_deref(),
+            Some("hello")
+        );
+        assert_eq!(
+            jmes_user_message("body.messages[-1].content == 'error-401'").as_deref(),
+            Some("error-401")
+        );
+        assert_eq!(jmes_user_message("@"), None);
+        assert_eq!(jmes_user_message("length(body.messages) > `2`"), None);
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub fn read(path: &Path) -> anyhow::Result<(Vec<Exchange>, Option<Value>)> {
             response_headers: headers(&resp["headers"]),
             response_body: gunzip_if_gzip(body(&resp["content"])),
             synthetic: false,
+            skip: None,
         });
     }
     Ok((out, None))

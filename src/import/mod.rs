@@ -71,6 +71,8 @@ pub struct Exchange {
     /// Made up from a mock's config rather than recorded: its match keeps only what
     /// the source said (the user message), not the turn state of a made-up request.
     pub synthetic: bool,
+    /// Already known not to be importable, and why (a reader's own finding).
+    pub skip: Option<String>,
 }
 
 /// What became of one exchange.
@@ -159,6 +161,10 @@ pub fn entry_for(x: &Exchange, secrets: &Detector, opts: &Options) -> Outcome {
             ))
         }
     };
+    // A reader's own finding comes after the path's: "not served" is the plainer why.
+    if let Some(why) = &x.skip {
+        return Outcome::Skipped(why.clone());
+    }
     let mut headers = HeaderMap::new();
     for (k, v) in &x.request_headers {
         if let (Ok(k), Ok(v)) = (

@@ -41,6 +41,7 @@ pub fn read(path: &Path) -> anyhow::Result<(Vec<Exchange>, Option<Value>)> {
         let (Some(req), Some(resp)) = (it.get("request"), it.get("response")) else {
             out.push(Exchange {
                 origin,
+                skip: Some("no `request` and `response` in this interaction".into()),
                 ..Default::default()
             });
             continue;
@@ -69,6 +70,7 @@ pub fn read(path: &Path) -> anyhow::Result<(Vec<Exchange>, Option<Value>)> {
             response_headers,
             response_body: gunzip_if_gzip(bytes(body)),
             synthetic: false,
+            skip: None,
         });
     }
     Ok((out, None))

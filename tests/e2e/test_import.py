@@ -137,3 +137,22 @@ def test_polly_har_openai_stream_and_anthropic_replay(imported, start_aimock):
 
 def imported_dir(server) -> Path:
     return Path(server.cassettes)
+
+
+def test_mock_llm_rules_replay_through_the_sdk(tmp_path, start_aimock):
+    """dwmkerr/mock-llm's documented config: `contains(..., 'hello')` answers any
+    message containing hello, and the 401 rule raises the SDK's AuthenticationError."""
+    out = tmp_path / "mock-llm"
+    summary = run_import("mock-llm", out)
+    assert "names no user message" in summary, summary
+    server = start_aimock(out / "dwmkerr-customising.json", "--strict")
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key=FAKE_KEY, max_retries=0)
+    r = client.chat.completions.create(
+        model="gpt-4", messages=[{"role": "user", "content": "well hello there"}]
+    )
+    assert r.choices[0].message.content == "Hi there! How can I help you today?"
+    with pytest.raises(openai.AuthenticationError) as e:
+        client.chat.completions.create(
+            model="gpt-4", messages=[{"role": "user", "content": "error-401"}]
+        )
+    assert "Incorrect API key provided." in str(e.value)

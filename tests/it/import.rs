@@ -192,3 +192,44 @@ fn an_unreadable_file_is_reported_and_fails_the_run() {
     assert_eq!(code, 1);
     assert!(summary.contains("not read: not JSON"), "{summary}");
 }
+
+/// dwmkerr/mock-llm's own `rules:` format (its README's configs): a `contains(...)`
+/// match becomes the user message, the templated JSON text the reply (an error status
+/// an error fixture), and a rule that matches everything or a path aimock answers
+/// itself is skipped with why.
+#[test]
+fn mock_llm_rules_import_and_say_what_they_skip() {
+    let (summary, out, code) = import(
+        "mock-llm",
+        &[
+            data("mock-llm/dwmkerr-customising.yaml"),
+            data("mock-llm/dwmkerr-default.yaml"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{summary}");
+    let c = cassette(out.path(), "dwmkerr-customising.json");
+    let f = c["fixtures"].as_array().unwrap();
+    assert_eq!(f.len(), 2, "{c:#}");
+    assert_eq!(f[0]["match"], json!({"userMessage": "hello"}));
+    assert_eq!(
+        f[0]["response"]["content"],
+        "Hi there! How can I help you today?"
+    );
+    assert_eq!(f[1]["match"], json!({"userMessage": "error-401"}));
+    assert_eq!(f[1]["response"]["status"], 401, "{c:#}");
+    assert!(
+        summary.contains("GET /v1/models is not a provider call"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("its match `@` names no user message"),
+        "{summary}"
+    );
+    // The default config has nothing importable: no cassette, both rules named.
+    assert!(!out.path().join("dwmkerr-default.json").exists());
+    assert!(
+        summary.contains("dwmkerr-default.yaml: nothing imported, 2 skipped"),
+        "{summary}"
+    );
+}

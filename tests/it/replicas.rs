@@ -200,3 +200,27 @@ async fn three_replicas_answer_every_request_byte_for_byte_alike() {
         "the fallback vector differs across replicas"
     );
 }
+
+/// `aimock health` (the image's HEALTHCHECK): 0 while the server answers /health, 1
+/// for another path's 404 and once nothing listens.
+#[test]
+fn the_health_subcommand_exits_zero_only_on_a_200() {
+    let dir = FixtureDir::new();
+    let r = spawn(dir.path(), &[]);
+    let port = r.base.rsplit(':').next().unwrap().to_string();
+    let health = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_aimock"))
+            .args(["health", "--port", &port, "--timeout-ms", "5000"])
+            .args(extra)
+            .env_remove("AIMOCK_PORT")
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .code()
+    };
+    assert_eq!(health(&[]), Some(0));
+    assert_eq!(health(&["--path", "/ready"]), Some(0));
+    assert_eq!(health(&["--path", "/no-such-path"]), Some(1));
+    drop(r);
+    assert_eq!(health(&[]), Some(1));
+}
