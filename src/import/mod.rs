@@ -45,7 +45,7 @@ pub enum Format {
     Har,
     /// VidaiMock response templates (a directory of `.tera`, `.json`, `.txt`, ...).
     Vidaimock,
-    /// mock-llm YAML configs (`routes:`, `mcp.tools`).
+    /// mock-llm YAML configs (the reference's `routes:` and `mcp.tools`, or dwmkerr/mock-llm's `rules:`).
     MockLlm,
 }
 

@@ -233,3 +233,34 @@ fn mock_llm_rules_import_and_say_what_they_skip() {
         "{summary}"
     );
 }
+
+/// Hostile YAML (a self-referencing alias, an alias bomb) is a file not read, said
+/// plainly, never a hang or a crash.
+#[test]
+fn hostile_yaml_is_refused_not_expanded() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("loop.yaml"), "interactions:\n- &a [*a]\n").unwrap();
+    let mut bomb = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    let mut prev = 'a';
+    for c in 'b'..='i' {
+        let refs = vec![format!("*{prev}"); 9].join(",");
+        bomb.push_str(&format!("{c}: &{c} [{refs}]\n"));
+        prev = c;
+    }
+    bomb.push_str("interactions: [*i]\n");
+    std::fs::write(dir.path().join("bomb.yaml"), bomb).unwrap();
+    for fmt in ["vcrpy", "mock-llm"] {
+        let (summary, _out, code) = import(fmt, &[dir.path().to_path_buf()], &[]);
+        assert_eq!(code, 1, "{summary}");
+        assert!(
+            summary.contains("bomb.yaml: not read: not YAML"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("loop.yaml: not read: not YAML"),
+            "{summary}"
+        );
+    }
+}
