@@ -123,6 +123,49 @@ pub enum Command {
     /// what aimock serves differs in shape from what the provider sends now (exit 1 on
     /// any critical difference or any fixture that could not be checked).
     Drift(Box<DriftArgs>),
+    // A shared gateway and other tools' recordings (`import`, `probe`).
+    /// Turn other tools' recordings into aimock cassettes: vcrpy / pytest-recording
+    /// YAML, Polly.js HAR, VidaiMock templates, mock-llm YAML (prints what was
+    /// imported and what was skipped, and why; exit 1 when a file cannot be read).
+    Import(ImportArgs),
+    /// GET /health of a running aimock on this machine and exit 0 when it answers 200,
+    /// 1 otherwise: a container HEALTHCHECK without curl.
+    Health(HealthArgs),
+}
+
+/// Options of `aimock import`.
+#[derive(Debug, Args, Clone)]
+pub struct ImportArgs {
+    /// The recordings' format.
+    #[arg(value_enum, value_name = "FORMAT")]
+    pub format: crate::import::Format,
+    /// Files or directories (walked for the format's file extensions).
+    #[arg(value_name = "PATHS", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Where the cassettes are written (one per input file).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Import calls to any host whose path aimock serves (OpenAI-compatible gateways),
+    /// not only the providers' own hosts and loopback.
+    #[arg(long)]
+    pub any_host: bool,
+    /// Keep date suffixes in model names (`gpt-4o-2024-08-06`).
+    #[arg(long)]
+    pub record_full_model_version: bool,
+}
+
+/// Options of `aimock health`.
+#[derive(Debug, Args, Clone)]
+pub struct HealthArgs {
+    /// The port aimock listens on [default: 4010].
+    #[arg(long, short = 'p', env = "AIMOCK_PORT", default_value_t = 4010)]
+    pub port: u16,
+    /// The path to ask.
+    #[arg(long, default_value = "/health")]
+    pub path: String,
+    /// Milliseconds to wait for the answer.
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub timeout_ms: u64,
 }
 
 /// Options of `aimock drift`.

@@ -84,6 +84,34 @@ fn drift(args: &aimock::cli::DriftArgs) -> ExitCode {
     ExitCode::from(report.exit_code())
 }
 
+/// `aimock import`: 0 when every file was read (skipped calls are not errors), 1 when
+/// some file could not be, 2 on bad arguments or when the output cannot be written.
+fn import(args: &aimock::cli::ImportArgs) -> ExitCode {
+    init_tracing("warn", aimock::secrets::Detector::shared_builtin());
+    let opts = aimock::import::Options {
+        any_host: args.any_host,
+        full_model_version: args.record_full_model_version,
+    };
+    let secrets = aimock::secrets::Detector::builtin();
+    let summary = match aimock::import::run(args.format, &args.paths, &args.out, secrets, &opts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if let Err(e) = summary.write_text(&mut out).and_then(|()| out.flush()) {
+        eprintln!("error: cannot write the summary: {e}");
+        return ExitCode::from(2);
+    }
+    if summary.has_errors() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 /// The normalisation rules `aimock check` notes: its flags', else its config file's.
 fn check_rules(args: &CheckArgs) -> anyhow::Result<std::sync::Arc<aimock::normalize::Normalizer>> {
     let file = match &args.config {
@@ -164,6 +192,8 @@ fn main() -> ExitCode {
     let resolved = match &cli.command {
         Some(Command::Check(a)) => return check(a),
         Some(Command::Drift(a)) => return drift(a),
+        Some(Command::Import(a)) => return import(a),
+        Some(Command::Health(a)) => return ExitCode::from(aimock::probe::health(a)),
         Some(Command::Replay(a)) => Config::resolve(a),
         Some(Command::Record(r)) => Config::resolve_record(&r.serve, &r.record),
         None => {

@@ -605,8 +605,8 @@ fn save(
 fn persist(
     provider: &str,
     req: &ChatRequest,
-    mut stored: Value,
-    mut response: Value,
+    stored: Value,
+    response: Value,
     mut warnings: Vec<String>,
     timings: Option<Value>,
     ctx: &SaveContext<'_>,
@@ -614,14 +614,49 @@ fn persist(
     // Derived from the request as matching sees it: recorded matches are written in
     // normalised form (`crate::normalize`), so they match the same request tomorrow.
     let req = &*ctx.store.normalized(req);
-    let (mut matcher, empty) = matchkey::match_for(req, ctx.config.full_model_version);
+    let built = fixture_entry(
+        req,
+        stored,
+        response,
+        timings,
+        ctx.secrets,
+        ctx.config.full_model_version,
+    );
+    warnings.extend(built.warnings);
+    let path = writer::recording_path(&ctx.config.record_dir, provider, &req.test_id);
+    register_and_write(built.entry, path, !built.empty, warnings, ctx)
+}
+
+/// A recorded entry, built but not yet registered or written.
+#[derive(Debug, Clone)]
+pub struct BuiltEntry {
+    /// The cassette entry (`match`, `response`, ...).
+    pub entry: Value,
+    /// Its match tells no requests apart (written, never served).
+    pub empty: bool,
+    /// What the cassette file's `_warnings` should say about it.
+    pub warnings: Vec<String>,
+}
+
+/// The editable entry for `req` answered with `response` (a collapsed reply), every
+/// part passed through the credential detector: what `record` saves and what
+/// `aimock import` writes for one recorded call of another tool. `req` is already
+/// normalised.
+pub(crate) fn fixture_entry(
+    req: &ChatRequest,
+    mut stored: Value,
+    mut response: Value,
+    timings: Option<Value>,
+    secrets: &crate::secrets::Detector,
+    full_model_version: bool,
+) -> BuiltEntry {
+    let (mut matcher, empty) = matchkey::match_for(req, full_model_version);
     let mut entry = Map::new();
     let mut changed = Vec::new();
-    ctx.secrets.redact_json(&mut matcher, "match", &mut changed);
-    ctx.secrets
-        .redact_json(&mut response, "response", &mut changed);
-    ctx.secrets
-        .redact_json(&mut stored, stored::FIELD, &mut changed);
+    let mut warnings = Vec::new();
+    secrets.redact_json(&mut matcher, "match", &mut changed);
+    secrets.redact_json(&mut response, "response", &mut changed);
+    secrets.redact_json(&mut stored, stored::FIELD, &mut changed);
     if !changed.is_empty() {
         tracing::warn!(fields = ?changed, "credential-shaped values redacted from a recording");
         warnings.push(format!(
@@ -637,11 +672,56 @@ fn persist(
     if !stored.is_null() {
         entry.insert(stored::FIELD.into(), stored);
     }
-    let path = writer::recording_path(&ctx.config.record_dir, provider, &req.test_id);
     if empty {
         warnings.push("Empty match criteria — this fixture will not match any request".into());
     }
-    register_and_write(Value::Object(entry), path, !empty, warnings, ctx)
+    BuiltEntry {
+        entry: Value::Object(entry),
+        empty,
+        warnings,
+    }
+}
+
+/// The raw entry for one exchange (its key, its reply as captured, why it is raw),
+/// every part passed through the credential detector: what `record` saves for a
+/// request or reply it cannot read, and what `aimock import` writes for the same.
+pub(crate) fn raw_entry(
+    key: &RawKey,
+    mut stored: Value,
+    raw: crate::cassette::raw::RawReply,
+    mut changed: Vec<String>,
+    reason: &str,
+    secrets: &crate::secrets::Detector,
+) -> BuiltEntry {
+    secrets.redact_json(&mut stored, stored::FIELD, &mut changed);
+    let mut warnings = Vec::new();
+    if !changed.is_empty() {
+        tracing::warn!(fields = ?changed, "credential-shaped values redacted from a raw recording");
+        warnings.push(format!(
+            "credential-shaped values redacted at {}",
+            changed.join(", ")
+        ));
+    }
+    let mut matcher = Map::new();
+    matcher.insert("method".into(), key.method.clone().into());
+    let (p, n) = secrets.redact(&key.path);
+    if n > 0 {
+        warnings.push("credential-shaped values redacted at match.path".into());
+    }
+    matcher.insert("path".into(), p.into_owned().into());
+    matcher.insert("bodyDigest".into(), key.digest.clone().into());
+    let mut entry = Map::new();
+    entry.insert("match".into(), Value::Object(matcher));
+    entry.insert("response".into(), raw.to_json());
+    entry.insert("_raw".into(), reason.into());
+    if !stored.is_null() {
+        entry.insert(stored::FIELD.into(), stored);
+    }
+    BuiltEntry {
+        entry: Value::Object(entry),
+        empty: false,
+        warnings,
+    }
 }
 
 /// Save one exchange raw: its key, its reply as captured (credentials redacted), and
@@ -649,7 +729,7 @@ fn persist(
 fn save_raw(
     surface: &Surface,
     key: RawKey,
-    mut stored: Value,
+    stored: Value,
     reply: Reply<'_>,
     reason: String,
     ctx: &SaveContext<'_>,
@@ -664,31 +744,7 @@ fn save_raw(
         ctx.secrets,
         &mut changed,
     );
-    ctx.secrets
-        .redact_json(&mut stored, stored::FIELD, &mut changed);
-    let mut warnings = Vec::new();
-    if !changed.is_empty() {
-        tracing::warn!(fields = ?changed, "credential-shaped values redacted from a raw recording");
-        warnings.push(format!(
-            "credential-shaped values redacted at {}",
-            changed.join(", ")
-        ));
-    }
-    let mut matcher = Map::new();
-    matcher.insert("method".into(), key.method.clone().into());
-    let (p, n) = ctx.secrets.redact(&key.path);
-    if n > 0 {
-        warnings.push("credential-shaped values redacted at match.path".into());
-    }
-    matcher.insert("path".into(), p.into_owned().into());
-    matcher.insert("bodyDigest".into(), key.digest.clone().into());
-    let mut entry = Map::new();
-    entry.insert("match".into(), Value::Object(matcher));
-    entry.insert("response".into(), raw.to_json());
-    entry.insert("_raw".into(), reason.clone().into());
-    if !stored.is_null() {
-        entry.insert(stored::FIELD.into(), stored);
-    }
+    let built = raw_entry(&key, stored, raw, changed, &reason, ctx.secrets);
     // Raw recordings of one provider share a file beside its editable ones.
     let path = writer::recording_path(
         &ctx.config.record_dir,
@@ -696,7 +752,7 @@ fn save_raw(
         crate::request::DEFAULT_TEST_ID,
     );
     tracing::info!(provider = surface.provider(), method = %key.method, path = %key.path, %reason, "saving the exchange raw (not editable)");
-    register_and_write(Value::Object(entry), path, true, warnings, ctx);
+    register_and_write(built.entry, path, true, built.warnings, ctx);
 }
 
 /// Serve a recorded entry at once (unless `serve` is false) and append it to its

@@ -16,7 +16,7 @@ fn resolve(args: &[&str]) -> anyhow::Result<Config> {
     match cli.command {
         Some(Sub::Replay(a)) => Config::resolve(&a),
         Some(Sub::Record(r)) => Config::resolve_record(&r.serve, &r.record),
-        Some(Sub::Check(_)) | Some(Sub::Drift(_)) | None => {
+        Some(Sub::Check(_) | Sub::Drift(_) | Sub::Import(_) | Sub::Health(_)) | None => {
             unreachable!("a replay or record command line")
         }
     }
