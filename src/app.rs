@@ -201,7 +201,7 @@ pub async fn run_with(
     } else {
         serve(listener, state.clone(), shutdown).await
     };
-    if let Some(rec) = &state.recorder {
+    if let Some(rec) = state.recorder.for_shutdown() {
         let pending = rec.pending_writes();
         if pending > 0 {
             tracing::info!(pending, "waiting for recordings to reach the disk");
@@ -216,13 +216,7 @@ pub async fn run_with(
             );
         } else {
             // Every recording is on disk: the writer's thread ends at once.
-            let state = state.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                if let Some(rec) = &state.recorder {
-                    rec.close();
-                }
-            })
-            .await;
+            let _ = tokio::task::spawn_blocking(move || rec.close()).await;
         }
     }
     if let Some(w) = watcher {
