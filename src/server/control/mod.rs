@@ -325,6 +325,11 @@ fn test_scope(parts: &http::request::Parts) -> Result<Option<String>, Response<B
     Ok(id.filter(|t| t != crate::request::DEFAULT_TEST_ID))
 }
 
+/// The full reset `POST /__aimock/reset` makes (the Rust test API's `reset` too).
+pub fn reset_all(state: &AppState) {
+    reset(state)
+}
+
 fn reset(state: &AppState) {
     state.store.clear();
     state.store.reset_counts();
@@ -383,6 +388,9 @@ where
 /// The origin label of fixtures added through the control API (and the Rust test API).
 pub const RUNTIME_ORIGIN: &str = "<runtime>";
 
+/// The origin label of fixtures built in code with the Rust test API.
+pub const CODE_ORIGIN: &str = "<code>";
+
 /// Fixtures added by [`admit_fixtures`].
 #[derive(Debug)]
 pub struct Admitted {
@@ -392,17 +400,22 @@ pub struct Admitted {
     pub warnings: Vec<Finding>,
 }
 
-/// Validate cassette entries as `POST /__aimock/fixtures` does and add them, all or
-/// nothing: one invalid entry rejects the batch, so a test never runs against half of
-/// what it meant to load. `front`: ahead of every other fixture, else after. The
-/// findings name each entry by its place in `list`.
-pub fn admit_fixtures(
-    state: &AppState,
-    list: &[Value],
-    front: bool,
-) -> Result<Admitted, Vec<Finding>> {
-    let label: Arc<str> = Arc::from(RUNTIME_ORIGIN);
-    let base = state.control.added.load(Ordering::Relaxed);
+/// Cassette entries parsed as one batch by [`parse_batch`].
+#[derive(Debug)]
+pub struct Batch {
+    /// The fixtures, in the entries' order.
+    pub fixtures: Vec<Arc<crate::cassette::Fixture>>,
+    /// Warnings about them (they loaded regardless).
+    pub warnings: Vec<Finding>,
+}
+
+/// Parse cassette entries as the control API validates them, all or nothing: one
+/// entry refused (an error, or a warning the reference's validation refuses) refuses
+/// the batch, so a test never runs against half of what it meant to load. Fixtures are
+/// labelled `origin` and numbered from `base`; findings name each entry by its place in
+/// `list`.
+pub fn parse_batch(list: &[Value], origin: &str, base: usize) -> Result<Batch, Vec<Finding>> {
+    let label: Arc<str> = Arc::from(origin);
     let mut findings = Vec::new();
     let mut parsed = Vec::with_capacity(list.len());
     for (i, entry) in list.iter().enumerate() {
@@ -413,25 +426,38 @@ pub fn admit_fixtures(
         }
         parsed.push(fx);
     }
-    // The reference validates every entry added here; what it refuses, we refuse.
     if findings
         .iter()
         .any(|f| f.severity == Severity::Error || f.refused_by_validation)
     {
         return Err(findings);
     }
-    let fixtures: Vec<_> = parsed.into_iter().flatten().map(Arc::new).collect();
-    let n = fixtures.len();
+    Ok(Batch {
+        fixtures: parsed.into_iter().flatten().map(Arc::new).collect(),
+        warnings: findings,
+    })
+}
+
+/// Validate cassette entries as `POST /__aimock/fixtures` does ([`parse_batch`]) and
+/// add them as `<runtime>` fixtures: `front`, ahead of every other fixture, else after.
+pub fn admit_fixtures(
+    state: &AppState,
+    list: &[Value],
+    front: bool,
+) -> Result<Admitted, Vec<Finding>> {
+    let base = state.control.added.load(Ordering::Relaxed);
+    let batch = parse_batch(list, RUNTIME_ORIGIN, base)?;
+    let n = batch.fixtures.len();
     state.control.added.fetch_add(n, Ordering::Relaxed);
     if front {
-        state.store.prepend_runtime(fixtures);
+        state.store.prepend_runtime(batch.fixtures);
     } else {
-        state.store.add_runtime(fixtures);
+        state.store.add_runtime(batch.fixtures);
     }
     tracing::info!(added = n, front, "control API: fixtures added");
     Ok(Admitted {
         added: n,
-        warnings: findings,
+        warnings: batch.warnings,
     })
 }
 
@@ -483,10 +509,13 @@ fn add_fixtures(state: &AppState, body: &[u8], front: bool) -> Response<Body> {
 }
 
 /// Where a fixture came from, by its origin label: a cassette `file`, the `control`
-/// API (or the Rust test API), a `recorded` miss, the config file's `config` services.
+/// API, `code` (the Rust test API), a `recorded` miss, the config file's `config`
+/// services.
 pub fn source_of(origin_file: &str) -> &'static str {
     if origin_file == RUNTIME_ORIGIN {
         "control"
+    } else if origin_file == CODE_ORIGIN {
+        "code"
     } else if origin_file.ends_with(" (recorded)") {
         "recorded"
     } else if origin_file == crate::services::web::ORIGIN {
