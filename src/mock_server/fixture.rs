@@ -270,7 +270,9 @@ mod tests {
                 .tool_name("get_weather")
                 .reply_tool_call("get_weather", json!({"city": "Paris"}))
                 .reply_tool_call("get_time", json!("{}")),
-            Fixture::from_entry(json!({"match": {"userMessage": "x"}, "response": {"content": "y"}, "latency": 5})),
+            Fixture::from_entry(
+                json!({"match": {"userMessage": "x"}, "response": {"content": "y"}, "latency": 5}),
+            ),
         ];
         for f in cases {
             let entry = f.to_json();

@@ -391,7 +391,8 @@ impl MockServerBuilder {
             });
         }
         let list: Vec<Value> = self.fixtures.iter().map(Fixture::to_json).collect();
-        let batch = parse_batch(&list, CODE_ORIGIN, 0).map_err(|findings| FixtureError { findings })?;
+        let batch =
+            parse_batch(&list, CODE_ORIGIN, 0).map_err(|findings| FixtureError { findings })?;
         Ok((
             config,
             Seed {
