@@ -276,7 +276,8 @@ mod tests {
         ];
         for f in cases {
             let entry = f.to_json();
-            let batch = crate::server::control::parse_batch(&[entry.clone()], "<code>", 0);
+            let batch =
+                crate::server::control::parse_batch(std::slice::from_ref(&entry), "<code>", 0);
             assert!(batch.is_ok(), "{entry}: {:?}", batch.err());
         }
         assert_eq!(

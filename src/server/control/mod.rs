@@ -256,7 +256,7 @@ where
             json(200, &json!({"reset": true}))
         }
         Op::ResetMatchCounts => match test_scope(parts) {
-            Err(resp) => resp,
+            Err(m) => bad(m),
             Ok(None) => {
                 state.store.reset_counts();
                 tracing::info!("control API: every sequence count reset");
@@ -279,11 +279,11 @@ where
         },
         Op::StopRecording => runtime::stop_recording(state),
         Op::GetChaos | Op::ClearChaos => match test_scope(parts) {
-            Err(resp) => resp,
+            Err(m) => bad(m),
             Ok(t) => runtime::chaos(state, t.as_deref(), op == Op::ClearChaos),
         },
         Op::SetChaos => match test_scope(parts) {
-            Err(resp) => resp,
+            Err(m) => bad(m),
             Ok(t) => match read(state, body).await {
                 Ok(b) => runtime::set_chaos(state, t.as_deref(), &b),
                 Err(resp) => resp,
@@ -308,13 +308,13 @@ where
 /// neither (or the default id), meaning the whole server. A present but blank
 /// `X-Test-Id` is a 400, as the reference's: taken as "no test id" it would change
 /// every other test's scope.
-fn test_scope(parts: &http::request::Parts) -> Result<Option<String>, Response<Body>> {
+fn test_scope(parts: &http::request::Parts) -> Result<Option<String>, String> {
     let header = match parts.headers.get("x-test-id") {
         None => None,
         Some(v) => match v.to_str().map(str::trim) {
-            Ok("") => return Err(bad("Invalid 'X-Test-Id': header is present but empty")),
+            Ok("") => return Err("Invalid 'X-Test-Id': header is present but empty".into()),
             Ok(t) => Some(t.to_string()),
-            Err(_) => return Err(bad("Invalid 'X-Test-Id': not visible ASCII")),
+            Err(_) => return Err("Invalid 'X-Test-Id': not visible ASCII".into()),
         },
     };
     let id = header.or_else(|| {

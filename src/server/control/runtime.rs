@@ -34,14 +34,15 @@ const RECORD_FIELDS: &[&str] = &[
     "maxCaptureBytes",
 ];
 
-fn object(body: &[u8]) -> Result<Map<String, Value>, Response<Body>> {
+/// The body as a JSON object (an empty body is `{}`), or why not.
+fn object(body: &[u8]) -> Result<Map<String, Value>, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(o)) => Ok(o),
-        Ok(_) => Err(bad("Invalid body: expected a JSON object")),
-        Err(e) => Err(bad(format!("Invalid JSON: {e}"))),
+        Ok(_) => Err("Invalid body: expected a JSON object".into()),
+        Err(e) => Err(format!("Invalid JSON: {e}")),
     }
 }
 
@@ -80,7 +81,7 @@ pub(super) fn stop_recording(state: &AppState) -> Response<Body> {
 pub(super) async fn start_recording(state: &AppState, body: &[u8]) -> Response<Body> {
     let o = match object(body) {
         Ok(o) => o,
-        Err(r) => return r,
+        Err(m) => return bad(m),
     };
     let rc = match record_config(state, &o) {
         Ok(rc) => rc,
@@ -281,7 +282,7 @@ pub(super) fn chaos(state: &AppState, test_id: Option<&str>, clear: bool) -> Res
 pub(super) fn set_chaos(state: &AppState, test_id: Option<&str>, body: &[u8]) -> Response<Body> {
     let o = match object(body) {
         Ok(o) => o,
-        Err(r) => return r,
+        Err(m) => return bad(m),
     };
     let mut rates = ChaosRates::default();
     for (k, v) in &o {
