@@ -2,6 +2,9 @@
 //! so a fixture built here goes through the one loader (`cassette::parse`) and means
 //! exactly what the same entry in a file means.
 //!
+//! Rejected alternative: typed Rust structs mirroring the cassette model, a second
+//! schema to keep in step with the loader; a JSON map cannot drift from it.
+//!
 //! Not here: loading and validation (`cassette::parse`, reached through
 //! [`crate::server::control::parse_batch`]), serving ([`super::MockServer`]).
 

@@ -206,7 +206,28 @@ impl MockServer {
     }
 
     /// Forget the sequence counts only (every test id's), so `sequenceIndex` fixtures
-    /// answer from their first again.
+    /// answer from their first again; fixtures and journal stay.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use aimock::{Fixture, MockServer};
+    ///
+    /// let server = MockServer::builder()
+    ///     .fixture(Fixture::on_message("step").sequence(0).reply("first"))
+    ///     .fixture(Fixture::on_message("step").sequence(1).reply("second"))
+    ///     .start()
+    ///     .await;
+    /// let uri = server.uri();
+    /// let ask = || aimock::mock_server::post_json(&uri, "/v1/chat/completions",
+    ///     r#"{"model":"gpt-4o","messages":[{"role":"user","content":"step"}]}"#);
+    /// assert!(ask().await.contains("first"));
+    /// assert!(ask().await.contains("second"));
+    /// server.reset_match_counts();
+    /// assert!(ask().await.contains("first"));
+    /// assert_eq!(server.received_requests().len(), 3);
+    /// # }
+    /// ```
     pub fn reset_match_counts(&self) {
         self.state.store.reset_counts();
     }

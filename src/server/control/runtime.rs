@@ -4,7 +4,10 @@
 //! reference's route, scoped by test id as its is).
 //!
 //! Bodies are checked field by field: an unknown field, a wrong type or an out-of-range
-//! value is a 400 naming the field, never a half-applied setting.
+//! value is a 400 naming the field, never a half-applied setting. Rejected alternative:
+//! serde structs with `deny_unknown_fields`, whose messages name serde's view of the
+//! body (`invalid type: string, expected u64 at line 1 column 30`) rather than the
+//! field and what it takes.
 //!
 //! Not here: what a recorder does (`record`, `record::switch`), how rates resolve per
 //! request (`chaos`).
