@@ -21,9 +21,9 @@
 //!
 //! ([`ROUTES`] is the table the router reads; `GET /__aimock/health` is the router's
 //! own health route.) Added fixtures are run-time fixtures, which survive hot reloads
-//! of the cassette files. Control requests are not journaled. Errors of the routes the
-//! reference has keep its shapes; the others answer aimock's own
-//! `{"error":{"message","type"}}`.
+//! of the cassette files. Control requests are not journaled. Errors are aimock's own
+//! `{"error":{"message","type"}}`, except where the reference's string `{"error":".."}`
+//! is what existing clients read (the fixtures routes, a one-shot error body not JSON).
 //!
 //! - `journal`: reading the journal and its filters.
 //! - `runtime`: recording and chaos switched at run time.
