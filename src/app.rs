@@ -16,6 +16,16 @@ use crate::server::{serve, AppState, Mounts};
 
 /// Load the cassettes named by `config`, logging every finding.
 pub fn load_store(config: &Config) -> anyhow::Result<FixtureStore> {
+    load_store_seeded(config, Vec::new())
+}
+
+/// [`load_store`], with fixtures already parsed (the Rust test API's, built in code)
+/// added after every cassette as run-time fixtures; they count towards what a strict
+/// server needs to start.
+pub fn load_store_seeded(
+    config: &Config,
+    seed: Vec<Arc<crate::cassette::Fixture>>,
+) -> anyhow::Result<FixtureStore> {
     for src in &config.cassettes {
         if !src.exists() {
             if config.strict {
@@ -37,7 +47,7 @@ pub fn load_store(config: &Config) -> anyhow::Result<FixtureStore> {
     for f in &files {
         log_findings(f);
     }
-    let count: usize = files.iter().map(|f| f.fixtures.len()).sum();
+    let count: usize = files.iter().map(|f| f.fixtures.len()).sum::<usize>() + seed.len();
     // A mounted service (vector, MCP, ...) answers from its own section, so a strict
     // server with no fixtures still serves something.
     let mounted = config
@@ -73,10 +83,11 @@ pub fn load_store(config: &Config) -> anyhow::Result<FixtureStore> {
     if !config.normalize.is_empty() {
         tracing::info!(rules = ?config.normalize.names(), "normalising request text before matching and recording");
     }
-    Ok(FixtureStore::with_normalizer(
-        files,
-        config.normalize.clone(),
-    ))
+    let store = FixtureStore::with_normalizer(files, config.normalize.clone());
+    if !seed.is_empty() {
+        store.add_runtime(seed);
+    }
+    Ok(store)
 }
 
 /// A running server: its address and the state it serves.
@@ -104,7 +115,19 @@ pub async fn run(
 /// (the realtime WebSocket surfaces are mounted either way).
 pub async fn run_with(
     config: Config,
+    mounts: Mounts,
+    shutdown: impl Future<Output = ()>,
+    on_ready: impl FnOnce(&Running),
+) -> anyhow::Result<()> {
+    run_seeded(config, mounts, Vec::new(), shutdown, on_ready).await
+}
+
+/// [`run_with`], serving `seed` (fixtures built in code, see [`load_store_seeded`])
+/// beside the cassettes: how [`crate::MockServer`] starts.
+pub async fn run_seeded(
+    config: Config,
     mut mounts: Mounts,
+    seed: Vec<Arc<crate::cassette::Fixture>>,
     shutdown: impl Future<Output = ()>,
     on_ready: impl FnOnce(&Running),
 ) -> anyhow::Result<()> {
@@ -119,7 +142,7 @@ pub async fn run_with(
         Some(files) => Some(crate::server::tls::acceptor(files)?),
         None => None,
     };
-    let store = load_store(&config)?;
+    let store = load_store_seeded(&config, seed)?;
     let addr = SocketAddr::new(config.host, config.port);
     let listener = TcpListener::bind(addr)
         .await
@@ -201,7 +224,7 @@ pub async fn run_with(
     } else {
         serve(listener, state.clone(), shutdown).await
     };
-    if let Some(rec) = &state.recorder {
+    if let Some(rec) = state.recorder.for_shutdown() {
         let pending = rec.pending_writes();
         if pending > 0 {
             tracing::info!(pending, "waiting for recordings to reach the disk");
@@ -216,13 +239,7 @@ pub async fn run_with(
             );
         } else {
             // Every recording is on disk: the writer's thread ends at once.
-            let state = state.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                if let Some(rec) = &state.recorder {
-                    rec.close();
-                }
-            })
-            .await;
+            let _ = tokio::task::spawn_blocking(move || rec.close()).await;
         }
     }
     if let Some(w) = watcher {

@@ -10,19 +10,25 @@
 //!
 //! Each rate resolves on its own, from the most specific level that sets it: the
 //! `X-AIMock-Chaos-Drop|Malformed|Disconnect` request headers (clamped to [0, 1]), then
-//! the matched fixture's `chaos`, then the server's `--chaos-*` flags.
+//! the matched fixture's `chaos`, then the server level: the rates `POST /__aimock/chaos`
+//! set for the request's test id, else the run-time baseline it set without one, else
+//! the server's `--chaos-*` flags. A run-time level replaces the one below it whole (a
+//! rate it leaves out is off, not inherited), as the reference's scoped chaos does.
 //!
 //! # Design
 //! The random stream is splitmix64 over a shared atomic counter: a request that needs a
 //! decision takes the next three positions with one `fetch_add`, so there is no lock and
 //! the n-th chaos decision depends only on the seed and n. With `--chaos-seed` the same
 //! request order gets the same faults. Requests with every rate at zero take no position
-//! at all (and cost three header look-ups).
+//! at all (and cost three header look-ups). While no run-time rates are set, the
+//! server level costs one atomic load ([`Overrides`]).
 //!
 //! Not here: where in the lifecycle chaos is rolled (`server::pipeline`), counting and
 //! journaling the outcome (`metrics`, `journal`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::RwLock;
 
 use bytes::Bytes;
 use http::HeaderValue;
@@ -141,6 +147,93 @@ pub struct Chaos {
     next: AtomicU64,
     /// Server-level rates.
     server: ChaosRates,
+    /// Server-level rates set at run time (`POST /__aimock/chaos`).
+    overrides: Overrides,
+}
+
+/// Server-level chaos set at run time: a baseline that replaces the flags' rates, and
+/// rates per test id that replace the baseline for that test's requests.
+///
+/// # Design
+/// `armed` is raised while anything is set, so a request on a server nobody set chaos
+/// on at run time pays one atomic load, not a lock; rejected alternative: one
+/// `RwLock` read per request, which the perf guard's replay path would feel.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    armed: AtomicBool,
+    scopes: RwLock<Scopes>,
+}
+
+#[derive(Debug, Default)]
+struct Scopes {
+    base: Option<ChaosRates>,
+    by_test: HashMap<String, ChaosRates>,
+}
+
+/// The scope a run-time chaos setting applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// Every request without a setting of its own test id.
+    Server,
+    /// The requests of this test id.
+    Test(&'a str),
+}
+
+impl Overrides {
+    /// The rates requests of `test_id` are held to at the server level, when any
+    /// were set at run time.
+    fn rates_for(&self, test_id: &str) -> Option<ChaosRates> {
+        let s = self.scopes.read().unwrap_or_else(|p| p.into_inner());
+        s.by_test.get(test_id).copied().or(s.base)
+    }
+
+    /// Replace the rates of `scope`.
+    pub fn set(&self, scope: Scope<'_>, rates: ChaosRates) {
+        let mut s = self.scopes.write().unwrap_or_else(|p| p.into_inner());
+        match scope {
+            Scope::Server => s.base = Some(rates),
+            Scope::Test(t) => {
+                s.by_test.insert(t.to_string(), rates);
+            }
+        }
+        self.armed.store(true, Ordering::Release);
+    }
+
+    /// Remove the rates of `scope` (a test id then falls back to the baseline, the
+    /// baseline to the flags).
+    pub fn clear(&self, scope: Scope<'_>) {
+        let mut s = self.scopes.write().unwrap_or_else(|p| p.into_inner());
+        match scope {
+            Scope::Server => s.base = None,
+            Scope::Test(t) => {
+                s.by_test.remove(t);
+            }
+        }
+        self.armed
+            .store(s.base.is_some() || !s.by_test.is_empty(), Ordering::Release);
+    }
+
+    /// Remove every run-time rate.
+    pub fn clear_all(&self) {
+        let mut s = self.scopes.write().unwrap_or_else(|p| p.into_inner());
+        *s = Scopes::default();
+        self.armed.store(false, Ordering::Release);
+    }
+
+    /// The run-time rates of `scope` itself, if set (no fallback).
+    pub fn get(&self, scope: Scope<'_>) -> Option<ChaosRates> {
+        let s = self.scopes.read().unwrap_or_else(|p| p.into_inner());
+        match scope {
+            Scope::Server => s.base,
+            Scope::Test(t) => s.by_test.get(t).copied(),
+        }
+    }
+
+    /// How many test ids have rates of their own.
+    pub fn scoped_tests(&self) -> usize {
+        let s = self.scopes.read().unwrap_or_else(|p| p.into_inner());
+        s.by_test.len()
+    }
 }
 
 const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -159,7 +252,24 @@ impl Chaos {
             seed,
             next: AtomicU64::new(0),
             server,
+            overrides: Overrides::default(),
         }
+    }
+
+    /// The server-level rates set at run time.
+    pub fn overrides(&self) -> &Overrides {
+        &self.overrides
+    }
+
+    /// The server-level rates requests of `test_id` are held to: a run-time setting
+    /// for the test id, else the run-time baseline, else the flags'.
+    pub fn effective(&self, test_id: &str) -> ChaosRates {
+        if self.overrides.armed.load(Ordering::Acquire) {
+            if let Some(r) = self.overrides.rates_for(test_id) {
+                return r;
+            }
+        }
+        self.server
     }
 
     /// A seed for runs that did not pass `--chaos-seed`: different every run, and
@@ -187,13 +297,22 @@ impl Chaos {
     }
 
     /// Resolve this request's rates and decide. `None`: no fault. `headers`: the three
-    /// chaos header values, as for [`resolve`].
+    /// chaos header values, as for [`resolve`]; `test_id`: the request's, for the rates
+    /// set at run time.
     pub fn roll(
         &self,
         headers: [Option<&HeaderValue>; 3],
         fixture: Option<&ChaosRates>,
+        test_id: &str,
     ) -> Option<Decision> {
-        let resolved = resolve(headers, fixture, &self.server);
+        let scoped;
+        let server = if self.overrides.armed.load(Ordering::Acquire) {
+            scoped = self.effective(test_id);
+            &scoped
+        } else {
+            &self.server
+        };
+        let resolved = resolve(headers, fixture, server);
         if resolved.is_off() {
             return None;
         }
@@ -363,7 +482,7 @@ mod tests {
         let run = |seed| {
             let c = Chaos::new(seed, rates(0.1, 0.1, 0.1));
             (0..10_000)
-                .map(|_| c.roll([None; 3], None).map(|d| d.action))
+                .map(|_| c.roll([None; 3], None, "t").map(|d| d.action))
                 .collect::<Vec<_>>()
         };
         let a = run(42);
@@ -378,6 +497,31 @@ mod tests {
         );
         assert!((750..1050).contains(&count(Action::Malformed)));
         assert!((660..960).contains(&count(Action::Disconnect)));
+    }
+
+    #[test]
+    fn run_time_rates_replace_the_level_below_them_whole_per_test_id() {
+        let c = Chaos::new(1, rates(0.5, 0.0, 0.0));
+        assert_eq!(c.effective("a"), rates(0.5, 0.0, 0.0));
+        let only_malformed = ChaosRates {
+            malformed: Some(1.0),
+            ..Default::default()
+        };
+        c.overrides().set(Scope::Test("a"), only_malformed);
+        assert_eq!(c.effective("a"), only_malformed, "no drop inherited");
+        assert_eq!(c.effective("b"), rates(0.5, 0.0, 0.0));
+        assert_eq!(
+            c.roll([None; 3], None, "a").map(|d| d.action),
+            Some(Action::Malformed)
+        );
+        c.overrides().set(Scope::Server, ChaosRates::default());
+        assert_eq!(c.effective("b"), ChaosRates::default());
+        assert_eq!(c.roll([None; 3], None, "b"), None);
+        c.overrides().clear(Scope::Test("a"));
+        assert_eq!(c.effective("a"), ChaosRates::default());
+        c.overrides().clear(Scope::Server);
+        assert_eq!(c.effective("a"), rates(0.5, 0.0, 0.0));
+        assert!(!c.overrides().armed.load(Ordering::Relaxed));
     }
 
     #[test]

@@ -44,6 +44,8 @@
 //! - [`services`]: the home of mounted non-LLM services (a prefix, a handler, a health
 //!   report, a reset), empty until their issues land.
 //! - [`app`]: wiring and start-up.
+//! - [`mock_server`]: the Rust test API ([`MockServer`], [`Fixture`]), on the same
+//!   start-up and fixture store.
 //! - [`check`]: `aimock check`, cassette validation without serving.
 #![warn(missing_docs)]
 // Items nothing outside the crate needs are `pub(crate)`, so dead code is reported.
@@ -66,6 +68,7 @@ pub mod drift;
 pub mod import;
 pub mod journal;
 pub(crate) mod metrics;
+pub mod mock_server;
 pub mod normalize;
 pub mod probe;
 pub mod providers;
@@ -78,3 +81,5 @@ pub mod services;
 pub mod shutdown;
 #[cfg(test)]
 mod testing;
+
+pub use mock_server::{Fixture, MockServer, ReceivedRequest};

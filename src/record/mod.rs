@@ -12,6 +12,7 @@
 //! - `writer`: file layout, slugs, atomic appends.
 //! - `redact`: credentials never reach the disk.
 //! - `stored`: the request a recording was made from (`recordedRequest`).
+//! - `switch`: the recorder in force, replaced or switched off at run time.
 //!
 //! Collapsing a captured reply into a fixture `response` is each provider's job
 //! (`providers::Surface::collapse`).
@@ -24,6 +25,7 @@ pub(crate) mod raw;
 pub(crate) mod redact;
 pub(crate) mod socket;
 pub mod stored;
+pub mod switch;
 pub(crate) mod tee;
 pub mod writer;
 
@@ -189,6 +191,28 @@ impl Recorder {
             writes: Arc::default(),
             jobs: Arc::default(),
         })
+    }
+
+    /// A recorder with another configuration sharing this one's client, writer,
+    /// deferred additions, counters and video jobs (a run-time `POST /__aimock/record`,
+    /// `switch`).
+    pub fn reconfigured(&self, config: RecordConfig) -> Recorder {
+        Recorder {
+            config,
+            client: self.client.clone(),
+            socket_tls: self.socket_tls.clone(),
+            store: self.store.clone(),
+            deferred: self.deferred.clone(),
+            secrets: self.secrets.clone(),
+            recorded: self.recorded.clone(),
+            writes: self.writes.clone(),
+            jobs: self.jobs.clone(),
+        }
+    }
+
+    /// The settings this recorder runs with.
+    pub fn config(&self) -> &RecordConfig {
+        &self.config
     }
 
     /// Scan recordings with `secrets` (the configured detector) instead of the

@@ -78,8 +78,9 @@ pub struct AppState {
     pub config: Config,
     /// The live fixture set and sequence counts.
     pub store: FixtureStore,
-    /// Record mode: forwards misses upstream and saves them.
-    pub recorder: Option<crate::record::Recorder>,
+    /// Record mode: forwards misses upstream and saves them; switched at run time
+    /// by the control API.
+    pub recorder: crate::record::switch::RecorderSwitch,
     /// The request journal (its own short lock per push or read).
     pub journal: crate::journal::Journal,
     /// The seeded chaos decisions (lock-free).
@@ -124,7 +125,7 @@ impl AppState {
             access: access::Access::new(&config),
             config,
             store,
-            recorder,
+            recorder: crate::record::switch::RecorderSwitch::new(recorder),
         }
     }
 }

@@ -310,12 +310,14 @@ fn decide<'a>(
     let recorder = if strict || hit.is_some() {
         None
     } else {
-        state.recorder.as_ref().filter(|r| r.handles(surface))
+        state.recorder.current().filter(|r| r.handles(surface))
     };
 
-    let fault = state
-        .chaos
-        .roll(known.chaos, hit.as_ref().and_then(|f| f.chaos.as_deref()));
+    let fault = state.chaos.roll(
+        known.chaos,
+        hit.as_ref().and_then(|f| f.chaos.as_deref()),
+        &req.test_id,
+    );
     if let Some(d) = fault {
         tracing::info!(provider = surface.provider(), action = d.action.as_str(), level = d.level.as_str(), test_id = %req.test_id, "chaos");
         draft.chaos = Some(d);
@@ -392,7 +394,7 @@ fn unparsed<'a>(
         }
     }
     let strict = strict_override(known.strict).unwrap_or(state.config.strict);
-    if let Some(rec) = state.recorder.as_ref().filter(|r| r.handles(surface)) {
+    if let Some(rec) = state.recorder.current().filter(|r| r.handles(surface)) {
         if !strict {
             tracing::info!(
                 provider = surface.provider(),
@@ -403,7 +405,9 @@ fn unparsed<'a>(
             draft.source = Source::Proxy;
             draft.keep_unparsed(&bytes);
             let reason = format!("the request does not parse: {}", e.message);
-            return Decided::Proxy(Box::pin(rec.forward_raw(surface, parts, bytes, reason)));
+            return Decided::Proxy(Box::pin(async move {
+                rec.forward_raw(surface, parts, bytes, reason).await
+            }));
         }
     }
     draft.keep_unparsed(&bytes);
@@ -443,7 +447,7 @@ fn job_poll<'a>(
         return Decided::Answer(plan_response(plan, None));
     }
     if !strict {
-        if let Some(rec) = state.recorder.as_ref().filter(|r| r.handles(surface)) {
+        if let Some(rec) = state.recorder.current().filter(|r| r.handles(surface)) {
             return Decided::Proxy(Box::pin(proxy(
                 rec, surface, parts, bytes, req, None, draft,
             )));
@@ -528,7 +532,7 @@ fn raw<'b>(surface: &'b Surface, bytes: &'b Bytes) -> Option<(&'b Surface, &'b B
 
 /// Answer from the upstream through the recorder (record or proxy-only mode).
 async fn proxy(
-    rec: &crate::record::Recorder,
+    rec: Arc<crate::record::Recorder>,
     surface: &Surface,
     parts: &http::request::Parts,
     bytes: Bytes,

@@ -326,9 +326,11 @@ impl Connection {
             };
             let found = state.store.find(&req, mode);
             let hit = found.fixture().cloned();
-            let fault = state
-                .chaos
-                .roll(chaos_headers, hit.as_ref().and_then(|f| f.chaos.as_deref()));
+            let fault = state.chaos.roll(
+                chaos_headers,
+                hit.as_ref().and_then(|f| f.chaos.as_deref()),
+                &req.test_id,
+            );
             if let Some(d) = fault {
                 tracing::info!(provider = self.protocol.provider(), action = d.action.as_str(), level = d.level.as_str(), test_id = %req.test_id, "chaos");
                 draft.chaos = Some(d);

@@ -313,7 +313,7 @@ async fn a_realtime_session_that_misses_is_bridged_recorded_without_its_key_and_
         "the session stays bridged"
     );
     drop(ws);
-    s.state.recorder.as_ref().unwrap().flush().await;
+    s.state.recorder.current().unwrap().flush().await;
 
     let seen = seen.0.lock().unwrap().clone();
     assert_eq!(seen.len(), 1, "one upstream session");
@@ -364,7 +364,7 @@ async fn a_responses_socket_session_is_bridged_continues_with_upstream_ids_and_r
     let second = until(&mut ws, done).await;
     assert_eq!(said(&second), "Upstream answer 1", "{second:?}");
     drop(ws);
-    s.state.recorder.as_ref().unwrap().flush().await;
+    s.state.recorder.current().unwrap().flush().await;
 
     assert_eq!(
         seen.0.lock().unwrap()[0].1.as_deref(),
@@ -405,7 +405,7 @@ async fn a_gemini_live_session_is_bridged_with_its_key_and_replays_strictly() {
     send(&mut ws, turn("live again")).await;
     assert_eq!(said(&until(&mut ws, complete).await), "Upstream answer 1");
     drop(ws);
-    s.state.recorder.as_ref().unwrap().flush().await;
+    s.state.recorder.current().unwrap().flush().await;
 
     let seen = seen.0.lock().unwrap().clone();
     assert_eq!(seen[0].0, target, "the key goes up in the query");

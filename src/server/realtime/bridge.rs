@@ -72,7 +72,7 @@ pub(super) struct Log {
 impl Log {
     /// A log for a new connection of `provider`, when a miss could bridge it.
     pub(super) fn for_session(state: &AppState, provider: &str) -> Option<Log> {
-        state.recorder.as_ref()?.socket_upstream(provider)?;
+        state.recorder.current()?.socket_upstream(provider)?;
         Some(Log {
             entries: Vec::new(),
             bytes: 0,
@@ -170,7 +170,7 @@ impl Connection {
     /// relay it until either side closes.
     pub(super) async fn bridge(&mut self, mut turn: Turn, miss: String) -> End {
         let state = self.state.clone();
-        let Some(rec) = state.recorder.as_ref() else {
+        let Some(rec) = state.recorder.current() else {
             return End::No;
         };
         let provider = self.protocol.provider();
@@ -387,7 +387,7 @@ impl Connection {
         };
         relay.sent = Instant::now();
         let state = self.state.clone();
-        let Some(rec) = state.recorder.as_ref() else {
+        let Some(rec) = state.recorder.current() else {
             return;
         };
         let provider = self.protocol.provider();
