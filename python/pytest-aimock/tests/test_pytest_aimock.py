@@ -362,17 +362,13 @@ def test_chaos_helper_is_scoped_to_the_test(pytester):
     pytester.makepyfile(
         """
         import openai, pytest
-        from pytest_aimock import AimockError
 
         def ask():
             return openai.OpenAI(max_retries=0).chat.completions.create(
                 model="gpt-4o", messages=[{"role": "user", "content": "hi"}]).choices[0].message.content
 
         def test_chaotic(aimock):
-            try:
-                aimock.chaos(drop=1.0)
-            except AimockError as e:
-                pytest.skip(str(e))
+            aimock.chaos(drop=1.0)
             with pytest.raises(openai.InternalServerError):
                 ask()
 
@@ -380,11 +376,7 @@ def test_chaos_helper_is_scoped_to_the_test(pytester):
             assert ask() == "Hello"
         """
     )
-    r = pytester.runpytest("-p", "no:cacheprovider", "-rs")
-    outcomes = r.parseoutcomes()
-    if outcomes.get("skipped"):
-        pytest.skip("this aimock has no POST /__aimock/chaos yet (issue 26 item 4)")
-    r.assert_outcomes(passed=2)
+    pytester.runpytest("-p", "no:cacheprovider", "-rs").assert_outcomes(passed=2)
 
 
 def _exe(path: Path, text: str) -> Path:
