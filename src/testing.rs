@@ -86,6 +86,10 @@ pub(crate) fn record_and_replay(
     body: &[u8],
     request: &str,
 ) -> (Value, crate::providers::common::RenderPlan) {
+    let (path, query) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
     let surface = surface_at(path);
     let c = surface.collapse(200, content_type, body);
     let (response, _) = c.to_response();
@@ -93,7 +97,7 @@ pub(crate) fn record_and_replay(
     let headers = http::HeaderMap::new();
     let parts = crate::providers::common::RequestParts {
         path,
-        query: None,
+        query,
         headers: &headers,
     };
     let req = surface

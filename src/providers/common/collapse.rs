@@ -248,13 +248,14 @@ impl Collapsed {
         }
         // With native items, the items are the reply: the neutral fields are derived
         // from them when the fixture is loaded.
-        let itemised = self.native.as_ref().is_some_and(|n| !n.items.is_empty());
+        let has_items = self.native.as_ref().is_some_and(|n| !n.items.is_empty());
         if let Some(n) = &self.native {
-            if itemised {
+            if has_items {
                 r.insert("items".into(), Value::Array(n.items.clone()));
             }
             r.insert("native".into(), n.native_json());
         }
+        let itemised = has_items && !self.native.as_ref().is_some_and(|n| n.neutral_too);
         if itemised {
         } else if !self.content.is_empty() || calls.is_empty() {
             if self.content.is_empty() && self.tool_plan.is_empty() {

@@ -24,6 +24,9 @@ pub struct NativeOut {
     pub fields: Map<String, Value>,
     /// `response.native.streamError`.
     pub stream_error: Option<Value>,
+    /// Write the neutral fields beside the items (they then win for every other
+    /// provider): for replies whose items add little to them (Gemini signatures).
+    pub neutral_too: bool,
 }
 
 impl NativeOut {

@@ -38,6 +38,7 @@ pub(super) fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
 fn collapse_generate(content_type: &str, body: &[u8]) -> Collapsed {
     let mut c = Collapsed::default();
     let mut read = Reader::default();
+    let mut seen: Vec<Value> = Vec::new();
     if content_type.to_ascii_lowercase().contains("event-stream") {
         match decode_all(&mut SseDecoder::new(), body) {
             Ok(events) => {
@@ -47,7 +48,10 @@ fn collapse_generate(content_type: &str, body: &[u8]) -> Collapsed {
                         continue;
                     }
                     match serde_json::from_str::<Value>(data) {
-                        Ok(v) => read.response(&v, &mut c),
+                        Ok(v) => {
+                            read.response(&v, &mut c);
+                            seen.push(v);
+                        }
                         Err(_) => c.dropped += 1,
                     }
                 }
@@ -61,14 +65,25 @@ fn collapse_generate(content_type: &str, body: &[u8]) -> Collapsed {
         for v in &items {
             read.response(v, &mut c);
         }
+        seen = items;
         if !closed {
             c.truncated = true;
         }
         read.finish_stream(&mut c);
     } else {
         match serde_json::from_slice::<Value>(body) {
-            Ok(v) => read.response(&v, &mut c),
+            Ok(v) => {
+                read.response(&v, &mut c);
+                seen.push(v);
+            }
             Err(e) => c.warnings.push(format!("upstream body is not JSON: {e}")),
+        }
+    }
+    if c.error.is_none() {
+        c.native = super::native::native_of(&seen);
+        if c.native.is_some() {
+            // The parts it could not name are in the items now.
+            read.skipped.clear();
         }
     }
     read.finish(&mut c);

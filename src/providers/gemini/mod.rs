@@ -27,6 +27,7 @@ mod generate;
 mod imagen;
 pub(crate) mod live;
 mod live_collapse;
+pub mod native;
 mod request;
 mod veo;
 
