@@ -13,6 +13,7 @@ mod chat;
 mod collapse;
 mod embed;
 pub mod error;
+pub mod native;
 mod rerank;
 
 use crate::cassette::Fixture;
