@@ -55,6 +55,14 @@ pub fn collapse(content_type: &str, body: &[u8]) -> Collapsed {
             if in_band.is_some() {
                 c.error = None;
             }
+            // The final usage (server tools add input tokens after `message_start`),
+            // which is what a replay of the native layer reports throughout.
+            if let Some(u) = message.get("usage").filter(|u| u.is_object()) {
+                c.usage = Some((
+                    tokens(u, "input_tokens").unwrap_or(0),
+                    tokens(u, "output_tokens").unwrap_or(0),
+                ));
+            }
             c.native = Some(n);
         }
     } else {

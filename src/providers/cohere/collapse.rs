@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::Op;
 use crate::codec::decode_all;
