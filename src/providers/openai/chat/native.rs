@@ -25,7 +25,7 @@ use crate::providers::common::{Frame, PlanBody, RenderPlan};
 pub const PROVIDER: &str = "openai";
 
 /// Completion keys the plain render writes.
-const ENVELOPE: &[&str] = &["id", "object", "created", "model", "choices", "usage"];
+const ENVELOPE: &[&str] = &["id", "object", "created", "choices", "usage"];
 /// Choice keys the plain render writes.
 const CHOICE: &[&str] = &["index", "message", "delta", "finish_reason"];
 /// Message keys the neutral fields hold.
@@ -107,6 +107,8 @@ pub fn native_of(v: &Value) -> Option<NativeOut> {
     let o = v.as_object()?;
     let mut fields = rest(o, ENVELOPE);
     fields.retain(|_, x| !x.is_null());
+    // The model alone is no reason for a native layer; beside one, it is kept.
+    let model = fields.remove("model");
     if let Some(u) = o.get("usage").and_then(Value::as_object) {
         if u.keys().any(|k| !USAGE.contains(&k.as_str())) {
             fields.insert("usage".into(), Value::Object(u.clone()));
@@ -146,6 +148,9 @@ pub fn native_of(v: &Value) -> Option<NativeOut> {
     }
     if fields.is_empty() {
         return None;
+    }
+    if let Some(m) = model {
+        fields.insert("model".into(), m);
     }
     let mut out = NativeOut::new(PROVIDER);
     out.fields = fields;
