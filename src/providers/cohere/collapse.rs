@@ -326,6 +326,7 @@ fn collapse_embed(body: &[u8]) -> Collapsed {
 mod tests {
     use super::super::Op;
     use super::*;
+    use serde_json::json;
     use crate::providers::Surface;
     use crate::testing::{collapsed_fixture as fixture_of, golden};
 

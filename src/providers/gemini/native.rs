@@ -242,7 +242,7 @@ mod tests {
         let (response, plan) = record_and_replay(PATH, "application/json", &capture, &request());
         assert_eq!(response["native"]["provider"], "gemini");
         let got: Value = serde_json::from_slice(&plan_bytes(&plan)).unwrap();
-        assert_eq!(seen(&[got.clone()]), seen(&[recorded.clone()]));
+        assert_eq!(seen(std::slice::from_ref(&got)), seen(std::slice::from_ref(&recorded)));
         assert_eq!(got["usageMetadata"], recorded["usageMetadata"]);
         // Streamed: the same parts, the metadata on the last chunk.
         let (_, plan) = record_and_replay(STREAM_PATH, "application/json", &capture, &request());
@@ -250,7 +250,7 @@ mod tests {
             .into_iter()
             .map(|(_, v)| v)
             .collect();
-        assert_eq!(seen(&chunks), seen(&[recorded.clone()]));
+        assert_eq!(seen(&chunks), seen(std::slice::from_ref(&recorded)));
         assert!(chunks
             .last()
             .unwrap()
