@@ -326,9 +326,9 @@ fn collapse_embed(body: &[u8]) -> Collapsed {
 mod tests {
     use super::super::Op;
     use super::*;
-    use serde_json::json;
     use crate::providers::Surface;
     use crate::testing::{collapsed_fixture as fixture_of, golden};
+    use serde_json::json;
 
     fn events(name: &str) -> Vec<Value> {
         decode_all(&mut SseDecoder::new(), &golden(name))

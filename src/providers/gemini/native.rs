@@ -242,7 +242,10 @@ mod tests {
         let (response, plan) = record_and_replay(PATH, "application/json", &capture, &request());
         assert_eq!(response["native"]["provider"], "gemini");
         let got: Value = serde_json::from_slice(&plan_bytes(&plan)).unwrap();
-        assert_eq!(seen(std::slice::from_ref(&got)), seen(std::slice::from_ref(&recorded)));
+        assert_eq!(
+            seen(std::slice::from_ref(&got)),
+            seen(std::slice::from_ref(&recorded))
+        );
         assert_eq!(got["usageMetadata"], recorded["usageMetadata"]);
         // Streamed: the same parts, the metadata on the last chunk.
         let (_, plan) = record_and_replay(STREAM_PATH, "application/json", &capture, &request());
