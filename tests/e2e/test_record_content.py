@@ -311,3 +311,32 @@ def test_ollama_thinking_and_tool_calls(start_aimock, cassette_dir, fake_upstrea
     assert live == ("The user wants the weather. I will call the tool.", [("get_weather", {"city": "Paris"})])
     replay = start_aimock(cassette_dir, "--strict")
     assert ask(replay.url) == live
+
+
+# --- Embeddings --------------------------------------------------------------------
+
+
+def test_every_vector_of_every_embedding_type_round_trips(start_aimock, cassette_dir, fake_upstream):
+    rec = start_aimock(cassette_dir, "--provider-openai", fake_upstream.url, "--provider-cohere", fake_upstream.url, command="record")
+    fake_upstream.script("/v1/embeddings", content("openai/embeddings-json-base64-two-inputs.json"))
+    fake_upstream.script("/v2/embed", content("cohere/embed-v2-json-every-type.json"))
+    types = ["float", "int8", "uint8", "binary", "ubinary", "base64"]
+
+    def ask(url):
+        # The openai SDK asks for base64 and decodes it to floats.
+        e = oai(url).embeddings.create(model="text-embedding-3-small", input=["first", "second"])
+        c = cohere.ClientV2(api_key=FAKE_KEY, base_url=url, max_retries=0).embed(
+            # Other texts: a recorded fixture answers any provider's matching request.
+            model="embed-v4.0", texts=["third", "fourth"], input_type="search_document", embedding_types=types
+        )
+        return [d.embedding for d in e.data], {t: getattr(c.embeddings, t) for t in types}
+
+    live = ask(rec.url)
+    wait_for_fixtures(cassette_dir / "recorded" / "openai.json", 1)
+    wait_for_fixtures(cassette_dir / "recorded" / "cohere.json", 1)
+    rec.stop()
+    floats, by_type = live
+    assert floats == [[0.125, -0.5, 0.25, 0.0625], [-0.75, 0.5, 0.375, -0.125]]
+    assert by_type["int8"] == [[16, -64, 32, 8], [-96, 64, 48, -16]] and by_type["ubinary"] == [[47], [111]]
+    replay = start_aimock(cassette_dir, "--strict")
+    assert ask(replay.url) == live

@@ -271,6 +271,28 @@ fn collapse_json(body: &[u8]) -> Collapsed {
 /// The first vector of `embeddings.float`; other types are turned back into floats that
 /// replay re-encodes to the same integers (with a warning, as precision is lost).
 fn collapse_embed(body: &[u8]) -> Collapsed {
+    let mut c = collapse_embed_vector(body);
+    // More than the one vector says (several inputs, or types the float vector does not
+    // re-encode as Cohere quantised them): the recorded `embeddings` kept whole.
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let e = &v["embeddings"];
+    let several = e.as_object().is_some_and(|m| {
+        m.keys().any(|k| k != "float")
+            || m.values()
+                .any(|l| l.as_array().is_some_and(|a| a.len() > 1))
+    }) || e.as_array().is_some_and(|a| a.len() > 1);
+    if c.embedding.is_some() && several {
+        c.native = crate::providers::common::native::embedding_layer(
+            super::native::PROVIDER,
+            &v,
+            &["id", "meta"],
+        );
+    }
+    c
+}
+
+/// The first vector of a recorded embed body.
+fn collapse_embed_vector(body: &[u8]) -> Collapsed {
     let mut c = Collapsed::default();
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let e = v.get("embeddings");

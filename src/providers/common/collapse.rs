@@ -219,7 +219,11 @@ impl Collapsed {
             return (json!({"error": err, "status": e.status}), warnings);
         }
         if let Some(v) = &self.embedding {
-            return (json!({ "embedding": v }), warnings);
+            let mut r = json!({ "embedding": v });
+            if let Some(n) = &self.native {
+                r["native"] = n.native_json();
+            }
+            return (r, warnings);
         }
         if let Some(m) = &self.media {
             return (m.clone(), warnings);

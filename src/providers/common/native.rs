@@ -130,6 +130,39 @@ pub(crate) fn merged(mut v: Value, extra: &Map<String, Value>) -> Value {
     v
 }
 
+/// A JSON render with the recorded fields of `n` laid over its body (an embedding
+/// fixture's every vector and type, see `cassette::native`).
+pub(crate) fn overlay_plan(
+    plan: super::plan::RenderPlan,
+    n: Option<&crate::cassette::native::Native>,
+) -> super::plan::RenderPlan {
+    let Some(n) = n else { return plan };
+    let super::plan::PlanBody::Full(b) = &plan.body else {
+        return plan;
+    };
+    let Ok(mut v) = serde_json::from_slice::<Value>(b) else {
+        return plan;
+    };
+    crate::cassette::native::overlay(&mut v, &Value::Object(n.fields.clone()));
+    let mut out = super::plan::RenderPlan::json(plan.status, &v);
+    out.content_type = plan.content_type;
+    out.headers = plan.headers;
+    out
+}
+
+/// The fields of a recorded embedding body to keep (all but `skip`), as a native
+/// layer, when the one vector of the fixture does not say everything it said.
+pub(crate) fn embedding_layer(
+    provider: &'static str,
+    body: &Value,
+    skip: &[&str],
+) -> Option<NativeOut> {
+    let o = body.as_object()?;
+    let mut out = NativeOut::new(provider);
+    out.fields = rest(o, skip);
+    Some(out)
+}
+
 /// One SSE frame: `event: <name>\n` when named, then `data: <json>\n\n`.
 pub(crate) fn sse_frame(event: Option<&str>, v: &Value) -> Frame {
     let mut b = Vec::new();
@@ -153,4 +186,51 @@ pub(crate) fn slices(s: &str, size: usize) -> Vec<&str> {
         return Vec::new();
     }
     super::chunk_text(s, size.max(1)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{content_capture, plan_bytes, record_and_replay};
+    use serde_json::{json, Value};
+
+    #[test]
+    fn every_vector_of_every_embedding_type_replays_as_recorded() {
+        let cases = [
+            (
+                "/v1/embeddings",
+                "openai/embeddings-json-base64-two-inputs.json",
+                json!({"model": "text-embedding-3-small", "input": ["a", "b"], "encoding_format": "base64"}),
+            ),
+            (
+                "/v2/embed",
+                "cohere/embed-v2-json-every-type.json",
+                json!({"model": "embed-v4.0", "texts": ["a", "b"], "input_type": "search_document",
+                       "embedding_types": ["float", "int8", "uint8", "binary", "ubinary", "base64"]}),
+            ),
+            (
+                "/v1beta/models/gemini-embedding-001:batchEmbedContents",
+                "gemini/batch-embed-contents-json-two.json",
+                json!({"requests": [{"content": {"parts": [{"text": "a"}]}}, {"content": {"parts": [{"text": "b"}]}}]}),
+            ),
+            (
+                "/api/embed",
+                "ollama/api-embed-json-two.json",
+                json!({"model": "nomic-embed-text", "input": ["a", "b"]}),
+            ),
+        ];
+        for (path, name, request) in cases {
+            let capture = content_capture(name);
+            let recorded: Value = serde_json::from_slice(&capture).unwrap();
+            let (response, plan) =
+                record_and_replay(path, "application/json", &capture, &request.to_string());
+            assert!(
+                response["native"]["provider"].is_string(),
+                "{name}: {response}"
+            );
+            let got: Value = serde_json::from_slice(&plan_bytes(&plan)).unwrap();
+            for key in ["data", "embeddings"] {
+                assert_eq!(got.get(key), recorded.get(key), "{name}: {key}");
+            }
+        }
+    }
 }

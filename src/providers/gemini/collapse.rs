@@ -258,6 +258,10 @@ fn collapse_embed(body: &[u8]) -> Collapsed {
             "upstream Gemini embedding body has no embedding.values or embeddings[0].values".into(),
         ),
     }
+    if c.embedding.is_some() && v["embeddings"].as_array().is_some_and(|d| d.len() > 1) {
+        c.native =
+            crate::providers::common::native::embedding_layer(super::native::PROVIDER, &v, &[]);
+    }
     c
 }
 
