@@ -38,6 +38,9 @@
 //! `blocks` for the order of text and tool calls, `reasoning` from the reasoning
 //! items): text stays text, tool calls stay tool calls, the native parts are dropped.
 //!
+//! An embedding fixture may carry `native` too (no items): the recorded body's vectors
+//! of every input and type, laid over the render of its one `embedding` vector.
+//!
 //! Scope: the data and its parsing. Not here: rendering and collapsing, which live
 //! with each provider (`providers::*::native`), and the shared helpers for them
 //! (`providers::common::native`).

@@ -8,8 +8,9 @@
 //! `contentBlockStart` (tool use only: botocore rejects an empty `start`), deltas and
 //! `contentBlockStop`, then `messageStop` and `metadata`.
 //!
-//! Not here: guardrail traces, citations, images and documents (accepted in requests
-//! and ignored; never produced).
+//! A reply with server tool use, tool results or citations is rendered from its native
+//! layer (`bedrock::native`). Not here: guardrail traces, images and documents in
+//! requests (accepted and ignored).
 
 use serde_json::{json, Map, Value};
 

@@ -14,9 +14,12 @@
 //! `MAX_TOKENS` is `length`, `SAFETY` is `content_filter`, and any other value is kept
 //! as Google spelled it so a Gemini replay sends it back unchanged.
 //!
-//! Not here: non-2xx replies (`Surface::collapse` turns those into error fixtures),
-//! audio/image `inlineData` and code-execution parts (noted in `_warnings`), and Vertex
-//! `:predict`, which is not routed.
+//! Parts beyond text, thoughts and calls (code execution, `inlineData`, ...), signatures
+//! on their own parts and the candidate's metadata are the native layer
+//! (`gemini::native`).
+//!
+//! Not here: non-2xx replies (`Surface::collapse` turns those into error fixtures), and
+//! Vertex `:predict`, which is not routed.
 
 use serde_json::{json, Value};
 
