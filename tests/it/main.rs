@@ -23,6 +23,7 @@ mod rag;
 mod raw_exchange;
 mod realtime;
 mod record;
+mod record_content;
 mod record_google;
 mod record_providers;
 mod record_realtime;

@@ -26,6 +26,7 @@ pub fn collapse(content_type: &str, body: &[u8]) -> Collapsed {
             c.warnings.push(format!("SSE framing error: {e}"));
         }
         let mut reader = EventReader::default();
+        let mut seen = Vec::with_capacity(events.len());
         for ev in events {
             let data = ev.data.trim();
             if data.is_empty() {
@@ -42,11 +43,36 @@ pub fn collapse(content_type: &str, body: &[u8]) -> Collapsed {
                 .or_else(|| v.get("type").and_then(Value::as_str).map(String::from))
                 .unwrap_or_default();
             reader.read(&kind, &v, &mut c);
+            seen.push((kind, v));
         }
         reader.finish(&mut c);
+        let (message, error) = super::native::assemble(&seen);
+        // An error event after the message started is part of the stream (the SDK
+        // raises it mid-stream, after what came before): kept in band. An error that
+        // is the whole stream stays an error fixture.
+        let in_band = error.as_ref().filter(|_| message.get("id").is_some());
+        if let Some(n) = super::native::native_of(&message, in_band) {
+            if in_band.is_some() {
+                c.error = None;
+            }
+            // The final usage (server tools add input tokens after `message_start`),
+            // which is what a replay of the native layer reports throughout.
+            if let Some(u) = message.get("usage").filter(|u| u.is_object()) {
+                c.usage = Some((
+                    tokens(u, "input_tokens").unwrap_or(0),
+                    tokens(u, "output_tokens").unwrap_or(0),
+                ));
+            }
+            c.native = Some(n);
+        }
     } else {
         match serde_json::from_slice::<Value>(body) {
-            Ok(v) => read_message(&v, &mut c),
+            Ok(v) => {
+                read_message(&v, &mut c);
+                if c.error.is_none() {
+                    c.native = super::native::native_of(&v, None);
+                }
+            }
             Err(e) => c.warnings.push(format!("upstream body is not JSON: {e}")),
         }
     }

@@ -15,10 +15,12 @@
 
 pub mod collapse;
 pub mod error;
+pub mod native;
 pub mod reply;
 pub mod request;
 mod skim;
 
+use crate::cassette::model::ChatReply;
 use crate::cassette::Fixture;
 use crate::providers::common::collapse::Collapsed;
 use crate::providers::common::stream_end::{sse_type, Signal, StreamFrame};
@@ -49,7 +51,9 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
         Ok(chat) => chat,
         Err(message) => return error(op, 500, &message, &ErrorKind::Internal),
     };
-    let mut plan = if req.stream {
+    let mut plan = if let Some(n) = chat.native_for(native::PROVIDER) {
+        render_native(op, chat, n, req, ctx)
+    } else if req.stream {
         let mut w =
             FrameWriter::with_capacity(stream_size_hint(chat, ctx.chunk_size), 16).whole(ctx.whole);
         // `event: <type>\ndata: <json>\n\n`, the event name taken from the `type`: the
@@ -70,6 +74,43 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
     plan.headers
         .push(("request-id", ctx.id("req_", "request-id", 24).into()));
     plan
+}
+
+/// A reply with a native layer: the message built from its items, streamed as the API
+/// streams each block kind (see `native`).
+fn render_native(
+    op: &Op,
+    chat: &ChatReply,
+    n: &crate::cassette::native::Native,
+    req: &ChatRequest,
+    ctx: &RenderContext,
+) -> RenderPlan {
+    let m = native::message(chat, n, req, ctx);
+    if !req.stream {
+        if let Some(e) = &n.stream_error {
+            // A JSON request never sees a stream: the error is its reply.
+            let kind = e
+                .pointer("/error/type")
+                .and_then(|t| t.as_str())
+                .unwrap_or("");
+            let status = collapse::error_status(kind);
+            let message = e
+                .pointer("/error/message")
+                .and_then(|t| t.as_str())
+                .unwrap_or("error");
+            let _ = op;
+            return RenderPlan::json(
+                status,
+                &serde_json::json!({"type": "error", "error": {"type": kind, "message": message}}),
+            );
+        }
+        return RenderPlan::json(200, &m);
+    }
+    let frames = native::events(&m, n.stream_error.as_ref(), ctx.chunk_size)
+        .into_iter()
+        .map(|(name, v)| crate::providers::common::native::sse_frame(Some(name), &v))
+        .collect();
+    RenderPlan::sse(frames)
 }
 
 /// An error in Anthropic's shape (see [`error::body`]).

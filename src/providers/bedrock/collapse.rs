@@ -55,6 +55,7 @@ fn read_json(v: &Value, c: &mut Collapsed) {
         if let Some(u) = v.get("usage") {
             c.usage = converse_usage(u);
         }
+        c.native = super::native::native_of(v);
     } else if v.get("content").is_some_and(Value::is_array)
         || v.get("type").and_then(Value::as_str) == Some("error")
     {
@@ -177,10 +178,13 @@ struct ConverseReader {
     usage: Option<(u64, u64)>,
     /// `messageStop` was seen.
     done: bool,
+    /// Every event, for the native layer (`bedrock::native::assemble`).
+    seen: Vec<(String, Value)>,
 }
 
 impl ConverseReader {
     fn read(&mut self, kind: &str, v: &Value, c: &mut Collapsed) {
+        self.seen.push((kind.to_string(), v.clone()));
         let key = v
             .get("contentBlockIndex")
             .and_then(Value::as_u64)
@@ -330,6 +334,9 @@ fn collapse_eventstream(body: &[u8]) -> Collapsed {
     }
     if !(state.anthropic.done || state.converse.done || c.error.is_some()) {
         c.truncated = true;
+    }
+    if !state.saw_anthropic && c.error.is_none() {
+        c.native = super::native::native_of(&super::native::assemble(&state.converse.seen));
     }
     c
 }

@@ -8,8 +8,9 @@
 //! `contentBlockStart` (tool use only: botocore rejects an empty `start`), deltas and
 //! `contentBlockStop`, then `messageStop` and `metadata`.
 //!
-//! Not here: guardrail traces, citations, images and documents (accepted in requests
-//! and ignored; never produced).
+//! A reply with server tool use, tool results or citations is rendered from its native
+//! layer (`bedrock::native`). Not here: guardrail traces, images and documents in
+//! requests (accepted and ignored).
 
 use serde_json::{json, Map, Value};
 
@@ -205,6 +206,10 @@ pub fn render_json(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) ->
         "stopReason": converse_stop_reason(reply),
         "usage": usage(Tokens::of(reply, req)),
     });
+    let body = match reply.native_for(super::native::PROVIDER) {
+        Some(n) => super::native::body(body, reply, n, ctx),
+        None => body,
+    };
     RenderPlan::json(200, &body)
 }
 
@@ -214,6 +219,18 @@ pub fn stream_events(
     req: &ChatRequest,
     ctx: &RenderContext,
 ) -> Vec<(&'static str, Value, bool)> {
+    if let Some(n) = reply.native_for(super::native::PROVIDER) {
+        // The body the items make, streamed as Bedrock streams each block kind.
+        let plain = render_json(reply, req, ctx);
+        let body = match &plain.body {
+            crate::providers::common::PlanBody::Full(b) => {
+                serde_json::from_slice(b).unwrap_or(Value::Null)
+            }
+            _ => Value::Null,
+        };
+        let _ = n;
+        return super::native::events(&body, ctx.chunk_size);
+    }
     let mut events: Vec<(&'static str, Value, bool)> = Vec::new();
     let mut push = |name: &'static str, v: Value| events.push((name, v, true));
     push("messageStart", json!({ "role": role(reply) }));

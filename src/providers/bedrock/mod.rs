@@ -25,6 +25,7 @@ pub mod collapse;
 pub mod converse;
 pub mod error;
 pub mod invoke;
+pub mod native;
 
 use bytes::BytesMut;
 use serde_json::{json, Value};

@@ -102,10 +102,15 @@ pub(super) fn render(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) 
         .id
         .clone()
         .unwrap_or_else(|| uuid(ctx, "id"));
+    let native = reply.native_for(super::native::PROVIDER);
     if req.stream {
         render_stream(reply, req, ctx, &id)
     } else {
-        RenderPlan::json(200, &render_json(reply, req, ctx, &id))
+        let mut v = render_json(reply, req, ctx, &id);
+        if let Some(n) = native {
+            super::native::over_body(&mut v, n);
+        }
+        RenderPlan::json(200, &v)
     }
 }
 
@@ -275,9 +280,19 @@ fn render_stream(
             frames.push(event(json!({"type": "tool-call-end", "index": i})));
         }
     }
-    frames.push(event(json!({"type": "message-end", "delta": {
+    let mut end = json!({
         "finish_reason": finish_reason(reply, !calls.is_empty()),
-        "usage": usage(reply, req)}})));
+        "usage": usage(reply, req)});
+    if let Some(n) = reply.native_for(super::native::PROVIDER) {
+        // Citations come after the text they cite, before the end.
+        for (i, cite) in super::native::citations(n).iter().enumerate() {
+            frames.push(event(json!({"type": "citation-start", "index": i,
+                "delta": {"message": {"citations": cite}}})));
+            frames.push(event(json!({"type": "citation-end", "index": i})));
+        }
+        super::native::over_end(&mut end, n);
+    }
+    frames.push(event(json!({"type": "message-end", "delta": end})));
     let mut done = BytesMut::new();
     sse::encode_data("[DONE]", &mut done);
     frames.push(Frame {

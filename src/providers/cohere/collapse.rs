@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::Op;
 use crate::codec::decode_all;
@@ -81,6 +81,9 @@ fn collapse_sse(body: &[u8]) -> Collapsed {
     let mut kinds: HashMap<u64, String> = HashMap::new();
     let mut last_call: Option<String> = None;
     let mut ended = false;
+    // The native layer's parts: citations in order, and the `message-end` delta.
+    let mut citations: Vec<Value> = Vec::new();
+    let mut end: Option<Value> = None;
     for ev in events {
         let data = ev.data.trim();
         if data.is_empty() || data == "[DONE]" {
@@ -141,8 +144,17 @@ fn collapse_sse(body: &[u8]) -> Collapsed {
                     None => c.dropped += 1,
                 }
             }
+            "citation-start" => {
+                if let Some(cite) = msg
+                    .and_then(|m| m.get("citations"))
+                    .filter(|c| c.is_object())
+                {
+                    citations.push(cite.clone());
+                }
+            }
             "message-end" => {
                 ended = true;
+                end = v.get("delta").cloned();
                 let delta = v.get("delta");
                 if let Some(f) = delta
                     .and_then(|d| d.get("finish_reason"))
@@ -151,16 +163,8 @@ fn collapse_sse(body: &[u8]) -> Collapsed {
                     c.finish_reason = Some(finish_reason(f));
                 }
                 read_usage(delta.and_then(|d| d.get("usage")), &mut c);
-                if let Some(e) = delta
-                    .and_then(|d| d.get("error"))
-                    .and_then(Value::as_str)
-                    .filter(|e| !e.is_empty())
-                {
-                    c.error = Some(error_from_body(
-                        500,
-                        json!({ "message": e }).to_string().as_bytes(),
-                    ));
-                }
+                // `finish_reason: "ERROR"` (with its `error`) is part of the stream: the
+                // SDK hands it over as the last event. It stays in band (see `native`).
             }
             "error" => {
                 ended = true;
@@ -171,6 +175,9 @@ fn collapse_sse(body: &[u8]) -> Collapsed {
     }
     if !ended {
         c.truncated = true;
+    }
+    if c.error.is_none() {
+        c.native = super::native::native_of(&citations, end.as_ref(), true);
     }
     c
 }
@@ -252,12 +259,40 @@ fn collapse_json(body: &[u8]) -> Collapsed {
         c.finish_reason = Some(finish_reason(f));
     }
     read_usage(v.get("usage"), &mut c);
+    let citations = m
+        .get("citations")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    c.native = super::native::native_of(&citations, Some(&v), false);
     c
 }
 
 /// The first vector of `embeddings.float`; other types are turned back into floats that
 /// replay re-encodes to the same integers (with a warning, as precision is lost).
 fn collapse_embed(body: &[u8]) -> Collapsed {
+    let mut c = collapse_embed_vector(body);
+    // More than the one vector says (several inputs, or types the float vector does not
+    // re-encode as Cohere quantised them): the recorded `embeddings` kept whole.
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let e = &v["embeddings"];
+    let several = e.as_object().is_some_and(|m| {
+        m.keys().any(|k| k != "float")
+            || m.values()
+                .any(|l| l.as_array().is_some_and(|a| a.len() > 1))
+    }) || e.as_array().is_some_and(|a| a.len() > 1);
+    if c.embedding.is_some() && several {
+        c.native = crate::providers::common::native::embedding_layer(
+            super::native::PROVIDER,
+            &v,
+            &["id", "meta"],
+        );
+    }
+    c
+}
+
+/// The first vector of a recorded embed body.
+fn collapse_embed_vector(body: &[u8]) -> Collapsed {
     let mut c = Collapsed::default();
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let e = v.get("embeddings");
@@ -315,6 +350,7 @@ mod tests {
     use super::*;
     use crate::providers::Surface;
     use crate::testing::{collapsed_fixture as fixture_of, golden};
+    use serde_json::json;
 
     fn events(name: &str) -> Vec<Value> {
         decode_all(&mut SseDecoder::new(), &golden(name))

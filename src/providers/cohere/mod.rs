@@ -13,6 +13,7 @@ mod chat;
 mod collapse;
 mod embed;
 pub mod error;
+pub mod native;
 mod rerank;
 
 use crate::cassette::Fixture;
@@ -56,7 +57,10 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
             Err(message) => refused(message),
         },
         Op::Embed => match answer::embedding(fx, "an embedding request") {
-            Ok(vector) => embed::render(vector, req, ctx),
+            Ok(vector) => crate::providers::common::native::overlay_plan(
+                embed::render(vector, req, ctx),
+                answer::embedding_native(fx, native::PROVIDER),
+            ),
             Err(message) => refused(message),
         },
         Op::Rerank => rerank::render(fx, req, ctx).unwrap_or_else(refused),

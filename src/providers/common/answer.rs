@@ -20,8 +20,19 @@ pub(crate) fn chat<'a>(fx: &'a Fixture, what: &str) -> Result<&'a ChatReply, Str
 /// The fixture's embedding vector, or the refusal's message (see [`chat`]).
 pub(crate) fn embedding<'a>(fx: &'a Fixture, what: &str) -> Result<&'a Vec<f64>, String> {
     match &fx.reply {
-        Reply::Embedding(v) => Ok(v),
+        Reply::Embedding(v, _) => Ok(v),
         _ => Err(refusal(fx, what)),
+    }
+}
+
+/// The native layer of an embedding fixture, when it belongs to `provider`.
+pub(crate) fn embedding_native<'a>(
+    fx: &'a Fixture,
+    provider: &str,
+) -> Option<&'a crate::cassette::native::Native> {
+    match &fx.reply {
+        Reply::Embedding(_, Some(n)) if n.provider == provider => Some(n),
+        _ => None,
     }
 }
 

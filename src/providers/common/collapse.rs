@@ -82,6 +82,9 @@ pub struct Collapsed {
     /// The other choices of a reply asked with `n > 1` (index 1, 2, ...), each read
     /// on its own; this value is choice 0.
     pub choices: Vec<Collapsed>,
+    /// What the neutral fields cannot hold (see `cassette::native`): written as the
+    /// fixture's `items` and `native` when a provider found any.
+    pub native: Option<super::native::NativeOut>,
 }
 
 /// The per-choice part of a response object: what one choice says, not the envelope
@@ -117,6 +120,7 @@ impl Collapsed {
             && self.error.is_none()
             && self.finish_reason.is_none()
             && self.usage.is_none()
+            && self.native.is_none()
     }
 
     /// Append text.
@@ -215,7 +219,11 @@ impl Collapsed {
             return (json!({"error": err, "status": e.status}), warnings);
         }
         if let Some(v) = &self.embedding {
-            return (json!({ "embedding": v }), warnings);
+            let mut r = json!({ "embedding": v });
+            if let Some(n) = &self.native {
+                r["native"] = n.native_json();
+            }
+            return (r, warnings);
         }
         if let Some(m) = &self.media {
             return (m.clone(), warnings);
@@ -242,19 +250,31 @@ impl Collapsed {
         if !self.tool_plan.is_empty() {
             r.insert("toolPlan".into(), self.tool_plan.clone().into());
         }
-        if !self.content.is_empty() || calls.is_empty() {
+        // With native items, the items are the reply: the neutral fields are derived
+        // from them when the fixture is loaded.
+        let has_items = self.native.as_ref().is_some_and(|n| !n.items.is_empty());
+        if let Some(n) = &self.native {
+            if has_items {
+                r.insert("items".into(), Value::Array(n.items.clone()));
+            }
+            r.insert("native".into(), n.native_json());
+        }
+        let itemised = has_items && !self.native.as_ref().is_some_and(|n| n.neutral_too);
+        if itemised {
+        } else if !self.content.is_empty() || calls.is_empty() {
             if self.content.is_empty() && self.tool_plan.is_empty() {
                 warnings.push("Upstream reply had no text and no tool calls".into());
             }
             r.insert("content".into(), self.content.clone().into());
         }
-        if !calls.is_empty() {
+        if !calls.is_empty() && !itemised {
             r.insert("toolCalls".into(), Value::Array(calls.clone()));
             if !self.content.is_empty() && self.interleaved() {
                 r.insert("blocks".into(), Value::Array(self.blocks(&calls)));
             }
         }
-        if !self.reasoning.is_empty() {
+        if itemised {
+        } else if !self.reasoning.is_empty() {
             r.insert("reasoning".into(), self.reasoning.clone().into());
             if let Some(s) = &self.signature {
                 r.insert("reasoningSignature".into(), s.clone().into());
@@ -264,7 +284,7 @@ impl Collapsed {
                 "the reply carried a reasoning signature but no reasoning text; the signature was not saved".into(),
             );
         }
-        if !self.redacted.is_empty() {
+        if !self.redacted.is_empty() && !itemised {
             r.insert("redactedThinking".into(), json!(self.redacted));
         }
         if let Some((i, o)) = self.usage {

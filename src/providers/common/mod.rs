@@ -12,6 +12,7 @@
 //! - [`answer`]: the reply-kind check every renderer makes.
 //! - [`stream_end`]: [`Signal`](stream_end::Signal), what a stream's frame says about its end.
 //! - [`collapse`]: [`Collapsed`](collapse::Collapsed), a recorded reply read back.
+//! - [`native`]: what the providers' native layers (`items`, `native`) share.
 //! - [`timestamp`]: RFC 3339 timestamps as providers print them.
 //! - [`skim`]: building blocks for request fast paths.
 //! - [`upload`]: multipart forms as parsers read them, and media requests' 400s.
@@ -30,6 +31,7 @@ pub(crate) mod embedding;
 pub(crate) mod error;
 pub(crate) mod json;
 pub(crate) mod media;
+pub(crate) mod native;
 pub(crate) mod parse;
 pub(crate) mod plan;
 pub(crate) mod service;

@@ -14,9 +14,12 @@
 //! `MAX_TOKENS` is `length`, `SAFETY` is `content_filter`, and any other value is kept
 //! as Google spelled it so a Gemini replay sends it back unchanged.
 //!
-//! Not here: non-2xx replies (`Surface::collapse` turns those into error fixtures),
-//! audio/image `inlineData` and code-execution parts (noted in `_warnings`), and Vertex
-//! `:predict`, which is not routed.
+//! Parts beyond text, thoughts and calls (code execution, `inlineData`, ...), signatures
+//! on their own parts and the candidate's metadata are the native layer
+//! (`gemini::native`).
+//!
+//! Not here: non-2xx replies (`Surface::collapse` turns those into error fixtures), and
+//! Vertex `:predict`, which is not routed.
 
 use serde_json::{json, Value};
 
@@ -38,6 +41,7 @@ pub(super) fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
 fn collapse_generate(content_type: &str, body: &[u8]) -> Collapsed {
     let mut c = Collapsed::default();
     let mut read = Reader::default();
+    let mut seen: Vec<Value> = Vec::new();
     if content_type.to_ascii_lowercase().contains("event-stream") {
         match decode_all(&mut SseDecoder::new(), body) {
             Ok(events) => {
@@ -47,7 +51,10 @@ fn collapse_generate(content_type: &str, body: &[u8]) -> Collapsed {
                         continue;
                     }
                     match serde_json::from_str::<Value>(data) {
-                        Ok(v) => read.response(&v, &mut c),
+                        Ok(v) => {
+                            read.response(&v, &mut c);
+                            seen.push(v);
+                        }
                         Err(_) => c.dropped += 1,
                     }
                 }
@@ -61,14 +68,25 @@ fn collapse_generate(content_type: &str, body: &[u8]) -> Collapsed {
         for v in &items {
             read.response(v, &mut c);
         }
+        seen = items;
         if !closed {
             c.truncated = true;
         }
         read.finish_stream(&mut c);
     } else {
         match serde_json::from_slice::<Value>(body) {
-            Ok(v) => read.response(&v, &mut c),
+            Ok(v) => {
+                read.response(&v, &mut c);
+                seen.push(v);
+            }
             Err(e) => c.warnings.push(format!("upstream body is not JSON: {e}")),
+        }
+    }
+    if c.error.is_none() {
+        c.native = super::native::native_of(&seen);
+        if c.native.is_some() {
+            // The parts it could not name are in the items now.
+            read.skipped.clear();
         }
     }
     read.finish(&mut c);
@@ -242,6 +260,10 @@ fn collapse_embed(body: &[u8]) -> Collapsed {
         None => c.warnings.push(
             "upstream Gemini embedding body has no embedding.values or embeddings[0].values".into(),
         ),
+    }
+    if c.embedding.is_some() && v["embeddings"].as_array().is_some_and(|d| d.len() > 1) {
+        c.native =
+            crate::providers::common::native::embedding_layer(super::native::PROVIDER, &v, &[]);
     }
     c
 }

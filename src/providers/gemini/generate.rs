@@ -29,16 +29,35 @@ pub(super) fn render(
     vertex: bool,
 ) -> RenderPlan {
     let env = Envelope::new(reply, req, ctx, path_model, vertex);
+    // A native layer: its items are the parts, its fields go on the final response.
+    let native = reply.native_for(super::native::PROVIDER);
+    let native_parts = native
+        .filter(|n| !n.items.is_empty())
+        .map(super::native::parts);
+    let finish = |mut body: Value| {
+        if let Some(n) = native {
+            crate::cassette::native::overlay(&mut body, &super::native::fields(n));
+        }
+        body
+    };
     if !req.stream {
-        let body = env.response(json_parts(reply), true);
+        let parts = native_parts.unwrap_or_else(|| json_parts(reply));
+        let body = finish(env.response(parts, true));
         return pretty_plan(200, &body);
     }
-    let chunks = stream_parts(reply, ctx.chunk_size);
+    let chunks = match native_parts {
+        Some(parts) => parts.into_iter().map(|p| vec![p]).collect(),
+        None => stream_parts(reply, ctx.chunk_size),
+    };
     let last = chunks.len() - 1;
-    let bodies = chunks
-        .into_iter()
-        .enumerate()
-        .map(|(i, parts)| env.response(parts, i == last));
+    let bodies = chunks.into_iter().enumerate().map(|(i, parts)| {
+        let body = env.response(parts, i == last);
+        if i == last {
+            finish(body)
+        } else {
+            body
+        }
+    });
     if req.hints.alt_sse {
         let frames = bodies
             .map(|b| {

@@ -27,6 +27,7 @@ mod generate;
 mod imagen;
 pub(crate) mod live;
 mod live_collapse;
+pub mod native;
 mod request;
 mod veo;
 
@@ -140,7 +141,10 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
             Err(message) => refused(message),
         },
         Op::Embed { batch, vertex, .. } => match answer::embedding(fx, "an embedding request") {
-            Ok(vector) => embed::render(vector, req, *batch, *vertex),
+            Ok(vector) => crate::providers::common::native::overlay_plan(
+                embed::render(vector, req, *batch, *vertex),
+                answer::embedding_native(fx, native::PROVIDER),
+            ),
             Err(message) => refused(message),
         },
         Op::Predict { .. } => match answer::media(fx, MediaKind::Image, "a :predict request") {

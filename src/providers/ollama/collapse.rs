@@ -146,6 +146,13 @@ fn collapse_embed(body: &[u8]) -> Collapsed {
             .warnings
             .push("upstream Ollama body has no embeddings[0] or embedding".into()),
     }
+    if c.embedding.is_some() && v["embeddings"].as_array().is_some_and(|d| d.len() > 1) {
+        c.native = crate::providers::common::native::embedding_layer(
+            "ollama",
+            &v,
+            &["total_duration", "load_duration", "prompt_eval_count"],
+        );
+    }
     c
 }
 

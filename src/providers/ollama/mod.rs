@@ -66,7 +66,10 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
             Err(message) => refused(message),
         },
         Op::Embed { legacy } => match answer::embedding(fx, "an embedding request") {
-            Ok(vector) => embed::render(vector, req, ctx, *legacy),
+            Ok(vector) => crate::providers::common::native::overlay_plan(
+                embed::render(vector, req, ctx, *legacy),
+                answer::embedding_native(fx, "ollama"),
+            ),
             Err(message) => refused(message),
         },
     }

@@ -110,5 +110,9 @@ pub fn collapse(body: &[u8]) -> Collapsed {
             .warnings
             .push("upstream embeddings body has no data[0].embedding".into()),
     }
+    // Several inputs: every vector kept, as recorded (floats or base64).
+    if c.embedding.is_some() && v["data"].as_array().is_some_and(|d| d.len() > 1) {
+        c.native = crate::providers::common::native::embedding_layer("openai", &v, &["object"]);
+    }
     c
 }

@@ -129,7 +129,10 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
             Err(message) => refused(message),
         },
         Op::Embeddings { .. } => match answer::embedding(fx, "an embeddings request") {
-            Ok(vector) => embeddings::render(vector, req),
+            Ok(vector) => crate::providers::common::native::overlay_plan(
+                embeddings::render(vector, req),
+                answer::embedding_native(fx, "openai"),
+            ),
             Err(message) => refused(message),
         },
         Op::Responses => match answer::chat(fx, "a Responses request") {

@@ -23,6 +23,7 @@ pub fn collapse(content_type: &str, body: &[u8]) -> Collapsed {
             }
         };
         let mut done = false;
+        let mut chunks = Vec::new();
         for ev in events {
             let data = ev.data.trim();
             if data.is_empty() {
@@ -37,13 +38,20 @@ pub fn collapse(content_type: &str, body: &[u8]) -> Collapsed {
                 continue;
             };
             read_chunk(&v, &mut c);
+            chunks.push(v);
+        }
+        if c.error.is_none() {
+            c.native = super::native::native_of(&super::native::assemble(&chunks));
         }
         if !done && c.error.is_none() {
             c.truncated = true;
         }
     } else {
         match serde_json::from_slice::<Value>(body) {
-            Ok(v) => read_completion(&v, &mut c),
+            Ok(v) => {
+                read_completion(&v, &mut c);
+                c.native = super::native::native_of(&v);
+            }
             Err(e) => c.warnings.push(format!("upstream body is not JSON: {e}")),
         }
     }

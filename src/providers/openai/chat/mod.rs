@@ -116,6 +116,7 @@ pub fn tool_names(body: &Map<String, Value>) -> Vec<String> {
 mod choices;
 mod collapse;
 mod completion;
+pub mod native;
 mod skim;
 mod stream;
 
@@ -218,13 +219,16 @@ pub fn call_id(call: &ToolCall, i: usize, ctx: &RenderContext) -> String {
 
 /// Render a chat reply as a chat completion (JSON or SSE).
 pub fn render(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
-    if !reply.choices.is_empty() {
-        return choices::render(reply, req, ctx);
-    }
-    if req.stream {
+    let plain = if !reply.choices.is_empty() {
+        choices::render(reply, req, ctx)
+    } else if req.stream {
         stream::render_stream(reply, req, ctx)
     } else {
         completion::render_json(reply, req, ctx)
+    };
+    match reply.native_for(native::PROVIDER) {
+        Some(n) => native::render(plain, n),
+        None => plain,
     }
 }
 

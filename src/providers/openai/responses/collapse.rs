@@ -254,6 +254,8 @@ impl StreamReader {
             "response.completed" | "response.incomplete" | "response.failed" => {
                 if let Some(r) = v.get("response") {
                     read_outcome(r, c);
+                    // The terminal event holds the whole response: its native layer.
+                    c.native = super::native::native_of(r);
                 }
                 self.done = true;
             }
@@ -312,6 +314,7 @@ fn read_response(v: &Value, c: &mut Collapsed) {
             .push("upstream response has no output array".into());
         return;
     };
+    c.native = super::native::native_of(v);
     for item in output {
         let str_of = |k: &str| item.get(k).and_then(Value::as_str);
         match str_of("type") {

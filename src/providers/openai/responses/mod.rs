@@ -15,6 +15,7 @@
 //! `responses.parse` (which parses the message text into the caller's model).
 
 pub mod collapse;
+pub mod native;
 pub mod reply;
 pub mod request;
 pub(crate) mod socket;
@@ -29,6 +30,20 @@ use crate::request::ChatRequest;
 
 /// Render a chat reply as a response (JSON or SSE).
 pub fn render(chat: &ChatReply, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
+    if let Some(n) = chat.native_for(native::PROVIDER) {
+        let r = native::response(chat, n, req, ctx);
+        if !req.stream {
+            return RenderPlan::json(200, &r);
+        }
+        let frames = native::events(&r, ctx.chunk_size)
+            .iter()
+            .map(|e| Frame {
+                bytes: sse_event(e),
+                paced: true,
+            })
+            .collect();
+        return RenderPlan::sse(frames);
+    }
     if req.stream {
         let frames = reply::stream_events(chat, req, ctx)
             .iter()
