@@ -973,7 +973,7 @@ async fn every_golden_capture_is_relayed_byte_for_byte_recorded_without_credenti
             servers.push((prefix, dir, TestServer::start(cfg).await));
         }
         let (_, dir, srv) = servers.iter().find(|(p, ..)| *p == prefix).unwrap();
-        let recorder = srv.state.recorder.as_ref().expect("record mode");
+        let recorder = srv.state.recorder.current().expect("record mode");
         srv.state.store.clear();
         up.script(&cap.upstream_path(), cap.script());
         let hits = up.hits();
