@@ -114,7 +114,8 @@ impl Surface {
                 | Surface::Gemini(gemini::Op::Embed { .. })
                 | Surface::Cohere(cohere::Op::Embed)
                 | Surface::Ollama(ollama::Op::Embed { .. })
-        )
+        ) || matches!(self, Surface::Bedrock(bedrock::Op::Invoke { model, .. })
+            if bedrock::family::is_embedding_model(model))
     }
 
     /// The job step this surface is, for the job routes (video creates, polls and
