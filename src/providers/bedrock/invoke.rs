@@ -332,6 +332,7 @@ pub fn render_stream(
 #[cfg(test)]
 mod tests {
     use super::super::tests::{ctx, decode_stream, fixture, golden, golden_request};
+    use base64::Engine;
     use super::*;
     use crate::cassette::Reply;
     use crate::codec::decode_all;
