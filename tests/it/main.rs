@@ -18,6 +18,7 @@ mod rag;
 mod raw_exchange;
 mod realtime;
 mod record;
+mod record_bedrock_families;
 mod record_google;
 mod record_providers;
 mod record_realtime;

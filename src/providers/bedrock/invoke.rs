@@ -332,12 +332,12 @@ pub fn render_stream(
 #[cfg(test)]
 mod tests {
     use super::super::tests::{ctx, decode_stream, fixture, golden, golden_request};
-    use base64::Engine;
     use super::*;
     use crate::cassette::Reply;
     use crate::codec::decode_all;
     use crate::codec::eventstream::EventStreamDecoder;
     use crate::providers::common::PlanBody;
+    use base64::Engine;
 
     fn reply(v: Value) -> ChatReply {
         match fixture(json!({"match": {}, "response": v})).reply {

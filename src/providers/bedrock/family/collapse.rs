@@ -121,7 +121,10 @@ pub fn read_json(v: &Value, c: &mut Collapsed) -> bool {
         }
         return true;
     }
-    if str_at(v, "object") == Some("chat.completion") {
+    // gpt-oss; Mistral's chat reply may name the same object but says `stop_reason`.
+    if str_at(v, "object") == Some("chat.completion")
+        && v.pointer("/choices/0/stop_reason").is_none()
+    {
         let body = v.to_string();
         *c = openai::collapse("application/json", body.as_bytes());
         split_reasoning(c);

@@ -1,7 +1,8 @@
 //! Bedrock `invoke` bodies by model family. The model id in the path names the family
 //! (after an ARN's resource part and a cross-region inference profile's geography
-//! prefix, `us.` / `eu.` / `apac.` / `global.` ..., are stripped); an id that names
-//! none (an application inference profile, a provisioned or imported model) is
+//! prefix, `us.` / `eu.` / `apac.` / `global.` ..., are stripped). A `vendor.model` id
+//! of another family (AI21, Stability, legacy Cohere Command) is not read; an opaque
+//! id (an application inference profile, a provisioned or imported model) is
 //! recognised by the body's unambiguous keys, or not at all.
 //!
 //! | family | request | reply |
@@ -180,6 +181,9 @@ fn dialect(model: &str, o: &serde_json::Map<String, Value>) -> Option<Dialect> {
     match family_of(model) {
         Some(Dialect::MistralText) if has("messages") => return Some(Dialect::MistralChat),
         Some(d) => return Some(d),
+        // A `vendor.model` id of a family not read here (AI21, Stability, legacy
+        // Cohere Command): its body is not guessed at.
+        None if base_model_id(model).contains('.') => return None,
         None => {}
     }
     Some(if has("anthropic_version") {
