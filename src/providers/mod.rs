@@ -97,6 +97,7 @@ impl Surface {
     pub fn provider(&self) -> &'static str {
         match self {
             Surface::OpenAi(op) => op.provider(),
+            Surface::Anthropic(anthropic::Op::Foundry) => "foundry",
             Surface::Anthropic(_) => "anthropic",
             Surface::Gemini(op) => op.provider(),
             Surface::Bedrock(_) => "bedrock",

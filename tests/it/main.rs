@@ -19,6 +19,7 @@ mod raw_exchange;
 mod realtime;
 mod record;
 mod record_bedrock_families;
+mod record_gateways;
 mod record_google;
 mod record_providers;
 mod record_realtime;
