@@ -44,7 +44,16 @@ fn block_type(b: &Value) -> &str {
 
 /// Parse an Anthropic Messages body sent to Bedrock.
 pub fn parse_request(model: &str, stream: bool, body: &[u8]) -> Result<ChatRequest, ParseError> {
-    let o = json_body(body)?;
+    parse_object(model, stream, body, &json_body(body)?)
+}
+
+/// [`parse_request`] of a body already read as a JSON object (`o` is `body`'s).
+pub fn parse_object(
+    model: &str,
+    stream: bool,
+    body: &[u8],
+    o: &Map<String, Value>,
+) -> Result<ChatRequest, ParseError> {
     let Some(list) = o.get("messages").and_then(Value::as_array) else {
         return Err(ParseError::bad(
             "missing_messages",

@@ -26,6 +26,13 @@ fn finish(word: &str) -> String {
     .to_string()
 }
 
+/// A count, also when a recorder re-encoded it as a float (`28.0`).
+fn num(v: Option<&Value>) -> Option<u64> {
+    let v = v?;
+    v.as_u64()
+        .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+}
+
 fn str_at<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
     v.get(k).and_then(Value::as_str)
 }
@@ -96,11 +103,8 @@ pub fn read_json(v: &Value, c: &mut Collapsed) -> bool {
         for r in results.iter().take(1) {
             c.push_text(str_at(r, "outputText").unwrap_or(""));
             set_finish(c, r.get("completionReason"));
-            let out = r.get("tokenCount").and_then(Value::as_u64).unwrap_or(0);
-            let input = v
-                .get("inputTextTokenCount")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
+            let out = num(r.get("tokenCount")).unwrap_or(0);
+            let input = num(v.get("inputTextTokenCount")).unwrap_or(0);
             c.usage = Some((input, out));
         }
         return true;
@@ -108,7 +112,7 @@ pub fn read_json(v: &Value, c: &mut Collapsed) -> bool {
     if let Some(g) = str_at(v, "generation") {
         c.push_text(g);
         set_finish(c, v.get("stop_reason"));
-        let n = |k: &str| v.get(k).and_then(Value::as_u64);
+        let n = |k: &str| num(v.get(k));
         if let (Some(i), Some(o)) = (n("prompt_token_count"), n("generation_token_count")) {
             c.usage = Some((i, o));
         }
@@ -146,10 +150,7 @@ pub fn read_json(v: &Value, c: &mut Collapsed) -> bool {
         c.push_text(str_at(v, "text").unwrap_or(""));
         cohere_calls(v, c);
         set_finish(c, v.get("finish_reason"));
-        let n = |k: &str| {
-            v.pointer(&format!("/meta/billed_units/{k}"))
-                .and_then(Value::as_u64)
-        };
+        let n = |k: &str| num(v.pointer(&format!("/meta/billed_units/{k}")));
         if let (Some(i), Some(o)) = (n("input_tokens"), n("output_tokens")) {
             c.usage = Some((i, o));
         }
@@ -189,7 +190,7 @@ impl StreamReader {
         if let Some(m) = v.get("amazon-bedrock-invocationMetrics") {
             // Every family's last chunk: the stream is complete.
             self.done = true;
-            let n = |k: &str| m.get(k).and_then(Value::as_u64);
+            let n = |k: &str| num(m.get(k));
             self.input = self.input.or(n("inputTokenCount"));
             self.output = n("outputTokenCount").or(self.output);
         }
@@ -201,10 +202,10 @@ impl StreamReader {
         if v.get("outputText").is_some() {
             c.push_text(str_at(v, "outputText").unwrap_or(""));
             set_finish(c, v.get("completionReason"));
-            if let Some(i) = v.get("inputTextTokenCount").and_then(Value::as_u64) {
+            if let Some(i) = num(v.get("inputTextTokenCount")) {
                 self.input = Some(i);
             }
-            if let Some(o) = v.get("totalOutputTextTokenCount").and_then(Value::as_u64) {
+            if let Some(o) = num(v.get("totalOutputTextTokenCount")) {
                 self.output = Some(o);
             }
             return true;
@@ -212,10 +213,10 @@ impl StreamReader {
         if v.get("generation").is_some() {
             c.push_text(str_at(v, "generation").unwrap_or(""));
             set_finish(c, v.get("stop_reason"));
-            if let Some(i) = v.get("prompt_token_count").and_then(Value::as_u64) {
+            if let Some(i) = num(v.get("prompt_token_count")) {
                 self.input = Some(i);
             }
-            if let Some(o) = v.get("generation_token_count").and_then(Value::as_u64) {
+            if let Some(o) = num(v.get("generation_token_count")) {
                 self.output = Some(o);
             }
             return true;
@@ -256,10 +257,7 @@ impl StreamReader {
                 "tool-calls-generation" => cohere_calls(v, c),
                 "stream-end" => {
                     set_finish(c, v.get("finish_reason"));
-                    let n = |k: &str| {
-                        v.pointer(&format!("/response/meta/billed_units/{k}"))
-                            .and_then(Value::as_u64)
-                    };
+                    let n = |k: &str| num(v.pointer(&format!("/response/meta/billed_units/{k}")));
                     if let (Some(i), Some(o)) = (n("input_tokens"), n("output_tokens")) {
                         self.input = Some(i);
                         self.output = Some(o);

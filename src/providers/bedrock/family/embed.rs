@@ -63,6 +63,10 @@ pub(super) fn parse(
             ));
         };
         req.hints.embedding_types = strings(o.get("embedding_types")).unwrap_or_default();
+        // Embed v4 answers by type even when no type is asked for.
+        if req.hints.embedding_types.is_empty() && base_model_id(model).contains("embed-v4") {
+            req.hints.embedding_types.push("float".into());
+        }
         texts
     };
     req.hints.embedding_count = inputs.len();

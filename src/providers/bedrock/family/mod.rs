@@ -217,7 +217,7 @@ pub fn parse_request(model: &str, stream: bool, body: &[u8]) -> Result<ChatReque
         ));
     };
     let mut req = match d {
-        Dialect::Anthropic => super::invoke::parse_request(model, stream, body)?,
+        Dialect::Anthropic => super::invoke::parse_object(model, stream, body, &o)?,
         Dialect::Nova => super::converse::parse_request(model, stream, body)?,
         Dialect::TitanText | Dialect::Llama | Dialect::MistralText | Dialect::DeepSeek => {
             text::parse(d, model, stream, body, &o)?

@@ -321,6 +321,19 @@ fn every_chat_family_streams_base64_chunks_that_end_in_invocation_metrics() {
 }
 
 #[test]
+fn counts_a_recorder_wrote_as_floats_are_still_read() {
+    let chunk = json!({"outputText": "hi", "index": 0.0, "inputTextTokenCount": 28.0,
+        "totalOutputTextTokenCount": 3.0, "completionReason": "FINISH",
+        "amazon-bedrock-invocationMetrics": {"inputTokenCount": 28, "outputTokenCount": 3}});
+    let mut c = crate::providers::common::collapse::Collapsed::default();
+    let mut r = collapse::StreamReader::default();
+    assert!(r.read(&chunk, &mut c));
+    r.finish(&mut c);
+    assert_eq!(c.usage, Some((28, 3)));
+    assert!(r.done);
+}
+
+#[test]
 fn stop_reasons_round_trip_in_each_familys_words() {
     let titan = &chat_cases()[1];
     let plan = plan_for(
@@ -431,6 +444,15 @@ fn embedding_families_answer_vectors_in_their_shapes() {
     assert_eq!(v["response_type"], "embeddings_by_type");
     assert_eq!(v["embeddings"]["int8"][0].as_array().unwrap().len(), 3);
     assert_eq!(collapse("cohere.embed-english-v3", false, &plan), vector);
+    // Embed v4 answers by type even when none is asked for (as the real service does).
+    let v = json_of(&plan_for(
+        "cohere.embed-v4:0",
+        &cohere,
+        false,
+        vector.clone(),
+    ));
+    assert_eq!(v["response_type"], "embeddings_by_type");
+    assert_eq!(v["embeddings"]["float"].as_array().unwrap().len(), 2);
     // Unmatched outside strict mode: deterministic vectors of the model's size.
     let r = parse("amazon.titan-embed-text-v1", &v1, false);
     let v = json_of(&fallback_embedding(&r, &ctx()).unwrap());

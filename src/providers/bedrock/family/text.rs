@@ -106,11 +106,7 @@ pub(super) fn stream_events(
     for (i, s) in slices.iter().enumerate() {
         let first = i == 0;
         // Running output count, spread over the slices.
-        let so_far = if n == 0 {
-            0
-        } else {
-            t.output * (i as u64 + 1) / n
-        };
+        let so_far = (t.output * (i as u64 + 1)).checked_div(n).unwrap_or(0);
         let v = match d {
             Dialect::TitanText => json!({
                 "outputText": s, "index": 0, "totalOutputTextTokenCount": null,
