@@ -189,6 +189,8 @@ pub fn route(method: &Method, path: &str) -> Route {
                 Route::Provider(Surface::Anthropic(anthropic::Op::Foundry)),
             )
         }
+        // A compatible prefix's model list (`/openai/v1/models`), in OpenAI's shape.
+        _ if get && path.ends_with("/v1/models") => return Route::Models,
         _ => {}
     }
     // OpenAI-compatible prefixes (`/openai/v1/...`, `/proxy/x/v1/...`, `/v4/...`): any
@@ -592,6 +594,7 @@ mod tests {
             route(&Method::GET, "/api/v1/models"),
             Route::OpenRouterModels
         );
+        assert_eq!(route(&Method::GET, "/openai/v1/models"), Route::Models);
         assert_eq!(
             route(&Method::POST, "/anthropic/v1/messages"),
             Route::Provider(Surface::Anthropic(anthropic::Op::Foundry))

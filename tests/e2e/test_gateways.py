@@ -96,6 +96,8 @@ def test_openrouter_models_and_errors_in_openrouters_shape(start_aimock, cassett
     models = c.models.list()
     assert [m.id for m in models.data] == ["anthropic/claude-sonnet-4.5"]
     assert models.data[0].model_extra["pricing"]["prompt"] == "0"
+    # A compatible prefix lists the same models in OpenAI's shape.
+    assert [m.id for m in oai(s.url, "/openai/v1").models.list().data] == ["anthropic/claude-sonnet-4.5"]
     r = c.chat.completions.create(model="anthropic/claude-sonnet-4.5", messages=[{"role": "user", "content": "hi"}])
     assert r.choices[0].message.content == "hey"
     with pytest.raises(openai.RateLimitError) as e:
