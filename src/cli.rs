@@ -59,9 +59,6 @@ pub struct ReferenceArgs {
     pub max_proxy_buffer_frames: Option<u64>,
     /// Not served by aimock (accepted and warned about).
     #[arg(long, value_name = "URL", hide = true)]
-    pub provider_openrouter: Option<String>,
-    /// Not served by aimock (accepted and warned about).
-    #[arg(long, value_name = "URL", hide = true)]
     pub provider_byteplus: Option<String>,
     /// Not served by aimock: use `--chaos-drop` with a 429 fixture (warned about).
     #[arg(long, value_name = "RATE", hide = true)]
@@ -85,9 +82,6 @@ impl ReferenceArgs {
     pub fn unused(&self) -> Vec<String> {
         let mut w = Vec::new();
         let mut say = |flag: &str, why: &str| w.push(format!("{flag}: {why}"));
-        if self.provider_openrouter.is_some() {
-            say("--provider-openrouter", "OpenRouter is not served; ignored");
-        }
         if self.provider_byteplus.is_some() {
             say("--provider-byteplus", "BytePlus is not served; ignored");
         }
@@ -430,6 +424,15 @@ pub struct RecordArgs {
     /// Rerank misses go to `--provider-cohere`, moderation misses to `--provider-openai`.
     #[arg(long, value_name = "URL")]
     pub provider_tavily: Option<String>,
+    /// OpenRouter base URL (e.g. `https://openrouter.ai`): `/api/v1/chat/completions`
+    /// misses. Other OpenAI-compatible prefixes (`/openai/v1`, `/proxy/x/v1`) go to
+    /// `--provider-openai`, the path kept.
+    #[arg(long, value_name = "URL")]
+    pub provider_openrouter: Option<String>,
+    /// Azure AI Foundry resource URL for Anthropic models (e.g.
+    /// `https://NAME.services.ai.azure.com`): `/anthropic/v1/messages` misses.
+    #[arg(long, value_name = "URL")]
+    pub provider_foundry: Option<String>,
     /// Forward misses without saving anything.
     #[arg(long)]
     pub proxy_only: bool,
@@ -467,7 +470,7 @@ pub struct RecordArgs {
 impl RecordArgs {
     /// The model providers' upstreams by name (`--provider-*`), given or not: the one
     /// list `record`, `drift` and the reference's command line read.
-    pub fn providers(&self) -> [(&'static str, &Option<String>); 9] {
+    pub fn providers(&self) -> [(&'static str, &Option<String>); 11] {
         [
             ("openai", &self.provider_openai),
             ("anthropic", &self.provider_anthropic),
@@ -478,6 +481,8 @@ impl RecordArgs {
             ("ollama", &self.provider_ollama),
             ("cohere", &self.provider_cohere),
             ("tavily", &self.provider_tavily),
+            ("openrouter", &self.provider_openrouter),
+            ("foundry", &self.provider_foundry),
         ]
     }
 }

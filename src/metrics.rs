@@ -259,6 +259,7 @@ pub(crate) fn route_template(surface: &Surface) -> &'static str {
         Surface::OpenAi(openai::Op::Embeddings {
             azure_deployment: Some(_),
         }) => "/openai/deployments/{deployment}/embeddings",
+        Surface::OpenAi(openai::Op::OpenRouterChat) => "/api/v1/chat/completions",
         Surface::OpenAi(openai::Op::Responses) => "/v1/responses",
         Surface::OpenAi(openai::Op::Images { edit, azure_deployment }) => {
             match (edit, azure_deployment.is_some()) {
@@ -300,6 +301,7 @@ pub(crate) fn route_template(surface: &Surface) -> &'static str {
         }
         Surface::Gemini(gemini::Op::Operation { .. }) => "/v1beta/operations/{id}",
         Surface::Anthropic(anthropic::Op::Messages) => "/v1/messages",
+        Surface::Anthropic(anthropic::Op::Foundry) => "/anthropic/v1/messages",
         Surface::OpenAi(openai::Op::Moderations) => "/v1/moderations",
         Surface::Cohere(cohere::Op::Rerank) => "/v2/rerank",
         Surface::Tavily(_) => "/search",

@@ -18,6 +18,8 @@ pub const PROVIDERS: &[&str] = &[
     "azure",
     "ollama",
     "cohere",
+    "openrouter",
+    "foundry",
 ];
 
 /// Resolved record-mode settings.

@@ -97,6 +97,7 @@ impl Surface {
     pub fn provider(&self) -> &'static str {
         match self {
             Surface::OpenAi(op) => op.provider(),
+            Surface::Anthropic(anthropic::Op::Foundry) => "foundry",
             Surface::Anthropic(_) => "anthropic",
             Surface::Gemini(op) => op.provider(),
             Surface::Bedrock(_) => "bedrock",
@@ -114,7 +115,8 @@ impl Surface {
                 | Surface::Gemini(gemini::Op::Embed { .. })
                 | Surface::Cohere(cohere::Op::Embed)
                 | Surface::Ollama(ollama::Op::Embed { .. })
-        )
+        ) || matches!(self, Surface::Bedrock(bedrock::Op::Invoke { model, .. })
+            if bedrock::family::is_embedding_model(model))
     }
 
     /// The job step this surface is, for the job routes (video creates, polls and

@@ -284,7 +284,22 @@ impl Recorder {
 
     /// Whether an upstream is configured for this surface's provider.
     pub fn handles(&self, surface: &Surface) -> bool {
-        self.config.upstreams.contains_key(surface.provider())
+        self.upstream(surface.provider()).is_some()
+    }
+
+    /// The upstream of `provider`: its own, else the one of the API it speaks (an
+    /// OpenRouter miss goes to `--provider-openai`, a Foundry one to
+    /// `--provider-anthropic`, the path kept, as before they had their own flags).
+    fn upstream(&self, provider: &str) -> Option<&Uri> {
+        let speaks = match provider {
+            "openrouter" => "openai",
+            "foundry" => "anthropic",
+            other => other,
+        };
+        self.config
+            .upstreams
+            .get(provider)
+            .or_else(|| self.config.upstreams.get(speaks))
     }
 
     /// The upstream URL for a request: base (path prefix kept) + original path + query.
@@ -330,7 +345,7 @@ impl Recorder {
         let raw_key = (!self.config.proxy_only).then(|| raw::key_for(parts, &body));
         let stored = (!self.config.proxy_only).then(|| stored::Source::new(parts, body.clone()));
         let provider = surface.provider();
-        let Some(base) = self.config.upstreams.get(provider) else {
+        let Some(base) = self.upstream(provider) else {
             return respond(
                 &Failure::upstream(format!("No upstream configured for {provider}")),
                 Some(surface),

@@ -54,6 +54,36 @@ pub(crate) fn models(state: &AppState) -> Response<Body> {
     json_response(200, &json!({"object": "list", "data": data}))
 }
 
+/// `GET /api/v1/models` in OpenRouter's shape: `{"data": [...]}` with the fields its
+/// clients read (`id`, `name`, `context_length`, `architecture`, `pricing` as decimal
+/// strings, `top_provider`, `supported_parameters`), a mock's prices being zero.
+pub(crate) fn openrouter_models(state: &AppState) -> Response<Body> {
+    let data: Vec<serde_json::Value> = model_ids(state)
+        .iter()
+        .map(|id| {
+            json!({
+                "id": id,
+                "canonical_slug": id,
+                "hugging_face_id": "",
+                "name": id,
+                "created": 1686935002,
+                "description": "A model named by the loaded aimock cassettes.",
+                "context_length": 128000,
+                "architecture": {"modality": "text->text", "input_modalities": ["text"],
+                    "output_modalities": ["text"], "tokenizer": "Other", "instruct_type": null},
+                "pricing": {"prompt": "0", "completion": "0", "request": "0", "image": "0",
+                    "web_search": "0", "internal_reasoning": "0"},
+                "top_provider": {"context_length": 128000, "max_completion_tokens": 16384,
+                    "is_moderated": false},
+                "per_request_limits": null,
+                "supported_parameters": ["max_tokens", "temperature", "tools", "tool_choice",
+                    "stream", "response_format"],
+            })
+        })
+        .collect();
+    json_response(200, &json!({ "data": data }))
+}
+
 pub(crate) fn ollama_tags(state: &AppState) -> Response<Body> {
     let models: Vec<serde_json::Value> = model_ids(state)
         .iter()

@@ -130,6 +130,7 @@ where
         Route::Models => catalogue::models(&state),
         Route::Model(id) => catalogue::model(&id),
         Route::OllamaTags => catalogue::ollama_tags(&state),
+        Route::OpenRouterModels => catalogue::openrouter_models(&state),
         // Boxed, as the recorder's call in `decide`: the future of `handle` is as large
         // as its largest await, and every request's is moved into a slot of that size.
         Route::Control(op) => {

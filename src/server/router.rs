@@ -20,6 +20,8 @@ pub enum Route {
     Model(String),
     /// `GET /api/tags` (Ollama's model list).
     OllamaTags,
+    /// `GET /api/v1/models` (OpenRouter's model list).
+    OpenRouterModels,
     /// `GET /metrics`.
     Metrics,
     /// The control API (`/__aimock/*`, `/v1/_requests`).
@@ -172,7 +174,27 @@ pub fn route(method: &Method, path: &str) -> Route {
             }
         }
     }
-    // OpenAI-compatible prefixes (`/openai/v1/...`, `/api/v1/...`, `/v4/...`).
+    // Tried only once every path above missed, so the hot paths pay nothing for them.
+    match path {
+        "/api/v1/chat/completions" => {
+            return want(
+                post,
+                Route::Provider(Surface::OpenAi(openai::Op::OpenRouterChat)),
+            )
+        }
+        "/api/v1/models" => return want(get, Route::OpenRouterModels),
+        "/anthropic/v1/messages" => {
+            return want(
+                post,
+                Route::Provider(Surface::Anthropic(anthropic::Op::Foundry)),
+            )
+        }
+        // A compatible prefix's model list (`/openai/v1/models`), in OpenAI's shape.
+        _ if get && path.ends_with("/v1/models") => return Route::Models,
+        _ => {}
+    }
+    // OpenAI-compatible prefixes (`/openai/v1/...`, `/proxy/x/v1/...`, `/v4/...`): any
+    // path ending in an OpenAI operation, forwarded upstream with the prefix kept.
     if post && !path.starts_with("/v1/") {
         if path.ends_with("/chat/completions") {
             return Route::Provider(Surface::OpenAi(openai::Op::Chat {
@@ -271,6 +293,12 @@ fn named_provider(path: &str) -> Option<Surface> {
     }
     if path.starts_with("/v1/messages/") {
         return Some(Surface::Anthropic(anthropic::Op::Messages));
+    }
+    if path.starts_with("/anthropic/") {
+        return Some(Surface::Anthropic(anthropic::Op::Foundry));
+    }
+    if path.starts_with("/api/v1/") {
+        return Some(Surface::OpenAi(openai::Op::OpenRouterChat));
     }
     if path.starts_with("/v2/") {
         return Some(Surface::Cohere(cohere::Op::Chat));
@@ -548,7 +576,44 @@ mod tests {
         assert_eq!(route(&Method::GET, "/nope"), Route::NotFound(None));
         assert_eq!(
             route(&Method::GET, "/api/v1/chat/completions"),
-            Route::NotFound(None)
+            Route::MethodNotAllowed(Some(Surface::OpenAi(openai::Op::OpenRouterChat)))
+        );
+        let Route::NotFound(Some(s)) = route(&Method::GET, "/api/v1/credits") else {
+            panic!("an OpenRouter path names OpenRouter")
+        };
+        assert_eq!(s.provider(), "openrouter");
+    }
+
+    #[test]
+    fn openrouter_foundry_and_compatible_prefixes_route_after_the_known_paths() {
+        assert_eq!(
+            route(&Method::POST, "/api/v1/chat/completions"),
+            Route::Provider(Surface::OpenAi(openai::Op::OpenRouterChat))
+        );
+        assert_eq!(
+            route(&Method::GET, "/api/v1/models"),
+            Route::OpenRouterModels
+        );
+        assert_eq!(route(&Method::GET, "/openai/v1/models"), Route::Models);
+        assert_eq!(
+            route(&Method::POST, "/anthropic/v1/messages"),
+            Route::Provider(Surface::Anthropic(anthropic::Op::Foundry))
+        );
+        let chat = Route::Provider(Surface::OpenAi(openai::Op::Chat {
+            azure_deployment: None,
+        }));
+        for p in [
+            "/openai/v1/chat/completions",
+            "/proxy/xyz/v1/chat/completions",
+            "/v1/chat/completions",
+        ] {
+            assert_eq!(route(&Method::POST, p), chat, "{p}");
+        }
+        assert_eq!(
+            route(&Method::POST, "/proxy/xyz/v1/embeddings"),
+            Route::Provider(Surface::OpenAi(openai::Op::Embeddings {
+                azure_deployment: None
+            }))
         );
     }
 }

@@ -24,6 +24,8 @@ mod raw_exchange;
 mod realtime;
 mod record;
 mod record_content;
+mod record_bedrock_families;
+mod record_gateways;
 mod record_google;
 mod record_providers;
 mod record_realtime;

@@ -39,24 +39,25 @@ async fn fixtures(path: &Path, n: usize) -> Vec<Value> {
     panic!("{} never held {n} fixture(s)", path.display());
 }
 
-const TITAN_PATH: &str = "/model/amazon.titan-text-express-v1/invoke";
-const TITAN_REPLY: &str = "{\"inputTextTokenCount\":5,\"results\":[{\"tokenCount\":7,\"outputText\":\"\\nParis is the capital.\",\"completionReason\":\"FINISH\"}]}";
+/// A model family aimock does not read (AI21 Jurassic): its exchanges are saved raw.
+const UNREAD_PATH: &str = "/model/ai21.j2-ultra-v1/invoke";
+const UNREAD_REPLY: &str = "{\"id\":1234,\"completions\":[{\"data\":{\"text\":\"\\nParis is the capital.\"},\"finishReason\":{\"reason\":\"endoftext\"}}]}";
 
 #[tokio::test]
 async fn an_unparsed_request_is_forwarded_relayed_saved_raw_and_replayed_byte_for_byte() {
     let up = FakeUpstream::start().await;
-    let mut script = Script::body(200, "application/json", TITAN_REPLY);
+    let mut script = Script::body(200, "application/json", UNREAD_REPLY);
     script.headers = vec![
         ("x-amzn-bedrock-input-token-count", "5"),
         ("x-amzn-requestid", "0b7c-changes-every-call"),
     ];
-    up.script(TITAN_PATH, script);
+    up.script(UNREAD_PATH, script);
     let dir = FixtureDir::new();
     let srv = TestServer::start(record_config(dir.path(), &up.url())).await;
     let body = r#"{"inputText":"What is the capital of France?","textGenerationConfig":{"maxTokenCount":50,"temperature":0}}"#;
-    let live = request("POST", &srv.url(TITAN_PATH), body.as_bytes().to_vec(), &[]).await;
+    let live = request("POST", &srv.url(UNREAD_PATH), body.as_bytes().to_vec(), &[]).await;
     assert_eq!(live.status, 200);
-    assert_eq!(live.bytes().as_ref(), TITAN_REPLY.as_bytes());
+    assert_eq!(live.bytes().as_ref(), UNREAD_REPLY.as_bytes());
     // Forwarded exactly as it came.
     let seen = up.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
@@ -64,7 +65,7 @@ async fn an_unparsed_request_is_forwarded_relayed_saved_raw_and_replayed_byte_fo
     let saved = fixtures(&dir.path().join("recorded/bedrock-raw.json"), 1).await;
     let fx = &saved[0];
     assert_eq!(fx["match"]["method"], "POST");
-    assert_eq!(fx["match"]["path"], TITAN_PATH);
+    assert_eq!(fx["match"]["path"], UNREAD_PATH);
     assert!(fx["match"]["bodyDigest"]
         .as_str()
         .unwrap()
@@ -73,7 +74,7 @@ async fn an_unparsed_request_is_forwarded_relayed_saved_raw_and_replayed_byte_fo
         fx["_raw"].as_str().unwrap().contains("does not parse"),
         "{fx}"
     );
-    assert_eq!(fx["response"]["raw"]["body"], TITAN_REPLY);
+    assert_eq!(fx["response"]["raw"]["body"], UNREAD_REPLY);
     let headers = &fx["response"]["raw"]["headers"];
     assert_eq!(headers["content-type"], "application/json");
     assert_eq!(headers["x-amzn-bedrock-input-token-count"], "5");
@@ -86,7 +87,7 @@ async fn an_unparsed_request_is_forwarded_relayed_saved_raw_and_replayed_byte_fo
                          "inputText": "What is the capital of France?" }"#;
     let again = request(
         "POST",
-        &srv.url(TITAN_PATH),
+        &srv.url(UNREAD_PATH),
         reordered.as_bytes().to_vec(),
         &[],
     )
@@ -97,7 +98,7 @@ async fn an_unparsed_request_is_forwarded_relayed_saved_raw_and_replayed_byte_fo
     assert_eq!(again.headers["x-amzn-bedrock-input-token-count"], "5");
     // Another value is another request: not answered by it.
     let other = body.replace("France", "Spain");
-    let miss = request("POST", &srv.url(TITAN_PATH), other.into_bytes(), &[]).await;
+    let miss = request("POST", &srv.url(UNREAD_PATH), other.into_bytes(), &[]).await;
     assert_eq!(miss.status, 400, "{:?}", miss.body);
     assert_eq!(up.hits(), 1, "replay never goes upstream");
     let journal = srv.get("/__aimock/journal").await.json();
@@ -124,7 +125,7 @@ async fn a_raw_stream_keeps_its_binary_frames_and_their_order() {
         .chain(b"chunk-two".iter().copied())
         .collect();
     let all: Vec<u8> = frame_a.iter().chain(frame_b.iter()).copied().collect();
-    let path = "/model/meta.llama3-8b-instruct-v1:0/invoke-with-response-stream";
+    let path = "/model/cohere.command-text-v14/invoke-with-response-stream";
     let up = FakeUpstream::start().await;
     up.script(
         path,
@@ -133,7 +134,7 @@ async fn a_raw_stream_keeps_its_binary_frames_and_their_order() {
     );
     let dir = FixtureDir::new();
     let srv = TestServer::start(record_config(dir.path(), &up.url())).await;
-    let body = r#"{"prompt":"<|begin_of_text|>Hi","max_gen_len":20}"#;
+    let body = r#"{"prompt":"Hi","max_tokens":20,"stream":true}"#;
     let live = request("POST", &srv.url(path), body.as_bytes().to_vec(), &[]).await;
     assert_eq!(live.status, 200);
     assert_eq!(live.bytes().as_ref(), all.as_slice());
@@ -215,11 +216,11 @@ async fn a_raw_fixture_never_holds_a_credential() {
         .text
         .clone();
     let reply = format!(
-        "{{\"results\":[{{\"outputText\":\"use {key} to call it\"}}],\"config\":{{\"aws_secret_access_key\":\"{aws}\"}}}}"
+        "{{\"completions\":[{{\"data\":{{\"text\":\"use {key} to call it\"}}}}],\"config\":{{\"aws_secret_access_key\":\"{aws}\"}}}}"
     );
     let up = FakeUpstream::start().await;
     up.script(
-        TITAN_PATH,
+        UNREAD_PATH,
         Script::body(200, "application/json", reply.clone()),
     );
     let dir = FixtureDir::new();
@@ -228,7 +229,7 @@ async fn a_raw_fixture_never_holds_a_credential() {
     let auth = format!("Bearer {key}");
     let live = request(
         "POST",
-        &srv.url(&format!("{TITAN_PATH}?key={key}")),
+        &srv.url(&format!("{UNREAD_PATH}?key={key}")),
         body.into_bytes(),
         &[("authorization", &auth)],
     )
@@ -258,11 +259,11 @@ async fn check_lists_raw_fixtures_and_hand_written_ones_load() {
     let path = dir.write(
         "raw.json",
         json!([
-            {"match": {"method": "POST", "path": TITAN_PATH, "bodyDigest": digest},
+            {"match": {"method": "POST", "path": UNREAD_PATH, "bodyDigest": digest},
              "response": {"raw": {"status": 429, "headers": {"content-type": "application/json",
                                   "x-amzn-errortype": "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/"},
                                   "body": "{\"message\":\"Too many requests, please wait before trying again.\"}"}}},
-            {"match": {"method": "POST", "path": TITAN_PATH}, "response": {"raw": {"body": "x"}}},
+            {"match": {"method": "POST", "path": UNREAD_PATH}, "response": {"raw": {"body": "x"}}},
             {"match": {"userMessage": "hi"}, "response": {"raw": {"body": "x"}}}
         ]),
     );
@@ -272,7 +273,7 @@ async fn check_lists_raw_fixtures_and_hand_written_ones_load() {
     assert_eq!(summary.raw, 1, "{text}");
     assert_eq!(summary.errors, 2, "{text}");
     assert!(
-        text.contains(&format!("raw: fixture #0: POST {TITAN_PATH}")),
+        text.contains(&format!("raw: fixture #0: POST {UNREAD_PATH}")),
         "{text}"
     );
     assert!(
@@ -289,7 +290,7 @@ async fn check_lists_raw_fixtures_and_hand_written_ones_load() {
     let srv = TestServer::with_fixtures(dir.path()).await;
     let r = request(
         "POST",
-        &srv.url(TITAN_PATH),
+        &srv.url(UNREAD_PATH),
         br#"{ "inputText" : "hi" }"#.to_vec(),
         &[],
     )

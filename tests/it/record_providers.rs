@@ -126,8 +126,8 @@ fn surface_of(path: &str) -> Surface {
 /// Record every capture under `dir/prefix`, then replay each strictly and check that
 /// the replay collapses back into the recorded fixture.
 async fn round_trip_every_capture(dir: &str, prefix: &str) {
-    // Titan embeddings have no `messages`: the Bedrock surface refuses the request
-    // before anything is forwarded, so there is nothing to record.
+    // Titan embeddings are asked with `inputText`, not a chat body: the invoke
+    // families are recorded in `record_bedrock_families.rs`.
     let all: Vec<Capture> = captures(dir, prefix)
         .into_iter()
         .filter(|c| !c.name.contains("titan-embeddings"))

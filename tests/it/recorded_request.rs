@@ -112,11 +112,12 @@ async fn a_recording_stores_its_request_without_the_credentials_it_carried() {
 
 #[tokio::test]
 async fn a_raw_exchange_stores_its_request_too() {
-    const TITAN: &str = "/model/amazon.titan-text-express-v1/invoke";
+    // A family aimock does not read (AI21 Jurassic), so the exchange is saved raw.
+    const UNREAD: &str = "/model/ai21.j2-ultra-v1/invoke";
     let key = fake_key();
     let up = FakeUpstream::start().await;
     up.script(
-        TITAN,
+        UNREAD,
         Script::body(
             200,
             "application/json",
@@ -132,12 +133,12 @@ async fn a_raw_exchange_stores_its_request_too() {
     .await;
     let body =
         format!(r#"{{"inputText":"key {key}","textGenerationConfig":{{"maxTokenCount":5}}}}"#);
-    let r = request("POST", &srv.url(TITAN), body.into_bytes(), &[]).await;
+    let r = request("POST", &srv.url(UNREAD), body.into_bytes(), &[]).await;
     assert_eq!(r.status, 200);
     let doc = fixtures_in(&dir.path().join("recorded/bedrock-raw.json"), 1).await;
     let fx = &doc["fixtures"][0];
     assert!(fx.get("_raw").is_some(), "{fx}");
-    assert_eq!(fx["recordedRequest"]["path"], TITAN);
+    assert_eq!(fx["recordedRequest"]["path"], UNREAD);
     assert_eq!(fx["recordedRequest"]["body"]["inputText"], "key [REDACTED]");
     assert_eq!(
         fx["recordedRequest"]["body"]["textGenerationConfig"],

@@ -34,6 +34,9 @@ use crate::request::ChatRequest;
 pub enum Op {
     /// `POST /v1/messages`.
     Messages,
+    /// `POST /anthropic/v1/messages`: Anthropic models served through an Azure AI
+    /// Foundry resource (the same body and reply; its own upstream).
+    Foundry,
 }
 
 /// Parse a request.

@@ -23,6 +23,7 @@
 use base64::Engine;
 use serde_json::Value;
 
+use super::family::collapse as family;
 use crate::codec::eventstream::{EventStreamDecoder, Message};
 use crate::providers::anthropic::collapse::{self as anthropic, EventReader};
 use crate::providers::common::collapse::decode_prefix;
@@ -62,6 +63,8 @@ fn read_json(v: &Value, c: &mut Collapsed) {
         anthropic::read_message(v, c);
     } else if let Some(e) = v.get("embedding").and_then(Value::as_array) {
         c.embedding = Some(e.iter().filter_map(Value::as_f64).collect());
+    } else if family::read_json(v, c) {
+        // Titan text, Llama, Mistral, Cohere, DeepSeek, gpt-oss.
     } else {
         let keys: Vec<&str> = v
             .as_object()
@@ -245,6 +248,8 @@ struct StreamState {
     anthropic: EventReader,
     saw_anthropic: bool,
     converse: ConverseReader,
+    /// The other invoke families' events.
+    family: family::StreamReader,
 }
 
 impl StreamState {
@@ -261,6 +266,7 @@ impl StreamState {
             .find_map(|k| v.get(*k).map(|inner| (*k, inner)))
         {
             Some((kind, inner)) => self.converse.read(kind, inner, c),
+            None if self.family.read(v, c) => {}
             None => c.dropped += 1,
         }
     }
@@ -332,7 +338,10 @@ fn collapse_eventstream(body: &[u8]) -> Collapsed {
     if let Some(u) = state.converse.usage {
         c.usage = Some(u);
     }
-    if !(state.anthropic.done || state.converse.done || c.error.is_some()) {
+    if c.error.is_none() {
+        state.family.finish(&mut c);
+    }
+    if !(state.anthropic.done || state.converse.done || state.family.done || c.error.is_some()) {
         c.truncated = true;
     }
     if !state.saw_anthropic && c.error.is_none() {

@@ -1,4 +1,5 @@
-//! Bedrock `invoke` and `invoke-with-response-stream` for Anthropic models: the
+//! Bedrock `invoke` and `invoke-with-response-stream` for Anthropic models (the other
+//! families are in `family`): the
 //! request body is the Anthropic Messages body (`anthropic_version`, `messages`,
 //! `system`, `tools`, `max_tokens`; no `model`, which is in the path), and the reply is
 //! the Anthropic message JSON, or the Anthropic stream events each base64-wrapped as
@@ -10,14 +11,13 @@
 //! Not here: the direct Anthropic API (`providers::anthropic`, which has its own
 //! parser; this one is deliberately small and only needs what matching reads).
 
-use base64::Engine;
 use serde_json::{json, Map, Value};
 
+use super::family::chunk;
 use super::{
     compact_args, latency_ms, parsed_args, stop_reason, Event, Tokens, PLACEHOLDER_SIGNATURE,
 };
 use crate::cassette::model::{Block, ChatReply, ToolCall};
-use crate::codec::eventstream::Message as EsMessage;
 use crate::providers::common::{chunk_text, json_body, ParseError, RenderContext, RenderPlan};
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
 
@@ -44,7 +44,16 @@ fn block_type(b: &Value) -> &str {
 
 /// Parse an Anthropic Messages body sent to Bedrock.
 pub fn parse_request(model: &str, stream: bool, body: &[u8]) -> Result<ChatRequest, ParseError> {
-    let o = json_body(body)?;
+    parse_object(model, stream, body, &json_body(body)?)
+}
+
+/// [`parse_request`] of a body already read as a JSON object (`o` is `body`'s).
+pub fn parse_object(
+    model: &str,
+    stream: bool,
+    body: &[u8],
+    o: &Map<String, Value>,
+) -> Result<ChatRequest, ParseError> {
     let Some(list) = o.get("messages").and_then(Value::as_array) else {
         return Err(ParseError::bad(
             "missing_messages",
@@ -224,13 +233,6 @@ pub fn render_json(reply: &ChatReply, req: &ChatRequest, ctx: &RenderContext) ->
     plan
 }
 
-/// One Anthropic stream event as Bedrock sends it: a `chunk` message whose payload is
-/// `{"bytes": "<base64 of the event JSON>"}`.
-fn chunk(event: &Value) -> EsMessage {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(event.to_string());
-    EsMessage::event("chunk", json!({ "bytes": b64 }).to_string())
-}
-
 /// The Anthropic stream events for a reply, in order (§4.3 with Bedrock's ids and the
 /// invocation metrics on `message_stop`).
 pub fn stream_events(
@@ -306,14 +308,9 @@ pub fn stream_events(
         json!({"type": "message_delta", "delta": stop_delta, "usage": {"output_tokens": tokens.output}}),
         false,
     ));
-    let latency = latency_ms(ctx);
     events.push((
-        json!({"type": "message_stop", "amazon-bedrock-invocationMetrics": {
-            "inputTokenCount": tokens.input,
-            "outputTokenCount": tokens.output,
-            "invocationLatency": latency,
-            "firstByteLatency": latency / 2,
-        }}),
+        json!({"type": "message_stop",
+            "amazon-bedrock-invocationMetrics": super::family::invocation_metrics(tokens, ctx)}),
         false,
     ));
     events
@@ -349,6 +346,7 @@ mod tests {
     use crate::codec::decode_all;
     use crate::codec::eventstream::EventStreamDecoder;
     use crate::providers::common::PlanBody;
+    use base64::Engine;
 
     fn reply(v: Value) -> ChatReply {
         match fixture(json!({"match": {}, "response": v})).reply {

@@ -10,10 +10,11 @@
 //! botocore raises the modelled exception; streams are binary EventStream with the
 //! event name in `:event-type`.
 //!
-//! Not here: the EventStream framing itself (`codec::eventstream`), and Bedrock's
-//! other invoke bodies (Titan, Nova, Llama): a body without `messages` gets a
-//! `ValidationException`, and a Nova `messages-v1` body parses but is answered in the
-//! Anthropic shape.
+//! Invoke bodies differ by model family (Titan, Nova, Llama, Mistral, Cohere,
+//! DeepSeek, gpt-oss): [`family`] tells them apart by the model id and answers each in
+//! its own shape; the Anthropic body is [`invoke`].
+//!
+//! Not here: the EventStream framing itself (`codec::eventstream`).
 //!
 //! # Design
 //! A user message holding both text and tool results is normalised text first, then
@@ -24,6 +25,7 @@
 pub mod collapse;
 pub mod converse;
 pub mod error;
+pub mod family;
 pub mod invoke;
 pub mod native;
 
@@ -78,22 +80,26 @@ pub fn parse_request(
     body: &[u8],
 ) -> Result<ChatRequest, ParseError> {
     match op {
-        Op::Invoke { model, stream } => invoke::parse_request(model, *stream, body),
+        Op::Invoke { model, stream } => family::parse_request(model, *stream, body),
         Op::Converse { model, stream } => converse::parse_request(model, *stream, body),
     }
 }
 
 /// Render a matched (non-error) fixture.
 pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
-    let reply = match answer::chat(fx, "a Bedrock chat request") {
-        Ok(reply) => reply,
-        Err(message) => return error(op, 500, &message, &ErrorKind::Internal),
-    };
     let plan = match op {
-        Op::Invoke { stream: false, .. } => Ok(invoke::render_json(reply, req, ctx)),
-        Op::Invoke { stream: true, .. } => invoke::render_stream(reply, req, ctx),
-        Op::Converse { stream: false, .. } => Ok(converse::render_json(reply, req, ctx)),
-        Op::Converse { stream: true, .. } => converse::render_stream(reply, req, ctx),
+        // Each model family answers in its own shape, embeddings included.
+        Op::Invoke { .. } => family::render(fx, req, ctx),
+        Op::Converse { stream, .. } => match answer::chat(fx, "a Bedrock chat request") {
+            Ok(reply) if *stream => converse::render_stream(reply, req, ctx).map_err(|e| {
+                format!(
+                    "Fixture {} cannot be framed as an EventStream: {e}",
+                    fx.origin
+                )
+            }),
+            Ok(reply) => Ok(converse::render_json(reply, req, ctx)),
+            Err(message) => Err(message),
+        },
     };
     match plan {
         Ok(mut plan) => {
@@ -101,15 +107,7 @@ pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> 
                 .push(("x-amzn-requestid", request_id(ctx).into()));
             plan
         }
-        Err(e) => error(
-            op,
-            500,
-            &format!(
-                "Fixture {} cannot be framed as an EventStream: {e}",
-                fx.origin
-            ),
-            &ErrorKind::Internal,
-        ),
+        Err(message) => error(op, 500, &message, &ErrorKind::Internal),
     }
 }
 
@@ -165,6 +163,8 @@ pub fn stream_end(_op: &Op, frame: &StreamFrame) -> Signal {
             };
             match inner.get("type").and_then(|t| t.as_str()) {
                 Some("message_stop") => Signal::Final,
+                // Every model family's last chunk carries the invocation metrics.
+                _ if inner.get("amazon-bedrock-invocationMetrics").is_some() => Signal::Final,
                 // Nova wraps Converse-shaped events: `{"messageStop": {...}}`.
                 _ if inner.get("messageStop").is_some() => Signal::Terminal,
                 _ if inner.get("metadata").is_some() => Signal::Final,
@@ -175,13 +175,17 @@ pub fn stream_end(_op: &Op, frame: &StreamFrame) -> Signal {
     }
 }
 
-/// Bedrock's embedding models are not served.
-pub fn fallback_embedding(
-    _op: &Op,
-    _req: &ChatRequest,
-    _ctx: &RenderContext,
-) -> Option<RenderPlan> {
-    None
+/// An unmatched invoke of an embedding model (Titan, Cohere Embed) gets deterministic
+/// vectors in its family's shape.
+pub fn fallback_embedding(op: &Op, req: &ChatRequest, ctx: &RenderContext) -> Option<RenderPlan> {
+    match op {
+        Op::Invoke { .. } => family::fallback_embedding(req, ctx).map(|mut plan| {
+            plan.headers
+                .push(("x-amzn-requestid", request_id(ctx).into()));
+            plan
+        }),
+        Op::Converse { .. } => None,
+    }
 }
 
 /// The stop reason in Anthropic's and Converse's vocabulary (§4.10): OpenAI's `stop`,

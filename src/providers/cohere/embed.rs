@@ -98,15 +98,29 @@ pub(super) fn fallback(req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
 }
 
 fn body(vectors: &[Vec<f64>], req: &ChatRequest, ctx: &RenderContext) -> Value {
+    let embeddings = typed_embeddings(vectors, &req.hints.embedding_types);
+    let inputs = req.embedding_inputs.clone().unwrap_or_default();
+    let tokens: u64 = inputs
+        .iter()
+        .map(|s| estimate_tokens(s.chars().count()))
+        .sum();
+    json!({
+        "id": uuid(ctx, "embed"),
+        "texts": inputs,
+        "embeddings": embeddings,
+        "meta": {"api_version": {"version": "2"}, "billed_units": {"input_tokens": tokens}},
+        "response_type": "embeddings_by_type",
+    })
+}
+
+/// Cohere's `embeddings` object: one list of vectors per requested type (`float` when
+/// none is named), unknown types left out. Bedrock's Cohere Embed sends the same.
+pub(crate) fn typed_embeddings(vectors: &[Vec<f64>], types: &[String]) -> Map<String, Value> {
     let mut embeddings = Map::new();
-    let wanted: Vec<&str> = if req.hints.embedding_types.is_empty() {
+    let wanted: Vec<&str> = if types.is_empty() {
         vec!["float"]
     } else {
-        req.hints
-            .embedding_types
-            .iter()
-            .map(String::as_str)
-            .collect()
+        types.iter().map(String::as_str).collect()
     };
     for kind in wanted {
         let list: Option<Vec<Value>> = match kind {
@@ -142,18 +156,7 @@ fn body(vectors: &[Vec<f64>], req: &ChatRequest, ctx: &RenderContext) -> Value {
             embeddings.insert(kind.to_string(), Value::Array(list));
         }
     }
-    let inputs = req.embedding_inputs.clone().unwrap_or_default();
-    let tokens: u64 = inputs
-        .iter()
-        .map(|s| estimate_tokens(s.chars().count()))
-        .sum();
-    json!({
-        "id": uuid(ctx, "embed"),
-        "texts": inputs,
-        "embeddings": embeddings,
-        "meta": {"api_version": {"version": "2"}, "billed_units": {"input_tokens": tokens}},
-        "response_type": "embeddings_by_type",
-    })
+    embeddings
 }
 
 /// `round(clamp(x, -1, 1) * scale + offset)`, kept inside `[lo, hi]`.

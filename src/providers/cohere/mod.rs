@@ -11,7 +11,7 @@
 
 mod chat;
 mod collapse;
-mod embed;
+pub(crate) mod embed;
 pub mod error;
 pub mod native;
 mod rerank;

@@ -39,6 +39,12 @@ pub fn body(status: u16, message: &str, kind: &ErrorKind) -> Value {
     }
 }
 
+/// OpenRouter's error envelope: `{"error":{"code":<the HTTP status>,"message"}}` (its
+/// `metadata` only when a provider upstream of it failed, which a mock never is).
+pub fn openrouter_body(status: u16, message: &str) -> Value {
+    json!({"error": {"code": status, "message": message}})
+}
+
 /// The rate-limit headers OpenAI sends with a 429, so clients' backoff code has data.
 pub const RATE_LIMIT_HEADERS: &[(&str, &str)] = &[
     ("x-ratelimit-limit-requests", "60"),

@@ -43,6 +43,9 @@ pub enum Op {
         /// The Azure deployment id, when the request came in on an Azure path.
         azure_deployment: Option<String>,
     },
+    /// `POST /api/v1/chat/completions` (OpenRouter): the chat completions body and
+    /// reply, OpenRouter's error envelope, its own upstream.
+    OpenRouterChat,
     /// `POST /v1/responses`.
     Responses,
     /// `POST /v1/images/generations` (JSON) or `/v1/images/edits` (multipart), or
@@ -85,6 +88,7 @@ impl Op {
             | Op::Transcribe {
                 azure_deployment, ..
             } if azure_deployment.is_some() => "azure",
+            Op::OpenRouterChat => "openrouter",
             _ => "openai",
         }
     }
@@ -100,6 +104,7 @@ pub fn parse_request(
         Op::Chat { azure_deployment } => {
             chat::parse_request(parts, body, azure_deployment.as_deref())
         }
+        Op::OpenRouterChat => chat::parse_request(parts, body, None),
         Op::Embeddings { azure_deployment } => {
             embeddings::parse_request(parts, body, azure_deployment.as_deref())
         }
@@ -124,7 +129,7 @@ pub fn parse_request(
 pub fn render(op: &Op, fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> RenderPlan {
     let refused = |message: String| error(op, 500, &message, &ErrorKind::Internal);
     match op {
-        Op::Chat { .. } => match answer::chat(fx, "a chat completion") {
+        Op::Chat { .. } | Op::OpenRouterChat => match answer::chat(fx, "a chat completion") {
             Ok(reply) => chat::render(reply, req, ctx),
             Err(message) => refused(message),
         },
@@ -206,7 +211,10 @@ pub fn render_job(
 }
 
 /// OpenAI's error envelope (see [`error::body`]).
-pub fn error(_op: &Op, status: u16, message: &str, kind: &ErrorKind) -> RenderPlan {
+pub fn error(op: &Op, status: u16, message: &str, kind: &ErrorKind) -> RenderPlan {
+    if *op == Op::OpenRouterChat {
+        return RenderPlan::json(status, &error::openrouter_body(status, message));
+    }
     RenderPlan::json(status, &error::body(status, message, kind))
 }
 
@@ -218,7 +226,7 @@ pub fn rate_limit_headers(_op: &Op) -> &'static [(&'static str, &'static str)] {
 /// Read a recorded reply back into a [`Collapsed`].
 pub fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
     match op {
-        Op::Chat { .. } => chat::collapse(content_type, body),
+        Op::Chat { .. } | Op::OpenRouterChat => chat::collapse(content_type, body),
         Op::Embeddings { .. } => embeddings::collapse(body),
         Op::Responses => responses::collapse::collapse(content_type, body),
         Op::Images { .. } => images::collapse(body),

@@ -114,7 +114,7 @@ pub fn tool_names(body: &Map<String, Value>) -> Vec<String> {
 }
 
 mod choices;
-mod collapse;
+pub(crate) mod collapse;
 mod completion;
 pub mod native;
 mod skim;
