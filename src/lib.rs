@@ -63,6 +63,8 @@ pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod drift;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod journal;
 pub(crate) mod metrics;
 pub mod normalize;

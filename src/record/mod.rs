@@ -18,6 +18,7 @@
 
 pub(crate) mod capture;
 pub(crate) mod deferred;
+pub(crate) mod encoding;
 pub(crate) mod jobs;
 pub(crate) mod matchkey;
 pub(crate) mod raw;
@@ -248,6 +249,12 @@ impl Recorder {
         self.writes.writer.own_writes()
     }
 
+    /// Make the cassette writes that follow fail as `fault` says (tests of disk faults).
+    #[doc(hidden)]
+    pub fn inject_write_fault(&self, fault: Option<writer::WriteFault>) {
+        self.writes.writer.inject_fault(fault);
+    }
+
     /// Stop the writer's thread (after [`Recorder::flush`]: nothing is left for it).
     pub fn close(&self) {
         self.writes.writer.close();
@@ -410,6 +417,12 @@ impl Recorder {
                 writes.start();
                 deferred.defer(Box::new(move || {
                     let saved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let Some((cap, headers)) =
+                            decoded(&surface, &ct, cap, headers, config.max_capture_bytes)
+                        else {
+                            writes.done(false);
+                            return;
+                        };
                         // Built here, deferred: the body's JSON parse is off the request path.
                         let stored = stored.map(|s| s.to_json()).unwrap_or(Value::Null);
                         let reply = Reply {
@@ -453,9 +466,12 @@ impl Recorder {
                 }
             }))
         };
+        // Compressed frames cannot be told apart as they pass: the watcher sees a
+        // whole body, and the recording has no timings (see `encoding`).
+        let encoded = !encoding::codings(&head.headers).is_empty();
         let tee = TeeBody::new(
             upstream_body,
-            capture::StreamWatch::new(surface, &content_type),
+            capture::StreamWatch::new(surface, if encoded { "" } else { &content_type }),
             sent_at,
             self.config.idle_timeout,
             self.config.max_capture_bytes,
@@ -486,6 +502,39 @@ fn copy_response_headers(from: &HeaderMap, to: &mut HeaderMap) {
         .is_some_and(|ct| ct.contains("event-stream"))
     {
         to.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    }
+}
+
+/// The capture with its `Content-Encoding` undone, and the headers without it (see
+/// [`encoding`]); `None`, logged, when it cannot be, and nothing is recorded.
+fn decoded(
+    surface: &Surface,
+    content_type: &str,
+    cap: Capture,
+    mut headers: HeaderMap,
+    limit: usize,
+) -> Option<(Capture, HeaderMap)> {
+    let codings = encoding::codings(&headers);
+    if codings.is_empty() {
+        return Some((cap, headers));
+    }
+    match encoding::decode(&codings, &cap.body, limit) {
+        Ok(body) => {
+            headers.remove(http::header::CONTENT_ENCODING);
+            let last = cap.chunks.last().map(|c| c.1).unwrap_or_default();
+            let stream = capture::StreamWatch::new(surface, content_type).is_stream();
+            let cap = Capture {
+                chunks: vec![(body.len(), last)],
+                body: body.into(),
+                frame_times: Vec::new(),
+                stream,
+            };
+            Some((cap, headers))
+        }
+        Err(reason) => {
+            tracing::error!(provider = surface.provider(), encoding = ?codings, %reason, "relayed an encoded reply but did not record it");
+            None
+        }
     }
 }
 
