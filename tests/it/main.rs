@@ -32,6 +32,7 @@ mod respond;
 mod secrets;
 mod services;
 mod shutdown;
+mod slow_clients;
 mod support;
 mod unused;
 mod upstream;
