@@ -398,8 +398,8 @@ mod tests {
 
     #[test]
     fn every_route_is_a_provider_surface() {
-        for i in 0..ROUTES.len() {
-            assert!(surface(i as u8).is_some(), "{} does not route", ROUTES[i].0);
+        for (i, (path, _)) in ROUTES.iter().enumerate() {
+            assert!(surface(i as u8).is_some(), "{path} does not route");
         }
     }
 

@@ -92,7 +92,7 @@ mod tests {
     #[test]
     fn a_bomb_stops_at_the_cap_and_garbage_is_an_error() {
         let big = gzip(&vec![b'a'; 1 << 20]);
-        assert!(big.len() < 4096);
+        assert!(big.len() < 16 * 1024, "a small body: {}", big.len());
         let e = decode(&["gzip".into()], &big, 1000).unwrap_err();
         assert!(e.contains("capture cap"), "{e}");
         assert!(decode(&["gzip".into()], b"not gzip", 1000).is_err());

@@ -607,7 +607,7 @@ mod tests {
         let leftovers: Vec<_> = std::fs::read_dir(p.parent().unwrap())
             .unwrap()
             .flatten()
-            .filter(|e| e.file_name() != "openai.json")
+            .filter(|e| e.file_name() != "openai.json" && e.file_name() != DIR_LOCK)
             .collect();
         assert!(leftovers.is_empty(), "no temp files left behind");
     }

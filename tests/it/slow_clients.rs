@@ -26,7 +26,10 @@ fn hello() -> FixtureDir {
 fn trickle(
     mut conns: Vec<TcpStream>,
     every: Duration,
-) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Vec<TcpStream>>) {
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Vec<TcpStream>>,
+) {
     let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         loop {
@@ -75,7 +78,10 @@ async fn two_thousand_idle_and_slowloris_connections_leave_a_good_client_served_
     let slow = task.await.expect("trickle task");
     // Generous for a debug build on a loaded 2-core machine; a server stalled by the
     // slow connections takes seconds, or never answers.
-    assert!(worst < Duration::from_secs(2), "slowest answer took {worst:?}");
+    assert!(
+        worst < Duration::from_secs(2),
+        "slowest answer took {worst:?}"
+    );
     // Every connection was still open and being read (the default deadline is 30 s).
     assert_eq!(slow.len(), 1000);
     assert_eq!(idle.len(), 1000);
