@@ -110,15 +110,32 @@ pub(crate) fn https_client() -> anyhow::Result<HttpsClient> {
 }
 
 /// The upstream TLS client configuration: rustls with the ring provider and the web
-/// PKI roots, no ALPN (the HTTP client adds its own; a WebSocket speaks HTTP/1.1).
+/// PKI roots, plus the certificates of the PEM file `SSL_CERT_FILE` names, if set (a
+/// corporate gateway's CA, a test upstream's); no ALPN (the HTTP client adds its own,
+/// `h2` and `http/1.1`; a WebSocket speaks HTTP/1.1).
 pub(crate) fn tls_config() -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(file) = std::env::var_os("SSL_CERT_FILE") {
+        use rustls_pki_types::pem::PemObject;
+        let certs = rustls_pki_types::CertificateDer::pem_file_iter(&file)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>());
+        match certs {
+            Ok(certs) => {
+                let (added, ignored) = roots.add_parsable_certificates(certs);
+                tracing::info!(file = %std::path::Path::new(&file).display(), added, ignored, "trusting upstream CAs from SSL_CERT_FILE");
+            }
+            Err(e) => {
+                tracing::warn!(file = %std::path::Path::new(&file).display(), error = %e, "cannot read SSL_CERT_FILE; using the built-in roots only");
+            }
+        }
+    }
     Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()?
-    .with_root_certificates(rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    })
+    .with_root_certificates(roots)
     .with_no_client_auth())
 }
 

@@ -21,6 +21,7 @@ mod realtime;
 mod record;
 mod record_faults;
 mod record_google;
+mod record_h2;
 mod record_providers;
 mod record_realtime;
 mod record_vector;
