@@ -66,6 +66,8 @@ pub mod codec;
 pub mod config;
 pub mod drift;
 pub mod import;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod journal;
 pub(crate) mod metrics;
 pub mod mock_server;

@@ -19,6 +19,7 @@
 
 pub(crate) mod capture;
 pub(crate) mod deferred;
+pub(crate) mod encoding;
 pub(crate) mod jobs;
 pub(crate) mod matchkey;
 pub(crate) mod raw;
@@ -111,15 +112,32 @@ pub(crate) fn https_client() -> anyhow::Result<HttpsClient> {
 }
 
 /// The upstream TLS client configuration: rustls with the ring provider and the web
-/// PKI roots, no ALPN (the HTTP client adds its own; a WebSocket speaks HTTP/1.1).
+/// PKI roots, plus the certificates of the PEM file `SSL_CERT_FILE` names, if set (a
+/// corporate gateway's CA, a test upstream's); no ALPN (the HTTP client adds its own,
+/// `h2` and `http/1.1`; a WebSocket speaks HTTP/1.1).
 pub(crate) fn tls_config() -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(file) = std::env::var_os("SSL_CERT_FILE") {
+        use rustls_pki_types::pem::PemObject;
+        let certs = rustls_pki_types::CertificateDer::pem_file_iter(&file)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>());
+        match certs {
+            Ok(certs) => {
+                let (added, ignored) = roots.add_parsable_certificates(certs);
+                tracing::info!(file = %std::path::Path::new(&file).display(), added, ignored, "trusting upstream CAs from SSL_CERT_FILE");
+            }
+            Err(e) => {
+                tracing::warn!(file = %std::path::Path::new(&file).display(), error = %e, "cannot read SSL_CERT_FILE; using the built-in roots only");
+            }
+        }
+    }
     Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()?
-    .with_root_certificates(rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    })
+    .with_root_certificates(roots)
     .with_no_client_auth())
 }
 
@@ -270,6 +288,12 @@ impl Recorder {
     /// The log of the recorder's own cassette writes, for the watcher.
     pub fn own_writes(&self) -> Arc<writer::WriteLog> {
         self.writes.writer.own_writes()
+    }
+
+    /// Make the cassette writes that follow fail as `fault` says (tests of disk faults).
+    #[doc(hidden)]
+    pub fn inject_write_fault(&self, fault: Option<writer::WriteFault>) {
+        self.writes.writer.inject_fault(fault);
     }
 
     /// Stop the writer's thread (after [`Recorder::flush`]: nothing is left for it).
@@ -449,6 +473,12 @@ impl Recorder {
                 writes.start();
                 deferred.defer(Box::new(move || {
                     let saved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let Some((cap, headers)) =
+                            decoded(&surface, &ct, cap, headers, config.max_capture_bytes)
+                        else {
+                            writes.done(false);
+                            return;
+                        };
                         // Built here, deferred: the body's JSON parse is off the request path.
                         let stored = stored.map(|s| s.to_json()).unwrap_or(Value::Null);
                         let reply = Reply {
@@ -492,9 +522,12 @@ impl Recorder {
                 }
             }))
         };
+        // Compressed frames cannot be told apart as they pass: the watcher sees a
+        // whole body, and the recording has no timings (see `encoding`).
+        let encoded = !encoding::codings(&head.headers).is_empty();
         let tee = TeeBody::new(
             upstream_body,
-            capture::StreamWatch::new(surface, &content_type),
+            capture::StreamWatch::new(surface, if encoded { "" } else { &content_type }),
             sent_at,
             self.config.idle_timeout,
             self.config.max_capture_bytes,
@@ -525,6 +558,39 @@ fn copy_response_headers(from: &HeaderMap, to: &mut HeaderMap) {
         .is_some_and(|ct| ct.contains("event-stream"))
     {
         to.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    }
+}
+
+/// The capture with its `Content-Encoding` undone, and the headers without it (see
+/// [`encoding`]); `None`, logged, when it cannot be, and nothing is recorded.
+fn decoded(
+    surface: &Surface,
+    content_type: &str,
+    cap: Capture,
+    mut headers: HeaderMap,
+    limit: usize,
+) -> Option<(Capture, HeaderMap)> {
+    let codings = encoding::codings(&headers);
+    if codings.is_empty() {
+        return Some((cap, headers));
+    }
+    match encoding::decode(&codings, &cap.body, limit) {
+        Ok(body) => {
+            headers.remove(http::header::CONTENT_ENCODING);
+            let last = cap.chunks.last().map(|c| c.1).unwrap_or_default();
+            let stream = capture::StreamWatch::new(surface, content_type).is_stream();
+            let cap = Capture {
+                chunks: vec![(body.len(), last)],
+                body: body.into(),
+                frame_times: Vec::new(),
+                stream,
+            };
+            Some((cap, headers))
+        }
+        Err(reason) => {
+            tracing::error!(provider = surface.provider(), encoding = ?codings, %reason, "relayed an encoded reply but did not record it");
+            None
+        }
     }
 }
 

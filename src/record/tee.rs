@@ -57,6 +57,10 @@ pub(crate) struct TeeBody {
     inner: Option<Inner>,
     idle_timer: Pin<Box<Sleep>>,
     label: &'static str,
+    /// The upstream failed: the error the client gets on the next poll. Held back one
+    /// poll so hyper first flushes the bytes already relayed (it drops its write buffer
+    /// when a body fails), and the client has everything the upstream sent before it.
+    failed: Option<io::Error>,
 }
 
 impl TeeBody {
@@ -85,6 +89,7 @@ impl TeeBody {
             }),
             idle_timer: Box::pin(tokio::time::sleep(idle)),
             label,
+            failed: None,
         }
     }
 }
@@ -129,6 +134,9 @@ impl http_body::Body for TeeBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, io::Error>>> {
         let this = &mut *self;
+        if let Some(e) = this.failed.take() {
+            return Poll::Ready(Some(Err(e)));
+        }
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
         };
@@ -137,10 +145,10 @@ impl http_body::Body for TeeBody {
                 if this.idle_timer.as_mut().poll(cx).is_ready() {
                     tracing::warn!(upstream = this.label, idle = ?inner.idle, "upstream went quiet mid-body; cutting the client connection, nothing recorded");
                     this.inner = None;
-                    return Poll::Ready(Some(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "upstream idle timeout",
-                    ))));
+                    return this.fail(
+                        cx,
+                        io::Error::new(io::ErrorKind::TimedOut, "upstream idle timeout"),
+                    );
                 }
                 Poll::Pending
             }
@@ -152,7 +160,8 @@ impl http_body::Body for TeeBody {
                 }
                 // hyper stops polling once a body says it has ended (a known
                 // content-length was reached), so finish here rather than on `None`.
-                if inner.watch.final_seen || inner.upstream.is_end_stream() {
+                // Trailers are a body's last frame: hyper may not poll again after them.
+                if inner.watch.final_seen || inner.upstream.is_end_stream() || frame.is_trailers() {
                     inner.finish();
                 }
                 Poll::Ready(Some(Ok(frame)))
@@ -160,10 +169,10 @@ impl http_body::Body for TeeBody {
             Poll::Ready(Some(Err(e))) => {
                 tracing::warn!(upstream = this.label, error = %e, "upstream body failed mid-stream; cutting the client connection, nothing recorded");
                 this.inner = None;
-                Poll::Ready(Some(Err(io::Error::new(
-                    io::ErrorKind::ConnectionReset,
-                    e.to_string(),
-                ))))
+                this.fail(
+                    cx,
+                    io::Error::new(io::ErrorKind::ConnectionReset, e.to_string()),
+                )
             }
             Poll::Ready(None) => {
                 if let Some(mut inner) = this.inner.take() {
@@ -175,9 +184,24 @@ impl http_body::Body for TeeBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner
-            .as_ref()
-            .is_none_or(|i| i.upstream.is_end_stream())
+        self.failed.is_none()
+            && self
+                .inner
+                .as_ref()
+                .is_none_or(|i| i.upstream.is_end_stream())
+    }
+}
+
+impl TeeBody {
+    /// Fail the client with `e` on the next poll (see [`TeeBody::failed`]).
+    fn fail(
+        &mut self,
+        cx: &mut Context<'_>,
+        e: io::Error,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, io::Error>>> {
+        self.failed = Some(e);
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 

@@ -6,6 +6,17 @@
 //! `fixtures` array. Every write is a temporary file in the same directory, renamed
 //! over the target (atomic: see `write_atomic`); writes are serialised by the recorder's one [`Writer`],
 //! so two recordings to one file are both kept.
+//!
+//! Two processes recording into one directory: each read-append-rename holds an
+//! exclusive advisory lock on `.aimock.lock` in the cassette's directory
+//! ([`DIR_LOCK`]), so one process's append always starts from the other's last write
+//! (the file's stamp then differs from the one this process wrote, so it is read
+//! again). Both processes' recordings are kept; a write that has to wait says so once
+//! in the log. Rejected: one lock for the whole run, which would make the second
+//! `aimock record` unusable rather than merely serialised.
+//!
+//! A write that fails (a read-only directory, a full disk) leaves the previous
+//! cassette as it was and no temporary file behind; the error names the file.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -109,6 +120,23 @@ pub struct Writer {
     /// Serialises every cassette write of this writer, and guards what it knows of the
     /// files it wrote (see [`Written`]).
     written: Mutex<HashMap<PathBuf, Written>>,
+    /// A failure to inject into the next writes (tests of disk faults).
+    fault: Mutex<Option<WriteFault>>,
+}
+
+/// The advisory lock file every cassette write in a directory holds (see the module
+/// docs). Dot-prefixed and not `.json`: the loader and the watcher ignore it.
+pub const DIR_LOCK: &str = ".aimock.lock";
+
+/// A disk fault to simulate, for tests: running as root (as CI may), permission bits
+/// cannot make a directory read-only, and a full disk cannot be had without mounting.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteFault {
+    /// Creating the temporary file fails with `EROFS`.
+    ReadOnly,
+    /// Writing the temporary file fails with `ENOSPC` after half of it is written.
+    DiskFull,
 }
 
 type Job = (Instant, Box<dyn FnOnce() + Send>);
@@ -127,7 +155,14 @@ impl Writer {
             queue: Mutex::new(None),
             thread: Mutex::new(None),
             written: Mutex::new(HashMap::new()),
+            fault: Mutex::new(None),
         }
+    }
+
+    /// Make every following write fail as `fault` says (`None`: write normally again).
+    #[doc(hidden)]
+    pub fn inject_fault(&self, fault: Option<WriteFault>) {
+        *self.fault.lock().unwrap_or_else(|p| p.into_inner()) = fault;
     }
 
     /// Run `job` on the recorder's writer thread: one thread, taking jobs in order, each
@@ -328,18 +363,32 @@ impl Writer {
     /// The write is noted in the writer's [`WriteLog`] with the file's stamp just before
     /// the file appears under `path`: the hot-reload contract (see `cassette::watch`), so
     /// the watcher knows this write is ours and does not load the fixture a second time.
+    ///
+    /// An error names the file (`<path>: <cause>`); the file is then as it was before.
     pub fn append_fixture(
         &self,
         path: &Path,
         entry: Value,
         warnings: &[String],
     ) -> std::io::Result<usize> {
+        self.append_locked(path, entry, warnings)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    }
+
+    fn append_locked(
+        &self,
+        path: &Path,
+        entry: Value,
+        warnings: &[String],
+    ) -> std::io::Result<usize> {
+        let fault = *self.fault.lock().unwrap_or_else(|p| p.into_inner());
         let note = |_: &[u8], stamp: &FileStamp| self.own.note(path, &[], Some(stamp.clone()));
         let note: &dyn Fn(&[u8], &FileStamp) = &note;
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
+        let _lock = lock_dir(path)?;
         let existing = match std::fs::read(path) {
             Ok(bytes) => Some(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -351,7 +400,7 @@ impl Writer {
         if let (true, Some(bytes), Some(k)) = (warnings.is_empty(), &existing, written.get(path)) {
             let index = k.entries;
             if let Some(text) = unchanged(k).then(|| spliced(bytes, &entry)).flatten() {
-                let stamp = write_atomic(path, text.as_bytes(), note)?;
+                let stamp = write_atomic(path, text.as_bytes(), note, fault)?;
                 written.insert(
                     path.to_path_buf(),
                     Written {
@@ -412,7 +461,7 @@ impl Writer {
         let mut text =
             serde_json::to_string_pretty(&Value::Object(doc)).map_err(std::io::Error::other)?;
         text.push('\n');
-        let stamp = write_atomic(path, text.as_bytes(), note)?;
+        let stamp = write_atomic(path, text.as_bytes(), note, fault)?;
         if plain {
             written.insert(
                 path.to_path_buf(),
@@ -428,6 +477,30 @@ impl Writer {
     }
 }
 
+/// Hold the directory lock of `path`'s directory ([`DIR_LOCK`]) until the returned file
+/// is dropped, waiting for another process's write if one holds it.
+fn lock_dir(path: &Path) -> std::io::Result<std::fs::File> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let lock = dir.join(DIR_LOCK);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            tracing::info!(
+                lock = %lock.display(),
+                "another process is writing to this cassette directory; waiting for it"
+            );
+            file.lock()?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+    }
+    Ok(file)
+}
+
 /// Write `bytes` to `path` through a temporary file in the same directory and a rename.
 /// Returns the written file's [`FileStamp`] (taken before the rename, which keeps it).
 /// `before_rename` is called with the bytes and that stamp just before the file takes
@@ -436,6 +509,7 @@ fn write_atomic(
     path: &Path,
     bytes: &[u8],
     before_rename: &dyn Fn(&[u8], &FileStamp),
+    fault: Option<WriteFault>,
 ) -> std::io::Result<FileStamp> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
@@ -449,10 +523,17 @@ fn write_atomic(
         std::thread::current().id()
     ));
     let result = (|| {
+        if fault == Some(WriteFault::ReadOnly) {
+            return Err(std::io::Error::from_raw_os_error(libc::EROFS));
+        }
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&tmp)?;
+        if fault == Some(WriteFault::DiskFull) {
+            f.write_all(&bytes[..bytes.len() / 2])?;
+            return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        }
         f.write_all(bytes)?;
         let stamp = FileStamp::of(&f.metadata()?);
         before_rename(bytes, &stamp);
@@ -526,7 +607,7 @@ mod tests {
         let leftovers: Vec<_> = std::fs::read_dir(p.parent().unwrap())
             .unwrap()
             .flatten()
-            .filter(|e| e.file_name() != "openai.json")
+            .filter(|e| e.file_name() != "openai.json" && e.file_name() != DIR_LOCK)
             .collect();
         assert!(leftovers.is_empty(), "no temp files left behind");
     }

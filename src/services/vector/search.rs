@@ -535,7 +535,7 @@ mod tests {
                     } else {
                         (0..dim).map(|_| next() * 3.0).collect()
                     };
-                    let allow = |i: usize| round != 2 || i % 3 == 0;
+                    let allow = |i: usize| round != 2 || i.is_multiple_of(3);
                     let fast = top_k_prefiltered(&m, metric, &q, k, &allow, &ids);
                     let slow = top_k_scan(&m, metric, &q, k, &allow, &ids);
                     assert_eq!(fast, slow, "{metric:?} k={k} round={round}");

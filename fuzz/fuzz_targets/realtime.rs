@@ -1,0 +1,4 @@
+//! Fuzz target: `aimock::fuzzing::realtime` (see that function for the input's layout).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| aimock::fuzzing::realtime(data));
