@@ -81,7 +81,7 @@ async fn disk_fault_keeps_the_cassette(fault: WriteFault) {
 
     s.state
         .recorder
-        .as_ref()
+        .current()
         .expect("record mode")
         .inject_write_fault(Some(fault));
     let r = s.post(CHAT, &chat("second", false), &[]).await;
