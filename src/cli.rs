@@ -132,7 +132,7 @@ pub enum Command {
 pub struct ImportArgs {
     /// The recordings' format.
     #[arg(value_enum, value_name = "FORMAT")]
-    pub format: crate::import::Format,
+    pub format: ImportFormat,
     /// Files or directories (walked for the format's file extensions).
     #[arg(value_name = "PATHS", required = true)]
     pub paths: Vec<PathBuf>,
@@ -485,4 +485,17 @@ impl RecordArgs {
             ("foundry", &self.provider_foundry),
         ]
     }
+}
+
+/// The formats `aimock import` reads (`import::Format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFormat {
+    /// vcrpy / pytest-recording YAML cassettes (`interactions:`).
+    Vcrpy,
+    /// Polly.js recordings and other HAR 1.2 files (`log.entries`).
+    Har,
+    /// VidaiMock response templates (a directory of `.tera`, `.json`, `.txt`, ...).
+    Vidaimock,
+    /// mock-llm YAML configs (the reference's `routes:` and `mcp.tools`, or dwmkerr/mock-llm's `rules:`).
+    MockLlm,
 }

@@ -54,57 +54,9 @@
 
 use serde_json::{Map, Value};
 
+// The types live with the rest of the reply model, so the model needs nothing from here.
 use super::model::{Block, ToolCall};
-
-/// One item of a reply, in wire order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Item {
-    /// Text, with the provider keys of its block or part (`extra`).
-    Text {
-        /// The text.
-        text: String,
-        /// Provider keys of this item, verbatim (empty when none).
-        extra: Map<String, Value>,
-    },
-    /// A tool call.
-    ToolCall {
-        /// The call.
-        call: ToolCall,
-        /// Provider keys of this item, verbatim.
-        extra: Map<String, Value>,
-    },
-    /// Reasoning (thinking) text.
-    Reasoning {
-        /// The reasoning text.
-        text: String,
-        /// Its signature, when the provider signs reasoning.
-        signature: Option<String>,
-        /// Provider keys of this item, verbatim.
-        extra: Map<String, Value>,
-    },
-    /// A part kept as the provider sent it.
-    Verbatim(Value),
-}
-
-/// The provider-specific layer of a reply (see the module doc).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Native {
-    /// The wire format the verbatim parts belong to.
-    pub provider: String,
-    /// The reply's items in wire order.
-    pub items: Vec<Item>,
-    /// Envelope fields as recorded, at the provider's nesting.
-    pub fields: Map<String, Value>,
-    /// An error sent inside a 200 stream, after the items.
-    pub stream_error: Option<Value>,
-}
-
-impl Native {
-    /// A field of the envelope, as recorded.
-    pub fn field(&self, key: &str) -> Option<&Value> {
-        self.fields.get(key)
-    }
-}
+pub use super::model::{Item, Native};
 
 /// What the neutral fields of a reply read when only `items` gave them.
 #[derive(Debug, Default)]

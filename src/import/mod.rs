@@ -36,18 +36,9 @@ use crate::record::{fixture_entry, raw_entry, stored, BuiltEntry};
 use crate::secrets::Detector;
 use crate::server::router::{route, Route};
 
-/// The formats `aimock import` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// vcrpy / pytest-recording YAML cassettes (`interactions:`).
-    Vcrpy,
-    /// Polly.js recordings and other HAR 1.2 files (`log.entries`).
-    Har,
-    /// VidaiMock response templates (a directory of `.tera`, `.json`, `.txt`, ...).
-    Vidaimock,
-    /// mock-llm YAML configs (the reference's `routes:` and `mcp.tools`, or dwmkerr/mock-llm's `rules:`).
-    MockLlm,
-}
+/// The formats `aimock import` reads: the command line's own enum (declared with the
+/// other arguments, so `cli` does not depend on the importer it configures).
+pub use crate::cli::ImportFormat as Format;
 
 /// One recorded HTTP call, decoded (bodies as the client saw them).
 #[derive(Debug, Clone, Default)]

@@ -13,9 +13,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::family::chunk;
 use super::{
-    compact_args, latency_ms, parsed_args, stop_reason, Event, Tokens, PLACEHOLDER_SIGNATURE,
+    chunk, compact_args, latency_ms, parsed_args, stop_reason, Event, Tokens, PLACEHOLDER_SIGNATURE,
 };
 use crate::cassette::model::{Block, ChatReply, ToolCall};
 use crate::providers::common::{chunk_text, json_body, ParseError, RenderContext, RenderPlan};
@@ -310,7 +309,7 @@ pub fn stream_events(
     ));
     events.push((
         json!({"type": "message_stop",
-            "amazon-bedrock-invocationMetrics": super::family::invocation_metrics(tokens, ctx)}),
+            "amazon-bedrock-invocationMetrics": super::invocation_metrics(tokens, ctx)}),
         false,
     ));
     events

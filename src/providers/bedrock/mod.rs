@@ -236,6 +236,25 @@ pub fn latency_ms(ctx: &RenderContext) -> u64 {
     200 + (ctx.unit("latency") * 1000.0) as u64
 }
 
+/// The `amazon-bedrock-invocationMetrics` object the last chunk of every invoke
+/// stream carries.
+pub fn invocation_metrics(t: Tokens, ctx: &RenderContext) -> Value {
+    let latency = latency_ms(ctx);
+    json!({
+        "inputTokenCount": t.input,
+        "outputTokenCount": t.output,
+        "invocationLatency": latency,
+        "firstByteLatency": latency / 2,
+    })
+}
+
+/// One model event as Bedrock streams it: an EventStream `chunk` whose payload is
+/// `{"bytes": "<base64 of the event JSON>"}`.
+pub fn chunk(event: &Value) -> crate::codec::eventstream::Message {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(event.to_string());
+    crate::codec::eventstream::Message::event("chunk", json!({ "bytes": b64 }).to_string())
+}
+
 /// A deterministic request id in AWS's UUID form.
 pub fn request_id(ctx: &RenderContext) -> String {
     let mut h = Sha256::new();

@@ -36,12 +36,10 @@ mod prompt;
 mod text;
 mod turns;
 
-use base64::Engine;
 use serde_json::{json, Value};
 
-use super::{latency_ms, Event, Tokens};
+use super::{chunk, invocation_metrics, latency_ms, Event, Tokens};
 use crate::cassette::Fixture;
-use crate::codec::eventstream::Message as EsMessage;
 use crate::providers::common::{answer, json_body, ParseError, RenderContext, RenderPlan};
 use crate::request::ChatRequest;
 
@@ -311,25 +309,6 @@ fn push_token_headers(plan: &mut RenderPlan, input: u64, output: u64, ctx: &Rend
             latency_ms(ctx).to_string().into(),
         ),
     ]);
-}
-
-/// The `amazon-bedrock-invocationMetrics` object the last chunk of every invoke
-/// stream carries.
-pub fn invocation_metrics(t: Tokens, ctx: &RenderContext) -> Value {
-    let latency = latency_ms(ctx);
-    json!({
-        "inputTokenCount": t.input,
-        "outputTokenCount": t.output,
-        "invocationLatency": latency,
-        "firstByteLatency": latency / 2,
-    })
-}
-
-/// One model event as Bedrock streams it: an EventStream `chunk` whose payload is
-/// `{"bytes": "<base64 of the event JSON>"}`.
-pub fn chunk(event: &Value) -> EsMessage {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(event.to_string());
-    EsMessage::event("chunk", json!({ "bytes": b64 }).to_string())
 }
 
 /// Frame model events as chunks; the last gets the invocation metrics.
