@@ -13,9 +13,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{
-    chunk, compact_args, latency_ms, parsed_args, stop_reason, Event, Tokens, PLACEHOLDER_SIGNATURE,
-};
+use super::{compact_args, latency_ms, parsed_args, stop_reason, Tokens, PLACEHOLDER_SIGNATURE};
 use crate::cassette::model::{Block, ChatReply, ToolCall};
 use crate::providers::common::{chunk_text, json_body, ParseError, RenderContext, RenderPlan};
 use crate::request::{ChatRequest, Endpoint, Message, Role, ToolCallRef};
@@ -321,20 +319,7 @@ pub fn render_stream(
     req: &ChatRequest,
     ctx: &RenderContext,
 ) -> Result<RenderPlan, crate::codec::Error> {
-    let events = stream_events(reply, req, ctx)
-        .into_iter()
-        .map(|(v, paced)| {
-            if paced {
-                Event::paced(chunk(&v))
-            } else {
-                Event::immediate(chunk(&v))
-            }
-        })
-        .collect();
-    let mut plan = super::eventstream_plan(events)?;
-    plan.headers
-        .push(("x-amzn-bedrock-content-type", "application/json".into()));
-    Ok(plan)
+    super::chunk_stream(stream_events(reply, req, ctx))
 }
 
 #[cfg(test)]

@@ -248,6 +248,26 @@ pub fn invocation_metrics(t: Tokens, ctx: &RenderContext) -> Value {
     })
 }
 
+/// An invoke stream: each model event (with whether it is paced like a text slice)
+/// framed as a [`chunk`], under the content type Bedrock names in its own header.
+/// Anthropic's events and every other family's go through this one framing.
+pub fn chunk_stream(events: Vec<(Value, bool)>) -> Result<RenderPlan, crate::codec::Error> {
+    let events = events
+        .into_iter()
+        .map(|(v, paced)| {
+            if paced {
+                Event::paced(chunk(&v))
+            } else {
+                Event::immediate(chunk(&v))
+            }
+        })
+        .collect();
+    let mut plan = eventstream_plan(events)?;
+    plan.headers
+        .push(("x-amzn-bedrock-content-type", "application/json".into()));
+    Ok(plan)
+}
+
 /// One model event as Bedrock streams it: an EventStream `chunk` whose payload is
 /// `{"bytes": "<base64 of the event JSON>"}`.
 pub fn chunk(event: &Value) -> crate::codec::eventstream::Message {

@@ -38,7 +38,7 @@ mod turns;
 
 use serde_json::{json, Value};
 
-use super::{chunk, invocation_metrics, latency_ms, Event, Tokens};
+use super::{invocation_metrics, latency_ms, Tokens};
 use crate::cassette::Fixture;
 use crate::providers::common::{answer, json_body, ParseError, RenderContext, RenderPlan};
 use crate::request::ChatRequest;
@@ -323,20 +323,7 @@ fn chunk_plan(
             invocation_metrics(tokens, ctx),
         );
     }
-    let events = events
-        .into_iter()
-        .map(|(v, paced)| {
-            if paced {
-                Event::paced(chunk(&v))
-            } else {
-                Event::immediate(chunk(&v))
-            }
-        })
-        .collect();
-    let mut plan = super::eventstream_plan(events)?;
-    plan.headers
-        .push(("x-amzn-bedrock-content-type", "application/json".into()));
-    Ok(plan)
+    super::chunk_stream(events)
 }
 
 /// Nova streams the Converse events, each wrapped as `{"<eventName>": payload}`.
