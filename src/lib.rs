@@ -65,9 +65,9 @@ pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod drift;
-pub mod import;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod import;
 pub mod journal;
 pub(crate) mod metrics;
 pub mod mock_server;

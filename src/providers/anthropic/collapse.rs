@@ -47,6 +47,11 @@ pub fn collapse(content_type: &str, body: &[u8]) -> Collapsed {
         }
         reader.finish(&mut c);
         let (message, error) = super::native::assemble(&seen);
+        c.id = message.get("id").and_then(Value::as_str).map(String::from);
+        c.model = message
+            .get("model")
+            .and_then(Value::as_str)
+            .map(String::from);
         // An error event after the message started is part of the stream (the SDK
         // raises it mid-stream, after what came before): kept in band. An error that
         // is the whole stream stays an error fixture.
@@ -283,6 +288,8 @@ pub fn read_message(v: &Value, c: &mut Collapsed) {
         c.error = Some(error_of(v));
         return;
     }
+    c.id = v.get("id").and_then(Value::as_str).map(String::from);
+    c.model = v.get("model").and_then(Value::as_str).map(String::from);
     let Some(content) = v.get("content").and_then(Value::as_array) else {
         c.warnings
             .push("upstream message has no content array".into());

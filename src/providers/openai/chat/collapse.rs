@@ -78,6 +78,7 @@ fn read_chunk(v: &Value, c: &mut Collapsed) {
         return;
     }
     read_usage(v, c);
+    read_envelope(v, c);
     // With `n > 1` each chunk carries the choice it belongs to by `index`.
     for choice in v
         .get("choices")
@@ -137,8 +138,30 @@ fn read_choice_delta(choice: &Value, c: &mut Collapsed) {
     }
 }
 
+/// The recorded id and creation time (the first non-empty ones of a stream).
+fn read_envelope(v: &Value, c: &mut Collapsed) {
+    if c.id.is_none() {
+        c.id = v
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(String::from);
+    }
+    if c.created.is_none() {
+        c.created = v.get("created").and_then(Value::as_i64).filter(|t| *t > 0);
+    }
+    if c.model.is_none() {
+        c.model = v
+            .get("model")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(String::from);
+    }
+}
+
 fn read_completion(v: &Value, c: &mut Collapsed) {
     read_usage(v, c);
+    read_envelope(v, c);
     let choices = v.get("choices").and_then(Value::as_array);
     if choices.is_none_or(|a| a.is_empty()) {
         c.warnings
