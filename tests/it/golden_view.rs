@@ -67,6 +67,12 @@ use serde_json::{json, Map, Value};
 ///   pin an RFC 3339 timestamp).
 /// - Cohere embed (direct or through Bedrock): the response `id`; an embedding fixture
 ///   holds vectors, not an envelope.
+/// - OpenAI chat streams (any provider): `obfuscation`, the per-chunk random padding
+///   OpenAI adds against length side channels; it belongs to the chunking, which a
+///   replay redoes.
+/// - Responses (any provider): the `id` of each output item (`msg_…`, `rs_…`,
+///   `fc_…`): fixture items have no place for an item id yet; the response id, call
+///   ids (`call_id`) and everything else are kept.
 pub const REGENERATED: &[(&str, &str, &[&str])] = &[
     (
         "bedrock",
@@ -97,6 +103,12 @@ pub const REGENERATED: &[(&str, &str, &[&str])] = &[
         ],
     ),
     ("vertex", "", &["createTime"]),
+    ("*", "/chat/completions", &["obfuscation"]),
+    (
+        "*",
+        "/responses",
+        &["response/output/*/id", "output/*/id", "items/*/id"],
+    ),
 ];
 
 /// The view of `body` (a reply to `path`, framed as `ext`) for `provider`'s SDK.
@@ -133,7 +145,7 @@ pub fn view(provider: &str, path: &str, ext: &str, body: &[u8]) -> Value {
     };
     drop_nulls(&mut v);
     for (p, under, fields) in REGENERATED {
-        if *p == provider && path.contains(under) {
+        if (*p == provider || *p == "*") && path.contains(under) {
             for f in *fields {
                 strip(&mut v, &f.split('/').collect::<Vec<_>>());
             }
