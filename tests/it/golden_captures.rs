@@ -6,12 +6,17 @@
 //! - the recording on disk holds none of the credentials the client sent and nothing a
 //!   secret scanner would take for a key;
 //! - a strict replay of that recording alone answers the same request with the same
-//!   bytes (a stream) or the same JSON value (a `.json` body).
+//!   status and what the SDK ends up with is the same: the SDK view of
+//!   [`golden_view`] (a stream assembled as the provider's SDK assembles it, a JSON
+//!   body as its value, null members read as absent), with only the fields listed in
+//!   [`golden_view::REGENERATED`] left out. Recorded ids, creation times and models
+//!   must survive (the collapse pins them).
 //!
 //! Where today's collapse does not keep everything, the capture is listed in
-//! [`KNOWN_LOSSY`] with what the replay lacks; a capture that loses content and is not
-//! listed fails the test, so a regression cannot hide. Entries that have become
-//! lossless are printed, so the list can shrink as content types gain a lossless home.
+//! [`KNOWN_LOSSY`] with what the replay loses and why it is left; a capture that
+//! loses content and is not listed fails the test, so a regression cannot hide.
+//! Entries that have become lossless are printed, so the list can shrink.
+//! `GOLDEN_PRINT=1` prints every lossy capture with the difference found.
 //!
 //! Not here: per-provider assertions about what a collapsed fixture holds (the
 //! `record*.rs` suites), official-SDK replays (`tests/e2e`).
@@ -51,8 +56,8 @@ const NOT_SERVED: &[(&str, &str)] = &[
 /// without it and the upstream base carries it (an OpenAI-compatible base URL).
 const UPSTREAM_PREFIX: &[(&str, &str)] = &[("openrouter/responses-stream-reasoning.sse", "/api")];
 
-/// Captures whose strict replay does not yet give the client what the provider sent,
-/// and what is lost (the lossless-content-types work shrinks this list).
+/// Captures whose strict replay does not yet give the SDK what the provider sent:
+/// what is lost, and why it is left.
 const KNOWN_LOSSY: &[(&str, &str)] = &[
     ("anthropic/messages-json-text.json",
      "usage.cache_creation_input_tokens/cache_read_input_tokens are null in this older capture; the replay writes 0 (the SDK reads None vs 0). Left: a recorded null does not survive into the render (not traced yet)"),
@@ -135,7 +140,7 @@ const KNOWN_LOSSY: &[(&str, &str)] = &[
     ("openrouter/chat-json-whitespace-keepalive.json",
      "message.reasoning replays as reasoning_content (the chat render has one name for reasoning text)"),
     ("openrouter/chat-stream-in-band-error.sse",
-     "the in-band error chunk of a 200 stream replays as HTTP 500: the OpenAI chat stream render has no in-band error yet (Anthropic and Cohere do)"),
+     "the in-band error replays in band now (a 200 stream, the error chunk before [DONE]); delta.reasoning replays as reasoning_content (as chat-stream-reasoning-details.sse)"),
     ("openrouter/chat-stream-reasoning-details.sse",
      "delta.reasoning replays as reasoning_content (reasoning_details are kept; the plain reasoning text is under another key)"),
     ("openrouter/chat-stream-web-search-annotations.sse",
