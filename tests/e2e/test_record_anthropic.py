@@ -98,7 +98,9 @@ def test_redacted_thinking_stream_round_trip(start_aimock, cassette_dir, fake_up
     assert "".join(b.text for b in again.content if b.type == "text") == r["content"]
 
 
-def test_an_overloaded_error_inside_a_stream_replays_as_a_529(start_aimock, cassette_dir, fake_upstream):
+def test_an_overloaded_error_inside_a_stream_replays_in_band(start_aimock, cassette_dir, fake_upstream):
+    # Anthropic sends an overload inside a 200 stream: the replay must too (the SDK
+    # raises it from the stream, with the stream's status), not answer HTTP 529.
     fake_upstream.script("/v1/messages", golden("anthropic/messages-stream-error-overloaded.sse"), content_type=SSE)
     rec = start_aimock(cassette_dir, "--provider-anthropic", fake_upstream.url, command="record")
 
@@ -112,10 +114,11 @@ def test_an_overloaded_error_inside_a_stream_replays_as_a_529(start_aimock, cass
         ask(rec.url)
     assert "Overloaded" in str(live.value)
     r = wait_for_fixtures(cassette_dir / "recorded" / "anthropic.json", 1)["fixtures"][0]["response"]
-    assert r == {"error": {"message": "Overloaded", "type": "overloaded_error"}, "status": 529}
+    assert "status" not in r and r["native"]["streamError"]["error"]["type"] == "overloaded_error"
     rec.stop()
 
     with pytest.raises(anthropic.APIStatusError) as replayed:
         ask(start_aimock(cassette_dir, "--strict").url)
-    assert replayed.value.status_code == 529
+    assert replayed.value.status_code == live.value.status_code
+    assert type(replayed.value) is type(live.value)
     assert "Overloaded" in str(replayed.value)

@@ -12,6 +12,7 @@ mod differential;
 mod drift;
 mod fuzz_regressions;
 mod golden_captures;
+mod golden_view;
 mod hostile;
 mod import;
 mod media;

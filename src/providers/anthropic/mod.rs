@@ -109,6 +109,11 @@ fn render_native(
         }
         return RenderPlan::json(200, &m);
     }
+    if let (true, true, Some(e)) = (n.items.is_empty(), n.fields.is_empty(), &n.stream_error) {
+        // The recorded stream was the error alone (no message had started).
+        let frame = crate::providers::common::native::sse_frame(Some("error"), e);
+        return RenderPlan::sse(vec![frame]);
+    }
     let frames = native::events(&m, n.stream_error.as_ref(), ctx.chunk_size)
         .into_iter()
         .map(|(name, v)| crate::providers::common::native::sse_frame(Some(name), &v))

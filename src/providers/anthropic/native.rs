@@ -14,7 +14,7 @@
 //!
 //! Not here: replies with nothing native, which keep the fast hand-written renderer.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::cassette::model::ChatReply;
 use crate::cassette::native::{overlay, Item, Native};
@@ -133,8 +133,9 @@ pub fn assemble(events: &[(String, Value)]) -> (Value, Option<Value>) {
     (message, error)
 }
 
-/// True when the message holds something the neutral fields cannot.
-fn is_rich(m: &Value) -> bool {
+/// Whether the message holds something the neutral fields cannot: `(in its blocks,
+/// in its envelope or usage)`.
+fn is_rich(m: &Value) -> (bool, bool) {
     let blocks = m["content"].as_array().map(Vec::as_slice).unwrap_or(&[]);
     let rich_block = blocks.iter().any(|b| match b["type"].as_str() {
         Some("text") => b.get("citations").is_some_and(|c| !c.is_null()),
@@ -145,17 +146,55 @@ fn is_rich(m: &Value) -> bool {
     let stop = m["stop_reason"]
         .as_str()
         .is_some_and(|s| NATIVE_STOPS.contains(&s));
-    rich_block
+    // Keys the plain render does not write (a block's `caller`, the envelope's
+    // `service_tier`, `inference_geo`, `stop_details`, usage's `cache_creation`
+    // breakdown or a null cache count): null ones read as absent in the SDK.
+    let more = |o: Option<&Map<String, Value>>, plain: &[&str]| {
+        o.is_some_and(|o| {
+            o.iter()
+                .any(|(k, v)| !v.is_null() && !plain.contains(&k.as_str()))
+        })
+    };
+    let block_keys = blocks.iter().any(|b| match b["type"].as_str() {
+        Some("tool_use") => more(b.as_object(), &["type", "id", "name", "input"]),
+        Some("thinking") => more(b.as_object(), &["type", "thinking", "signature"]),
+        Some("text") => more(b.as_object(), &["type", "text", "citations"]),
+        _ => false,
+    });
+    let envelope = more(
+        m.as_object(),
+        &[
+            "id",
+            "type",
+            "role",
+            "content",
+            "model",
+            "stop_reason",
+            "stop_sequence",
+            "usage",
+        ],
+    );
+    let usage = m["usage"].as_object().is_some_and(|u| {
+        u.iter().any(|(k, v)| match k.as_str() {
+            "input_tokens" | "output_tokens" => false,
+            "cache_creation_input_tokens" | "cache_read_input_tokens" => *v != json!(0),
+            _ => !v.is_null(),
+        })
+    });
+    let items = rich_block
+        || block_keys
         || stop
         || !m["stop_sequence"].is_null()
         || m.pointer("/usage/server_tool_use").is_some()
-        || m.get("container").is_some_and(|c| !c.is_null())
+        || m.get("container").is_some_and(|c| !c.is_null());
+    (items, envelope || usage)
 }
 
 /// The native layer of a message (assembled or received whole), when it needs one;
 /// `error` is an error event that ended its stream.
 pub fn native_of(m: &Value, error: Option<&Value>) -> Option<NativeOut> {
-    if !is_rich(m) && error.is_none() {
+    let (items, fields) = is_rich(m);
+    if !items && !fields && error.is_none() {
         return None;
     }
     let mut out = NativeOut::new(PROVIDER);
@@ -177,6 +216,10 @@ pub fn native_of(m: &Value, error: Option<&Value>) -> Option<NativeOut> {
             ),
             _ => verbatim_item(b),
         });
+    }
+    if !items && error.is_none() {
+        // Only the envelope says more: the content stays in the neutral fields.
+        out.items.clear();
     }
     if let Some(o) = m.as_object() {
         out.fields = rest(o, &["id", "type", "role", "content"]);

@@ -30,8 +30,22 @@ use crate::providers::common::embedding::from_base64_f32;
 pub(super) fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
     match op {
         Op::Embed => collapse_embed(body),
-        _ if content_type.to_ascii_lowercase().contains("event-stream") => collapse_sse(body),
-        _ => collapse_json(body),
+        _ => {
+            let mut c = if content_type.to_ascii_lowercase().contains("event-stream") {
+                collapse_sse(body)
+            } else {
+                collapse_json(body)
+            };
+            crate::providers::common::collapse::pin_envelope(
+                &mut c,
+                content_type,
+                body,
+                &["/id"],
+                &[],
+                &[],
+            );
+            c
+        }
     }
 }
 

@@ -20,7 +20,8 @@ pub const PROVIDER: &str = "cohere";
 /// a stream (`stream`) or the whole JSON body.
 pub fn native_of(citations: &[Value], end: Option<&Value>, stream: bool) -> Option<NativeOut> {
     let error = end.is_some_and(|e| e["finish_reason"] == "ERROR");
-    if citations.is_empty() && !error {
+    let usage = end.and_then(|e| e.get("usage")).filter(|u| u.is_object());
+    if citations.is_empty() && !error && !usage.is_some_and(rich_usage) {
         return None;
     }
     let mut out = NativeOut::new(PROVIDER);
@@ -39,6 +40,22 @@ pub fn native_of(citations: &[Value], end: Option<&Value>, stream: bool) -> Opti
         }
     }
     Some(out)
+}
+
+/// True when a recorded `usage` says more than the render writes (the same counts as
+/// `billed_units` and `tokens`): billed units that differ from the tokens processed,
+/// or keys such as `cached_tokens`.
+fn rich_usage(u: &Value) -> bool {
+    let plain = |t: &Value| {
+        t.as_object().is_some_and(|m| {
+            m.keys()
+                .all(|k| k == "input_tokens" || k == "output_tokens")
+        })
+    };
+    let o = u.as_object();
+    u.get("billed_units") != u.get("tokens")
+        || !u.get("tokens").is_some_and(plain)
+        || o.is_some_and(|m| m.keys().any(|k| k != "billed_units" && k != "tokens"))
 }
 
 /// The recorded citations.

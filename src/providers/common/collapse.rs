@@ -85,6 +85,13 @@ pub struct Collapsed {
     /// What the neutral fields cannot hold (see `cassette::native`): written as the
     /// fixture's `items` and `native` when a provider found any.
     pub native: Option<super::native::NativeOut>,
+    /// The provider's response id, pinned as the fixture's `id` so a replay answers
+    /// with the recorded one (a user's test may assert on it).
+    pub id: Option<String>,
+    /// The provider's creation time (Unix seconds), pinned as `created`.
+    pub created: Option<i64>,
+    /// The model the provider answered with, pinned as `model`.
+    pub model: Option<String>,
 }
 
 /// The per-choice part of a response object: what one choice says, not the envelope
@@ -104,6 +111,59 @@ fn choice_of(r: &Map<String, Value>) -> Value {
         }
     }
     Value::Object(m)
+}
+
+/// The first value at one of `pointers` in a reply body: in an SSE stream's events in
+/// order, a JSON array's elements in order, or one JSON document. The recorder reads
+/// the response id and creation time this way, to pin them in the fixture.
+pub(crate) fn envelope_value(content_type: &str, body: &[u8], pointers: &[&str]) -> Option<Value> {
+    let find = |v: &Value| {
+        pointers
+            .iter()
+            .find_map(|p| v.pointer(p).filter(|x| !x.is_null()).cloned())
+    };
+    if content_type.to_ascii_lowercase().contains("event-stream") {
+        let events =
+            crate::codec::decode_all(&mut crate::codec::sse::SseDecoder::new(), body).ok()?;
+        return events
+            .iter()
+            .filter_map(|e| serde_json::from_str::<Value>(e.data.trim()).ok())
+            .find_map(|v| find(&v));
+    }
+    match serde_json::from_slice::<Value>(body).ok()? {
+        Value::Array(a) => a.iter().find_map(find),
+        v => find(&v),
+    }
+}
+
+/// Pin the recorded response id, creation time and model found at `id` / `created` /
+/// `model` in the fixture, unless the reply is an error.
+pub(crate) fn pin_envelope(
+    c: &mut Collapsed,
+    content_type: &str,
+    body: &[u8],
+    id: &[&str],
+    created: &[&str],
+    model: &[&str],
+) {
+    if c.error.is_some() {
+        return;
+    }
+    if c.model.is_none() && !model.is_empty() {
+        c.model = envelope_value(content_type, body, model)
+            .and_then(|v| v.as_str().map(String::from))
+            .filter(|s| !s.is_empty());
+    }
+    if c.id.is_none() {
+        c.id = envelope_value(content_type, body, id)
+            .and_then(|v| v.as_str().map(String::from))
+            .filter(|s| !s.is_empty());
+    }
+    if c.created.is_none() && !created.is_empty() {
+        c.created = envelope_value(content_type, body, created)
+            .and_then(|v| v.as_i64())
+            .filter(|t| *t > 0);
+    }
 }
 
 impl Collapsed {
@@ -229,6 +289,15 @@ impl Collapsed {
             return (m.clone(), warnings);
         }
         let mut r = Map::new();
+        if let Some(id) = self.id.as_deref().filter(|s| !s.is_empty()) {
+            r.insert("id".into(), id.into());
+        }
+        if let Some(t) = self.created {
+            r.insert("created".into(), t.into());
+        }
+        if let Some(m) = self.model.as_deref().filter(|s| !s.is_empty()) {
+            r.insert("model".into(), m.into());
+        }
         let calls: Vec<Value> = self
             .calls
             .iter()

@@ -33,7 +33,18 @@ pub(super) fn collapse(op: &Op, content_type: &str, body: &[u8]) -> Collapsed {
     match op {
         Op::Embed { .. } => collapse_embed(body),
         // The media operations are read by their own modules (see `gemini::collapse`).
-        _ => collapse_generate(content_type, body),
+        _ => {
+            let mut c = collapse_generate(content_type, body);
+            crate::providers::common::collapse::pin_envelope(
+                &mut c,
+                content_type,
+                body,
+                &["/responseId"],
+                &[],
+                &["/modelVersion"],
+            );
+            c
+        }
     }
 }
 

@@ -164,6 +164,21 @@ pub fn read_json(v: &Value, c: &mut Collapsed) -> bool {
         };
         if let Some(Value::Array(vec)) = first {
             c.embedding = Some(vec.iter().filter_map(Value::as_f64).collect());
+            // Several inputs (or types): the fixture's one vector would replay the first
+            // input's vector for every input, so the recorded body is kept whole.
+            let several = match e {
+                Value::Array(list) => list.len() > 1,
+                Value::Object(m) => {
+                    m.keys().any(|k| k != "float")
+                        || m.values()
+                            .any(|l| l.as_array().is_some_and(|a| a.len() > 1))
+                }
+                _ => false,
+            };
+            if several {
+                c.native =
+                    crate::providers::common::native::embedding_layer(super::EMBED_NATIVE, v, &[]);
+            }
         } else {
             c.warnings
                 .push("Cohere embed reply without a float vector".to_string());

@@ -229,12 +229,20 @@ pub fn parse_request(model: &str, stream: bool, body: &[u8]) -> Result<ChatReque
     Ok(req)
 }
 
+/// The `native.provider` of an invoke embedding fixture that keeps the recorded body
+/// whole (several inputs or types).
+pub const EMBED_NATIVE: &str = "bedrock.invoke";
+
 /// Render a matched (non-error) fixture for an invoke request, in the request's dialect.
 pub fn render(fx: &Fixture, req: &ChatRequest, ctx: &RenderContext) -> Result<RenderPlan, String> {
     let d = Dialect::of_request(req);
     if d.is_embedding() {
         let v = answer::embedding(fx, "a Bedrock embeddings request")?;
-        return Ok(with_token_headers(embed::render(d, v, req, ctx), req, ctx));
+        let plan = crate::providers::common::native::overlay_plan(
+            embed::render(d, v, req, ctx),
+            answer::embedding_native(fx, EMBED_NATIVE),
+        );
+        return Ok(with_token_headers(plan, req, ctx));
     }
     let reply = answer::chat(fx, "a Bedrock invoke request")?;
     let framing = |e: crate::codec::Error| {

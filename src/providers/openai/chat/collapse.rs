@@ -24,6 +24,7 @@ pub fn collapse(content_type: &str, body: &[u8]) -> Collapsed {
         };
         let mut done = false;
         let mut chunks = Vec::new();
+        let mut in_band: Option<Value> = None;
         for ev in events {
             let data = ev.data.trim();
             if data.is_empty() {
@@ -33,15 +34,31 @@ pub fn collapse(content_type: &str, body: &[u8]) -> Collapsed {
                 done = true;
                 continue;
             }
-            let Ok(v) = serde_json::from_str::<Value>(data) else {
+            let Ok(mut v) = serde_json::from_str::<Value>(data) else {
                 c.dropped += 1;
                 continue;
             };
+            if in_band.is_none() && v.get("error").is_some_and(Value::is_object) {
+                // An error chunk inside a 200 stream (OpenRouter sends one when the
+                // upstream model fails mid-answer): the SDK raises it mid-stream, so
+                // it is kept in band and replayed as it came, not as an HTTP error.
+                in_band = Some(v.clone());
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("error");
+                }
+            }
             read_chunk(&v, &mut c);
             chunks.push(v);
         }
         if c.error.is_none() {
             c.native = super::native::native_of(&super::native::assemble(&chunks));
+            if let Some(e) = in_band {
+                c.native
+                    .get_or_insert_with(|| {
+                        crate::providers::common::native::NativeOut::new(super::native::PROVIDER)
+                    })
+                    .stream_error = Some(e);
+            }
         }
         if !done && c.error.is_none() {
             c.truncated = true;
@@ -78,6 +95,7 @@ fn read_chunk(v: &Value, c: &mut Collapsed) {
         return;
     }
     read_usage(v, c);
+    read_envelope(v, c);
     // With `n > 1` each chunk carries the choice it belongs to by `index`.
     for choice in v
         .get("choices")
@@ -137,8 +155,30 @@ fn read_choice_delta(choice: &Value, c: &mut Collapsed) {
     }
 }
 
+/// The recorded id and creation time (the first non-empty ones of a stream).
+fn read_envelope(v: &Value, c: &mut Collapsed) {
+    if c.id.is_none() {
+        c.id = v
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(String::from);
+    }
+    if c.created.is_none() {
+        c.created = v.get("created").and_then(Value::as_i64).filter(|t| *t > 0);
+    }
+    if c.model.is_none() {
+        c.model = v
+            .get("model")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(String::from);
+    }
+}
+
 fn read_completion(v: &Value, c: &mut Collapsed) {
     read_usage(v, c);
+    read_envelope(v, c);
     let choices = v.get("choices").and_then(Value::as_array);
     if choices.is_none_or(|a| a.is_empty()) {
         c.warnings

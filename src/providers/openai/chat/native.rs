@@ -199,6 +199,10 @@ fn stream(frames: &[Frame], n: &Native) -> Vec<Frame> {
         let text = String::from_utf8_lossy(&f.bytes);
         let data = text.trim().strip_prefix("data:").map(str::trim);
         let Some(mut chunk) = data.and_then(|d| serde_json::from_str::<Value>(d).ok()) else {
+            if let (Some(e), Some("[DONE]")) = (&n.stream_error, data) {
+                // The recorded in-band error, where the provider sent it: last.
+                out.push(sse_frame(None, e));
+            }
             out.push(f.clone());
             continue;
         };
@@ -349,6 +353,29 @@ mod tests {
         );
         assert_eq!(a["choices"][0]["logprobs"], v["choices"][0]["logprobs"]);
         assert_eq!(a["usage"], v["usage"]);
+    }
+
+    #[test]
+    fn an_error_chunk_inside_a_200_stream_replays_in_band_before_done() {
+        let capture = crate::testing::golden("openrouter/chat-stream-in-band-error.sse");
+        let (response, plan) = record_and_replay(
+            "/v1/chat/completions",
+            "text/event-stream",
+            &capture,
+            &request(true),
+        );
+        assert!(response.get("error").is_none(), "{response}");
+        assert_eq!(
+            response["native"]["streamError"]["error"]["message"],
+            "Token limit reached"
+        );
+        assert_eq!(plan.status, 200);
+        let text = String::from_utf8(plan_bytes(&plan)).unwrap();
+        let at_error = text.find("Token limit reached").unwrap();
+        let at_done = text.find("[DONE]").unwrap();
+        assert!(at_error < at_done, "{text}");
+        // The envelope fields of the chunks carry no error of their own.
+        assert!(response["native"]["fields"].get("error").is_none());
     }
 
     #[test]

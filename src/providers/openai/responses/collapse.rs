@@ -20,6 +20,19 @@ use crate::providers::common::collapse::{Collapsed, CollapsedError};
 
 /// Read a recorded Responses reply (SSE when the content type says so, else JSON).
 pub fn collapse(content_type: &str, body: &[u8]) -> Collapsed {
+    let mut c = collapse_body(content_type, body);
+    crate::providers::common::collapse::pin_envelope(
+        &mut c,
+        content_type,
+        body,
+        &["/response/id", "/id"],
+        &["/response/created_at", "/created_at"],
+        &["/response/model", "/model"],
+    );
+    c
+}
+
+fn collapse_body(content_type: &str, body: &[u8]) -> Collapsed {
     let mut c = Collapsed::default();
     if content_type.contains("event-stream") {
         let (events, err) = decode_prefix(SseDecoder::new(), body);

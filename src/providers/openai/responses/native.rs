@@ -35,6 +35,21 @@ const FIELDS: &[&str] = &[
     "incomplete_details",
 ];
 
+/// Envelope keys not kept as recorded fields: the id and creation time are pinned in
+/// the fixture itself, `output` is the items, `object` is constant, `output_text` is
+/// the SDK's own convenience.
+const NOT_FIELDS: &[&str] = &["id", "object", "created_at", "output", "output_text"];
+
+/// True when the envelope carries keys beyond the plain render's [`FIELDS`] (request
+/// echoes such as `prompt_cache_key`, `text.verbosity`, `billing`, `tools`' options).
+fn rich_envelope(response: &Value) -> bool {
+    response.as_object().is_some_and(|r| {
+        r.iter().any(|(k, v)| {
+            !v.is_null() && !NOT_FIELDS.contains(&k.as_str()) && !FIELDS.contains(&k.as_str())
+        })
+    })
+}
+
 fn is_plain_text_part(p: &Value) -> bool {
     p["type"] == "output_text"
         && p["annotations"].as_array().is_none_or(Vec::is_empty)
@@ -56,7 +71,8 @@ fn is_rich(output: &[Value]) -> bool {
 /// neutral fields cannot.
 pub fn native_of(response: &Value) -> Option<NativeOut> {
     let output = response["output"].as_array()?;
-    if !is_rich(output) {
+    let items = is_rich(output);
+    if !items && !rich_envelope(response) {
         return None;
     }
     let mut out = NativeOut::new(PROVIDER);
@@ -101,10 +117,14 @@ pub fn native_of(response: &Value) -> Option<NativeOut> {
             _ => out.items.push(verbatim_item(item)),
         }
     }
+    if !items {
+        // Only the envelope says more: the output stays in the neutral fields.
+        out.items.clear();
+    }
     if let Some(r) = response.as_object() {
-        for k in FIELDS {
-            if let Some(v) = r.get(*k).filter(|v| !v.is_null()) {
-                out.fields.insert((*k).into(), v.clone());
+        for (k, v) in r {
+            if !v.is_null() && !NOT_FIELDS.contains(&k.as_str()) {
+                out.fields.insert(k.clone(), v.clone());
             }
         }
     }
