@@ -41,8 +41,12 @@
 //! - [`secrets`]: the credential detector every written value passes through.
 //! - `chaos`: seeded fault injection (drop, malformed, disconnect).
 //! - `metrics`: Prometheus counters and histograms.
-//! - [`services`]: the home of mounted non-LLM services (a prefix, a handler, a health
-//!   report, a reset), empty until their issues land.
+//! - [`services`]: the mounted non-LLM services (MCP, A2A, AG-UI, vector databases),
+//!   each a prefix, a handler, a health report and a reset.
+//! - [`mock_server`]: the Rust test API (`MockServer`, fixtures built in code).
+//! - [`import`]: `aimock import`, other tools' cassettes turned into fixtures through
+//!   the recorder's own collapse.
+//! - [`drift`]: `aimock drift`, stored requests resent to compare reply shapes.
 //! - [`app`]: wiring and start-up.
 //! - [`mock_server`]: the Rust test API ([`MockServer`], [`Fixture`]), on the same
 //!   start-up and fixture store.
