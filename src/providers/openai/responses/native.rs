@@ -81,8 +81,8 @@ pub fn native_of(response: &Value) -> Option<NativeOut> {
         let s = |k: &str| o.get(k).and_then(Value::as_str);
         match s("type") {
             Some("message")
-                if o["content"]
-                    .as_array()
+                if o.get("content")
+                    .and_then(Value::as_array)
                     .is_some_and(|c| c.iter().all(|p| p["type"] == "output_text")) =>
             {
                 // Each text part its own text item; its annotations and logprobs kept.
