@@ -4,7 +4,7 @@
 //! in the family's own shape: the replay reads back into the very fixture that was
 //! recorded, and two replays are the same bytes.
 
-use std::path::Path;
+use crate::support::recorded_fixture;
 use std::time::Duration;
 
 use base64::Engine;
@@ -185,21 +185,6 @@ fn cases() -> Vec<Case> {
             expect: "0.125",
         },
     ]
-}
-
-/// Wait (bounded) until `path` holds one fixture.
-async fn recorded_fixture(path: &Path) -> Value {
-    for _ in 0..500 {
-        if let Ok(bytes) = std::fs::read(path) {
-            if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
-                if v["fixtures"].as_array().map(Vec::len) == Some(1) {
-                    return v["fixtures"][0].clone();
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{} never held a fixture", path.display());
 }
 
 fn normalised(mut response: Value) -> Value {

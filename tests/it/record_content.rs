@@ -6,7 +6,7 @@
 //! the same collapser, must give the very fixture that was recorded, native items and
 //! fields included: the SDK gets the same items in the same order.
 
-use std::path::Path;
+use crate::support::recorded_fixture;
 use std::time::Duration;
 
 use aimock::providers::Surface;
@@ -106,22 +106,6 @@ fn request_body(path: &str, user: &str, stream: bool) -> String {
         json!({"contents": [{"role": "user", "parts": [{"text": user}]}]})
     }
     .to_string()
-}
-
-/// Wait (bounded) until `path` holds one fixture; recordings are written off the
-/// request path.
-async fn recorded_fixture(path: &Path) -> Value {
-    for _ in 0..500 {
-        if let Ok(bytes) = std::fs::read(path) {
-            if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
-                if v["fixtures"].as_array().map(Vec::len) == Some(1) {
-                    return v["fixtures"][0].clone();
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{} never held a fixture", path.display());
 }
 
 /// Tool arguments compared as JSON values: replays re-serialise them compactly.

@@ -3,6 +3,7 @@
 //! upstream, recorded through aimock, and replayed strictly. The replayed reply, read
 //! back by the same collapser, must give the very fixture that was recorded.
 
+use crate::support::recorded_fixture;
 use std::path::Path;
 use std::time::Duration;
 
@@ -84,22 +85,6 @@ fn request_body(surface: &Surface, user: &str, stream: bool) -> String {
 
 fn record_config(dir: &Path, base: &str) -> aimock::config::Config {
     crate::support::recording(dir, &["openai", "anthropic", "bedrock"], base)
-}
-
-/// Wait (bounded) until `path` holds one fixture; recordings are written off the
-/// request path.
-async fn recorded_fixture(path: &Path) -> Value {
-    for _ in 0..500 {
-        if let Ok(bytes) = std::fs::read(path) {
-            if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
-                if v["fixtures"].as_array().map(Vec::len) == Some(1) {
-                    return v["fixtures"][0].clone();
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{} never held a fixture", path.display());
 }
 
 /// Tool arguments compared as JSON values: replays may re-serialise them compactly.

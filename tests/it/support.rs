@@ -332,3 +332,19 @@ pub fn recording(dir: &Path, providers: &[&str], base: &str) -> Config {
     });
     c
 }
+
+/// Wait (bounded, 10 s) until the cassette at `path` holds one fixture and return it;
+/// recordings are written off the request path.
+pub async fn recorded_fixture(path: &Path) -> serde_json::Value {
+    for _ in 0..500 {
+        if let Ok(bytes) = std::fs::read(path) {
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                if v["fixtures"].as_array().map(Vec::len) == Some(1) {
+                    return v["fixtures"][0].clone();
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{} never held a fixture", path.display());
+}
